@@ -1,0 +1,292 @@
+/**
+ * A small Nostr client for the suites: the shared choreography (connect,
+ * authenticate, publish, subscribe, request KeyPackages) and a wire log of
+ * every frame, which the reports print so a failure explains itself.
+ */
+import WebSocket from 'ws';
+import type { Filter, NostrEvent, RelayMessage } from '../protocol/messages.js';
+import { KIND, TAG } from '../protocol/profile.js';
+import { sign, type Keys } from '../protocol/crypto.js';
+
+export interface WireEntry {
+  /** Milliseconds since the client was created. */
+  t: number;
+  dir: 'sent' | 'received' | 'note';
+  frame: string;
+}
+
+export interface OkReply {
+  ok: boolean;
+  message: string;
+}
+
+export interface ReqResult {
+  events: NostrEvent[];
+  /** true when EOSE arrived, the CLOSED message when the relay refused. */
+  eose: boolean;
+  closed?: string;
+}
+
+export interface Delivery {
+  subId: string;
+  event: NostrEvent;
+}
+
+export interface RequestResult extends OkReply {
+  /** EVENT frames that arrived between sending the 447 and its OK. */
+  deliveries: Delivery[];
+}
+
+export class TimeoutError extends Error {
+  constructor(what: string, ms: number) {
+    super(`timed out after ${ms} ms waiting for ${what}`);
+  }
+}
+
+interface Waiter {
+  match: (m: RelayMessage) => boolean;
+  resolve: (m: RelayMessage) => void;
+}
+
+export interface ClientOptions {
+  /** How long to wait for any single reply. */
+  timeoutMs?: number;
+  /** Shared wire log, so several connections of one test print as one story. */
+  log?: WireEntry[];
+  /** Label prefixed to this connection's frames in a shared log. */
+  label?: string;
+}
+
+let subCounter = 0;
+/** Subscription ids carry a per-run counter so they can be found in relay logs. */
+export function newSubId(hint = 'sub'): string {
+  subCounter += 1;
+  return `${hint}-${subCounter}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export class RelayClient {
+  readonly log: WireEntry[];
+  readonly received: RelayMessage[] = [];
+  /** The NIP-42 challenge the relay sent, once it has. */
+  challenge: string | undefined;
+  readonly authenticated = new Set<string>();
+  private readonly waiters: Waiter[] = [];
+  private readonly started = Date.now();
+  private readonly timeoutMs: number;
+  private readonly label: string;
+  private closedPromise: Promise<void>;
+
+  private constructor(
+    readonly url: string,
+    private readonly ws: WebSocket,
+    opts: ClientOptions,
+  ) {
+    this.log = opts.log ?? [];
+    this.timeoutMs = opts.timeoutMs ?? 5000;
+    this.label = opts.label ? `${opts.label} ` : '';
+    ws.on('message', (data) => this.onFrame(data.toString()));
+    this.closedPromise = new Promise((resolve) => ws.once('close', () => resolve()));
+  }
+
+  static async connect(url: string, opts: ClientOptions = {}): Promise<RelayClient> {
+    const timeoutMs = opts.timeoutMs ?? 5000;
+    const ws = new WebSocket(url, { handshakeTimeout: timeoutMs });
+    const client = new RelayClient(url, ws, opts);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', (err) => reject(err));
+    });
+    client.note(`connected to ${url}`);
+    return client;
+  }
+
+  get isOpen(): boolean {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
+  note(text: string): void {
+    this.log.push({ t: Date.now() - this.started, dir: 'note', frame: `${this.label}${text}` });
+  }
+
+  sendRaw(text: string): void {
+    this.log.push({ t: Date.now() - this.started, dir: 'sent', frame: `${this.label}${text}` });
+    this.ws.send(text);
+  }
+
+  send(message: unknown[]): void {
+    this.sendRaw(JSON.stringify(message));
+  }
+
+  /** The next not-yet-taken message that matches, or a TimeoutError. */
+  next(match: (m: RelayMessage) => boolean, what: string, timeoutMs = this.timeoutMs): Promise<RelayMessage> {
+    const idx = this.backlog.findIndex(match);
+    if (idx >= 0) return Promise.resolve(this.backlog.splice(idx, 1)[0] as RelayMessage);
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        match,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        reject(new TimeoutError(what, timeoutMs));
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Messages not yet taken by `next`, in arrival order. */
+  private readonly backlog: RelayMessage[] = [];
+
+  private onFrame(text: string): void {
+    this.log.push({ t: Date.now() - this.started, dir: 'received', frame: `${this.label}${text}` });
+    let message: RelayMessage;
+    try {
+      message = JSON.parse(text) as RelayMessage;
+    } catch {
+      this.note('frame above is not JSON');
+      return;
+    }
+    if (!Array.isArray(message)) return;
+    this.received.push(message);
+    if (message[0] === 'AUTH' && typeof message[1] === 'string') this.challenge = message[1];
+    const i = this.waiters.findIndex((w) => w.match(message));
+    if (i >= 0) {
+      const [waiter] = this.waiters.splice(i, 1);
+      waiter?.resolve(message);
+    } else {
+      this.backlog.push(message);
+    }
+  }
+
+  /** Waits for the relay's NIP-42 challenge. */
+  async waitForChallenge(timeoutMs = this.timeoutMs): Promise<string> {
+    if (this.challenge !== undefined) return this.challenge;
+    const m = await this.next((x) => x[0] === 'AUTH', 'the AUTH challenge', timeoutMs);
+    return m[1] as string;
+  }
+
+  private okFor(id: string, what: string): Promise<OkReply> {
+    return this.next((m) => m[0] === 'OK' && m[1] === id, what).then((m) => ({
+      ok: m[2] === true,
+      message: typeof m[3] === 'string' ? m[3] : '',
+    }));
+  }
+
+  /** Sends a signed event and waits for its OK. */
+  async publish(event: NostrEvent): Promise<OkReply> {
+    this.send(['EVENT', event]);
+    return this.okFor(event.id, `OK for event ${event.id.slice(0, 8)} (kind ${event.kind})`);
+  }
+
+  /** Answers the relay's challenge as `keys` (NIP-42). `tweak` lets a test break the event. */
+  async auth(keys: Keys, tweak: (t: AuthTemplate) => AuthTemplate = (t) => t): Promise<OkReply> {
+    const challenge = await this.waitForChallenge();
+    const template = tweak({
+      kind: KIND.auth,
+      created_at: Math.floor(Date.now() / 1000),
+      tags: [
+        [TAG.relay, this.url],
+        [TAG.challenge, challenge],
+      ],
+      content: '',
+    });
+    const event = sign(template, keys);
+    this.send(['AUTH', event]);
+    const reply = await this.okFor(event.id, 'OK for AUTH');
+    if (reply.ok) this.authenticated.add(keys.pubkey);
+    return reply;
+  }
+
+  /** Opens a subscription and collects its stored events until EOSE or CLOSED. */
+  async req(filters: Filter[], subId = newSubId()): Promise<ReqResult & { subId: string }> {
+    this.send(['REQ', subId, ...filters]);
+    const events: NostrEvent[] = [];
+    for (;;) {
+      const m = await this.next(
+        (x) => (x[0] === 'EVENT' || x[0] === 'EOSE' || x[0] === 'CLOSED') && x[1] === subId,
+        `EOSE or CLOSED for ${subId}`,
+      );
+      if (m[0] === 'EVENT') events.push(m[2]);
+      else if (m[0] === 'EOSE') return { subId, events, eose: true };
+      else return { subId, events, eose: false, closed: m[2] as string };
+    }
+  }
+
+  /** Closes a subscription (NIP-01 CLOSE; the relay sends nothing back). */
+  closeSub(subId: string): void {
+    this.send(['CLOSE', subId]);
+  }
+
+  /**
+   * Sends a kind 447 KeyPackage request signed by `keys` and waits for its OK;
+   * the deliveries are the EVENT frames that arrived before that OK.
+   */
+  async requestKeyPackages(keys: Keys, owner: string, n?: number, extraTags: string[][] = []): Promise<RequestResult> {
+    const tags = [[TAG.pubkey, owner], ...(n === undefined ? [] : [[TAG.count, String(n)]]), ...extraTags];
+    const event = sign({ kind: KIND.keyPackageRequest, created_at: nowSeconds(), tags, content: '' }, keys);
+    return this.sendRequest(event);
+  }
+
+  /** Sends an already-signed 447 (tests that break its form use this). */
+  async sendRequest(event: NostrEvent): Promise<RequestResult> {
+    const mark = this.received.length;
+    const reply = await this.publish(event);
+    const okIndex = this.received.findIndex((m, i) => i >= mark && m[0] === 'OK' && m[1] === event.id);
+    const deliveries: Delivery[] = [];
+    for (const m of this.received.slice(mark, okIndex)) {
+      if (m[0] === 'EVENT') deliveries.push({ subId: m[1], event: m[2] });
+    }
+    this.takeFromBacklog((m) => m[0] === 'EVENT' && deliveries.some((d) => d.subId === m[1] && d.event.id === m[2].id));
+    return { ...reply, deliveries };
+  }
+
+  /** EVENT frames for `subId` that arrived and were not taken yet (live events). */
+  drainEvents(subId: string): NostrEvent[] {
+    return this.takeFromBacklog((m) => m[0] === 'EVENT' && m[1] === subId).map((m) => m[2] as NostrEvent);
+  }
+
+  /** Waits `ms` and returns the frames that arrived and were not taken meanwhile. */
+  async quietFor(ms: number): Promise<RelayMessage[]> {
+    this.note(`waiting ${ms} ms for anything more`);
+    await new Promise((r) => setTimeout(r, ms));
+    return this.takeFromBacklog(() => true);
+  }
+
+  private takeFromBacklog(match: (m: RelayMessage) => boolean): RelayMessage[] {
+    const taken: RelayMessage[] = [];
+    for (let i = 0; i < this.backlog.length; ) {
+      const m = this.backlog[i] as RelayMessage;
+      if (match(m)) {
+        taken.push(m);
+        this.backlog.splice(i, 1);
+      } else i++;
+    }
+    return taken;
+  }
+
+  async close(): Promise<void> {
+    if (this.ws.readyState === WebSocket.CLOSED) return;
+    this.ws.close();
+    await Promise.race([this.closedPromise, new Promise((r) => setTimeout(r, 1000))]);
+    if (this.ws.readyState !== WebSocket.CLOSED) this.ws.terminate();
+  }
+
+  /** Resolves when the relay closes the connection. */
+  get closed(): Promise<void> {
+    return this.closedPromise;
+  }
+}
+
+export interface AuthTemplate {
+  kind: number;
+  created_at: number;
+  tags: string[][];
+  content: string;
+}
+
+export function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}

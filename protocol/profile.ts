@@ -1,0 +1,79 @@
+/**
+ * The KeyPackage relay profile's constants: kinds, tag names, limits and the
+ * machine-readable prefixes. The relay, the suites and the load scripts all
+ * import these, so a later profile (Marmot's kind 30443) changes one file.
+ */
+
+export const PROFILE_VERSION = 'kp-relay/0.1';
+
+export const KIND = {
+  deletion: 5,
+  keyPackage: 443,
+  keyPackageRequest: 447,
+  giftWrap: 1059,
+  keyPackageRelays: 10051,
+  auth: 22242,
+} as const;
+
+export const TAG = {
+  mlsProtocolVersion: 'mls_protocol_version',
+  /** NIP-EE spells it `ciphersuite`; Marmot MIP-00 `mls_ciphersuite`. Either is accepted. */
+  ciphersuite: ['ciphersuite', 'mls_ciphersuite'],
+  extensions: ['extensions', 'mls_extensions'],
+  encoding: 'encoding',
+  protected: '-',
+  expiration: 'expiration',
+  pubkey: 'p',
+  count: 'n',
+  event: 'e',
+  address: 'a',
+  relay: 'relay',
+  challenge: 'challenge',
+} as const;
+
+export const MLS_PROTOCOL_VERSION = '1.0';
+export const BASE64_ENCODING = 'base64';
+
+/** NIP-42: an AUTH event's created_at may be at most this far from the relay's clock. */
+export const AUTH_MAX_SKEW_SECONDS = 600;
+
+/** The profile's rate limits, as advertised under NIP-11 `keypackages`. */
+export interface KeyPackageLimits {
+  max_per_query: number;
+  queries_per_window: number;
+  served_per_window: number;
+  window_seconds: number;
+}
+
+export const DEFAULT_KEYPACKAGE_LIMITS: Readonly<KeyPackageLimits> = Object.freeze({
+  max_per_query: 2,
+  queries_per_window: 10,
+  served_per_window: 50,
+  window_seconds: 3600,
+});
+
+/** NIP-01 / NIP-42 machine-readable prefixes of OK and CLOSED messages. */
+export const PREFIX = {
+  duplicate: 'duplicate',
+  pow: 'pow',
+  blocked: 'blocked',
+  rateLimited: 'rate-limited',
+  invalid: 'invalid',
+  restricted: 'restricted',
+  mute: 'mute',
+  error: 'error',
+  authRequired: 'auth-required',
+} as const;
+
+export type Prefix = (typeof PREFIX)[keyof typeof PREFIX];
+
+/** Formats `prefix: message`, the shape every refusal on the wire has. */
+export function reason(prefix: Prefix, message: string): string {
+  return `${prefix}: ${message}`;
+}
+
+/** The prefix of a relay's refusal message, or undefined when it has none. */
+export function prefixOf(message: string): string | undefined {
+  const m = /^([a-z-]+):/.exec(message);
+  return m?.[1];
+}

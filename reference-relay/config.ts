@@ -1,0 +1,53 @@
+import { DEFAULT_KEYPACKAGE_LIMITS, type KeyPackageLimits } from '../protocol/profile.js';
+import { systemClock, type Clock } from './clock.js';
+import type { FaultName } from './faults.js';
+
+export interface RelayConfig {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** A file path, or ':memory:'. */
+  db: string;
+  limits: KeyPackageLimits;
+  /** Longest accepted WebSocket frame in bytes (NIP-11 max_message_length). */
+  maxMessageLength: number;
+  maxSubscriptions: number;
+  maxSubIdLength: number;
+  /** Largest `limit` honoured for ordinary queries (NIP-11 max_limit). */
+  maxLimit: number;
+  /** The URL clients use, checked against NIP-42 relay tags; by default taken from the Host header. */
+  publicUrl: string | undefined;
+  faults: ReadonlySet<FaultName>;
+  clock: Clock;
+  /** Log one line per connection and refusal to stderr. */
+  verbose: boolean;
+}
+
+export const DEFAULT_CONFIG: Readonly<RelayConfig> = Object.freeze({
+  host: '127.0.0.1',
+  port: 7777,
+  db: './data/relay.sqlite',
+  limits: { ...DEFAULT_KEYPACKAGE_LIMITS },
+  maxMessageLength: 128 * 1024,
+  maxSubscriptions: 20,
+  maxSubIdLength: 64,
+  maxLimit: 500,
+  publicUrl: undefined,
+  faults: new Set<FaultName>(),
+  clock: systemClock,
+  verbose: false,
+});
+
+export type RelayOptions = Partial<Omit<RelayConfig, 'limits' | 'faults'>> & {
+  limits?: Partial<KeyPackageLimits>;
+  faults?: Iterable<FaultName>;
+};
+
+export function resolveConfig(opts: RelayOptions = {}): RelayConfig {
+  return {
+    ...DEFAULT_CONFIG,
+    ...opts,
+    limits: { ...DEFAULT_CONFIG.limits, ...opts.limits },
+    faults: new Set(opts.faults ?? []),
+  };
+}
