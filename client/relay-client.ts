@@ -270,8 +270,8 @@ export class RelayClient {
   async close(): Promise<void> {
     if (this.ws.readyState === WebSocket.CLOSED) return;
     this.ws.close();
-    await Promise.race([this.closedPromise, new Promise((r) => setTimeout(r, 1000))]);
-    if (this.ws.readyState !== WebSocket.CLOSED) this.ws.terminate();
+    const closedInTime = await Promise.race([this.closedPromise.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 1000))]);
+    if (!closedInTime) this.ws.terminate();
   }
 
   /** Resolves when the relay closes the connection. */

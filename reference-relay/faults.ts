@@ -21,12 +21,3 @@ export const FAULT_NAMES = Object.keys(FAULTS) as FaultName[];
 export function isFaultName(name: string): name is FaultName {
   return Object.hasOwn(FAULTS, name);
 }
-
-/** Validates fault names from the command line; unknown names are an error, never ignored. */
-export function parseFaults(names: readonly string[]): ReadonlySet<FaultName> {
-  const unknown = names.filter((n) => !isFaultName(n));
-  if (unknown.length > 0) {
-    throw new Error(`unknown fault ${unknown.map((n) => `"${n}"`).join(', ')}; known faults: ${FAULT_NAMES.join(', ')}`);
-  }
-  return new Set(names as FaultName[]);
-}

@@ -1,6 +1,115 @@
-// placeholder: replaced by the real server in the next commit
-import type { RelayOptions } from './config.js';
-export interface RunningRelay { url: string; httpUrl: string; port: number; close(): Promise<void> }
-export async function startRelay(_opts: RelayOptions = {}): Promise<RunningRelay> {
-  throw new Error('not yet');
+/**
+ * The transport: one HTTP server on one port serving the WebSocket relay,
+ * NIP-11 (for Accept: application/nostr+json) and GET /metrics.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { PREFIX, reason } from '../protocol/profile.js';
+import { resolveConfig, type RelayConfig, type RelayOptions } from './config.js';
+import { RelayCore } from './core/relay-core.js';
+import { relayInformation } from './nip11.js';
+import { SqliteStore } from './store/sqlite-store.js';
+
+export interface RunningRelay {
+  /** ws://host:port */
+  url: string;
+  /** http://host:port, for NIP-11 and /metrics */
+  httpUrl: string;
+  port: number;
+  config: RelayConfig;
+  core: RelayCore;
+  close(): Promise<void>;
+}
+
+const CORS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Headers': '*',
+  'Access-Control-Allow-Methods': 'GET, OPTIONS',
+};
+
+const SWEEP_INTERVAL_MS = 30_000;
+
+function normalHost(host: string): string {
+  try {
+    return new URL(`ws://${host}`).host.toLowerCase();
+  } catch {
+    return host.toLowerCase();
+  }
+}
+
+async function serveHttp(core: RelayCore, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  if (req.method === 'OPTIONS') {
+    res.writeHead(204, CORS).end();
+  } else if (req.method === 'GET' && path === '/metrics') {
+    const body = await core.metrics.registry.metrics();
+    res.writeHead(200, { 'Content-Type': core.metrics.registry.contentType }).end(body);
+  } else if (req.method === 'GET' && (req.headers.accept ?? '').includes('application/nostr+json')) {
+    res.writeHead(200, { ...CORS, 'Content-Type': 'application/nostr+json' }).end(JSON.stringify(relayInformation(core.config)));
+  } else {
+    res.writeHead(200, { ...CORS, 'Content-Type': 'text/plain' }).end('kpsuite reference relay: connect with a Nostr client over WebSocket.\n');
+  }
+}
+
+export async function startRelay(opts: RelayOptions = {}): Promise<RunningRelay> {
+  const config = resolveConfig(opts);
+  const store = new SqliteStore(config.db);
+  const core = new RelayCore(config, store);
+  const http = createServer((req, res) => {
+    serveHttp(core, req, res).catch(() => res.writeHead(500).end());
+  });
+  // Frames somewhat over max_message_length still get a readable refusal; far over, ws closes with 1009.
+  const wss = new WebSocketServer({ server: http, maxPayload: config.maxMessageLength * 4 + 4096 });
+  const publicHost = config.publicUrl ? new URL(config.publicUrl).host.toLowerCase() : undefined;
+
+  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
+    const session = core.open(publicHost ?? normalHost(req.headers.host ?? ''), (text) => {
+      if (ws.readyState === ws.OPEN) ws.send(text);
+    });
+    core.log(`session ${session.id} connected from ${req.socket.remoteAddress ?? '?'}`);
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) session.send(['NOTICE', reason(PREFIX.invalid, 'binary frames are not Nostr messages; send text frames')]);
+      else void core.receive(session, data.toString());
+    });
+    ws.on('close', () => core.close(session));
+    ws.on('error', () => core.close(session));
+  });
+
+  // ws re-emits the HTTP server's errors; listen's own promise reports them.
+  wss.on('error', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', (err: NodeJS.ErrnoException) => {
+      store.close();
+      reject(err.code === 'EADDRINUSE' ? new Error(`port ${config.port} on ${config.host} is in use; pick another with --port`) : err);
+    });
+    http.listen(config.port, config.host, () => resolve());
+  });
+  const sweep = setInterval(() => {
+    store.sweep(core.nowSeconds(), core.nowMs() - config.limits.window_seconds * 1000);
+  }, SWEEP_INTERVAL_MS);
+  sweep.unref();
+
+  const { port } = http.address() as AddressInfo;
+  const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `ws://${hostForUrl}:${port}`,
+    httpUrl: `http://${hostForUrl}:${port}`,
+    port,
+    config,
+    core,
+    close() {
+      closing ??= (async () => {
+        clearInterval(sweep);
+        for (const client of wss.clients) client.terminate();
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+        await new Promise<void>((resolve) => http.close(() => resolve()));
+        // Let handlers already running finish before the database goes away.
+        await Promise.all([...core.sessions].map((s) => s.enqueue(() => undefined)));
+        store.close();
+      })();
+      return closing;
+    },
+  };
 }

@@ -1,0 +1,21 @@
+/** Parsers for command-line values that say exactly what to fix. */
+import { InvalidArgumentError } from 'commander';
+import { FAULT_NAMES, isFaultName, type FaultName } from '../reference-relay/faults.js';
+
+export function positiveInt(name: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${name} must be a whole number of at least 1, got "${value}"`);
+    return Number(value);
+  };
+}
+
+export function port(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError(`the port must be a number from 0 to 65535, got "${value}"`);
+  return Number(value);
+}
+
+/** A repeatable --fault; an unknown name is a usage error, never ignored. */
+export function faultName(value: string, previous: FaultName[] = []): FaultName[] {
+  if (!isFaultName(value)) throw new InvalidArgumentError(`unknown fault "${value}"; known faults: ${FAULT_NAMES.join(', ')}`);
+  return [...previous, value];
+}

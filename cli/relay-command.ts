@@ -1,0 +1,65 @@
+/** `kpsuite relay`: the reference relay on a port, until SIGINT or SIGTERM. */
+import { Command } from 'commander';
+import { DEFAULT_CONFIG } from '../reference-relay/config.js';
+import { FAULTS, type FaultName } from '../reference-relay/faults.js';
+import { startRelay } from '../reference-relay/server.js';
+import { faultName, port, positiveInt } from './options.js';
+
+export function relayCommand(): Command {
+  const d = DEFAULT_CONFIG;
+  return new Command('relay')
+    .description('run the reference relay (NIP-01/09/11/40/42/70 and the KeyPackage profile of PROFILE.md)')
+    .option('--host <host>', 'interface to listen on', d.host)
+    .option('--port <n>', 'port to listen on (0 picks a free one)', port, d.port)
+    .option('--db <path>', 'SQLite file, or :memory:', d.db)
+    .option('--max-per-query <n>', 'KeyPackages per owner per query', positiveInt('--max-per-query'), d.limits.max_per_query)
+    .option('--queries-per-window <n>', 'charged queries per requester and owner per window', positiveInt('--queries-per-window'), d.limits.queries_per_window)
+    .option('--served-per-window <n>', 'KeyPackages handed out per requester per window', positiveInt('--served-per-window'), d.limits.served_per_window)
+    .option('--window-seconds <n>', 'length of the sliding rate-limit window', positiveInt('--window-seconds'), d.limits.window_seconds)
+    .option('--max-message-length <bytes>', 'longest accepted frame', positiveInt('--max-message-length'), d.maxMessageLength)
+    .option('--max-subscriptions <n>', 'open subscriptions per connection', positiveInt('--max-subscriptions'), d.maxSubscriptions)
+    .option('--public-url <url>', 'the URL clients use (checked in NIP-42 relay tags); default: the Host header')
+    .option('--fault <name>', `break one rule on purpose, for testing the suites (repeatable): ${Object.keys(FAULTS).join(', ')}`, faultName, [])
+    .option('--verbose', 'log connections and internal errors to stderr', false)
+    .action(async (o: RelayCommandOptions) => {
+      const faults = new Set(o.fault);
+      const relay = await startRelay({
+        host: o.host,
+        port: o.port,
+        db: o.db,
+        limits: {
+          max_per_query: o.maxPerQuery,
+          queries_per_window: o.queriesPerWindow,
+          served_per_window: o.servedPerWindow,
+          window_seconds: o.windowSeconds,
+        },
+        maxMessageLength: o.maxMessageLength,
+        maxSubscriptions: o.maxSubscriptions,
+        publicUrl: o.publicUrl,
+        faults,
+        verbose: o.verbose,
+      });
+      const broken = faults.size > 0 ? ` with faults ${[...faults].join(', ')} (NOT a conforming relay)` : '';
+      process.stdout.write(`kpsuite relay listening on ${relay.url} (db ${o.db})${broken}\n`);
+      const stop = (): void => {
+        void relay.close().then(() => process.exit(0));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}
+
+interface RelayCommandOptions {
+  host: string;
+  port: number;
+  db: string;
+  maxPerQuery: number;
+  queriesPerWindow: number;
+  servedPerWindow: number;
+  windowSeconds: number;
+  maxMessageLength: number;
+  maxSubscriptions: number;
+  publicUrl?: string;
+  fault: FaultName[];
+  verbose: boolean;
+}

@@ -1,0 +1,44 @@
+/** NIP-01 filter validation: what a relay refuses with CLOSED "invalid: ...". */
+import type { Filter } from './messages.js';
+import { HEX64 } from './events.js';
+
+const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0;
+
+/** The filter, or the sentence that says what is wrong with it. */
+export function parseFilter(raw: unknown): Filter | { problem: string } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { problem: 'a filter must be a JSON object' };
+  const out: Filter = {};
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    switch (key) {
+      case 'ids':
+      case 'authors':
+        if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && HEX64.test(v))) {
+          return { problem: `${key} must be an array of 64-character lowercase hex strings` };
+        }
+        out[key] = value as string[];
+        break;
+      case 'kinds':
+        if (!Array.isArray(value) || !value.every((v) => isInt(v) && v <= 65535)) {
+          return { problem: 'kinds must be an array of integers from 0 to 65535' };
+        }
+        out.kinds = value as number[];
+        break;
+      case 'since':
+      case 'until':
+      case 'limit':
+        if (!isInt(value)) return { problem: `${key} must be a non-negative integer` };
+        out[key] = value;
+        break;
+      default:
+        if (/^#[a-zA-Z]$/.test(key)) {
+          if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
+            return { problem: `${key} must be an array of strings` };
+          }
+          out[key as `#${string}`] = value as string[];
+        } else {
+          return { problem: `unsupported filter field "${key}"` };
+        }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,86 @@
+/**
+ * Kind 447 KeyPackage requests (PROFILE.md §4), checked in the order of
+ * kp-447-order: AUTH → form → subscription → rate limits → hand-out.
+ */
+import { matchFilter, matchFilters } from 'nostr-tools/filter';
+import { parseKeyPackageRequest } from '../../protocol/keypackage.js';
+import type { Filter, NostrEvent } from '../../protocol/messages.js';
+import { KIND, PREFIX, reason } from '../../protocol/profile.js';
+import type { HandoutPlan } from '../rules/handout.js';
+import type { RelayContext } from './context.js';
+import { asServed } from './deliver.js';
+import { handOut } from './handout.js';
+import type { Session } from './session.js';
+
+/** kp-447-subscription: a filter that could ever carry this owner's KeyPackages. */
+function canReceive(filter: Filter, owner: string): boolean {
+  return (filter.kinds === undefined || filter.kinds.includes(KIND.keyPackage)) && (filter.authors === undefined || filter.authors.includes(owner));
+}
+
+export async function handleKeyPackageRequest(ctx: RelayContext, session: Session, request: NostrEvent): Promise<void> {
+  const { metrics, config } = ctx;
+  const started = process.hrtime.bigint();
+  const reply = (ok: boolean, message: string): void => session.send(['OK', request.id, ok, message]);
+  metrics.requestsReceived.inc({ path: '447' });
+
+  if (!session.authenticated.has(request.pubkey) && !config.faults.has('no-auth')) {
+    metrics.authRefused.inc({ path: '447' });
+    reply(false, reason(PREFIX.authRequired, "authenticate as the request's signer (NIP-42) before requesting KeyPackages"));
+    return;
+  }
+  const parsed = parseKeyPackageRequest(request, config.limits.max_per_query);
+  if ('problem' in parsed) {
+    reply(false, reason(PREFIX.invalid, parsed.problem));
+    return;
+  }
+  const { owner, count } = parsed;
+  const filters = [...session.subscriptions.values()].flat().filter((f) => canReceive(f, owner));
+  if (filters.length === 0) {
+    reply(
+      false,
+      reason(
+        PREFIX.invalid,
+        `no open subscription here can receive ${owner}'s KeyPackages; open one first, e.g. ["REQ", <sub>, {"kinds":[443],"authors":["${owner}"],"limit":0}]`,
+      ),
+    );
+    return;
+  }
+
+  let plan: HandoutPlan;
+  if (session.authenticated.has(owner)) {
+    // kp-447-owner: the owner's own query, nothing consumed, nothing charged.
+    const send = ctx.store
+      .keyPackagesOf(owner, ctx.nowSeconds())
+      .filter((kp) => filters.some((f) => matchFilter(f, kp)))
+      .slice(0, count);
+    plan = { owner, send, consume: [], lastResort: undefined };
+  } else {
+    const outcome = await handOut(ctx, [{ owner, max: count, filters, requesters: [request.pubkey] }]);
+    if ('refusal' in outcome) {
+      metrics.rateLimited.inc({ path: '447', limit: outcome.refusal.limit });
+      reply(false, outcome.refusal.message);
+      return;
+    }
+    plan = outcome.plans[0]!;
+    metrics.handedOut.inc({ path: '447' }, plan.send.length);
+    metrics.consumed.inc({ path: '447' }, plan.consume.length);
+    if (plan.lastResort) metrics.lastResortServed.inc({ path: '447' });
+    (plan.send.length > 0 ? metrics.requestsFulfilled : metrics.requestsEmpty).inc({ path: '447' });
+  }
+
+  const message =
+    plan.send.length > 0
+      ? `delivered ${plan.send.length} KeyPackage(s)${plan.lastResort ? ', the last of them kept as last resort' : ''}`
+      : `no stored KeyPackage of ${owner} matches an open subscription`;
+  const okFirst = config.faults.has('ok-before-delivery');
+  if (okFirst) reply(true, message);
+  // kp-447-delivery: every matching subscription of this connection gets each KeyPackage.
+  for (const kp of plan.send) {
+    const served = asServed(ctx, kp);
+    for (const [subId, subFilters] of session.subscriptions) {
+      if (matchFilters(subFilters, kp)) session.send(['EVENT', subId, served]);
+    }
+  }
+  if (!okFirst) reply(true, message); // kp-447-ok-after-delivery
+  metrics.deliveryLatency.observe({ path: '447' }, Number(process.hrtime.bigint() - started) / 1e9);
+}

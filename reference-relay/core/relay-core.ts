@@ -1,0 +1,107 @@
+/**
+ * The relay without its transport: text frames in, messages out through each
+ * Session. The WebSocket server feeds it; the in-process property target can
+ * drive it directly with an injected clock.
+ */
+import type { NostrEvent } from '../../protocol/messages.js';
+import { PREFIX, reason } from '../../protocol/profile.js';
+import { nowSecondsOf } from '../clock.js';
+import type { RelayConfig } from '../config.js';
+import { RelayMetrics } from '../metrics.js';
+import type { EventStore } from '../store/store.js';
+import { handleAuth } from './auth.js';
+import type { RelayContext } from './context.js';
+import { handleEvent } from './event.js';
+import { handleClose, handleReq } from './req.js';
+import { Session } from './session.js';
+
+export class RelayCore implements RelayContext {
+  readonly sessions = new Set<Session>();
+  readonly metrics: RelayMetrics;
+  private nextSessionId = 1;
+
+  constructor(
+    readonly config: RelayConfig,
+    readonly store: EventStore,
+  ) {
+    this.metrics = new RelayMetrics(() => store.countKeyPackages(this.nowSeconds()));
+  }
+
+  nowMs(): number {
+    return this.config.clock.nowMs();
+  }
+
+  nowSeconds(): number {
+    return nowSecondsOf(this.config.clock);
+  }
+
+  log(line: string): void {
+    if (this.config.verbose) process.stderr.write(`[relay] ${line}\n`);
+  }
+
+  /** A new connection: kp-auth-challenge, the challenge before anything else. */
+  open(relayHost: string, sendFrame: (text: string) => void): Session {
+    const session = new Session(this.nextSessionId++, relayHost, sendFrame);
+    this.sessions.add(session);
+    this.metrics.connections.set(this.sessions.size);
+    session.send(['AUTH', session.challenge]);
+    return session;
+  }
+
+  close(session: Session): void {
+    this.sessions.delete(session);
+    this.metrics.connections.set(this.sessions.size);
+  }
+
+  /** Handles one frame; frames of one session are handled in order. */
+  receive(session: Session, text: string): Promise<void> {
+    return session.enqueue(() =>
+      this.dispatch(session, text).catch((err: unknown) => {
+        this.log(`session ${session.id}: internal error: ${String(err)}`);
+        session.send(['NOTICE', reason(PREFIX.error, 'the relay failed to handle that message')]);
+      }),
+    );
+  }
+
+  private async dispatch(session: Session, text: string): Promise<void> {
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      session.send(['NOTICE', reason(PREFIX.invalid, 'the message is not valid JSON')]);
+      return;
+    }
+    if (Buffer.byteLength(text) > this.config.maxMessageLength) {
+      this.refuseOversized(session, message, Buffer.byteLength(text));
+      return;
+    }
+    if (!Array.isArray(message) || typeof message[0] !== 'string') {
+      session.send(['NOTICE', reason(PREFIX.invalid, 'a message is a JSON array whose first element is its type')]);
+      return;
+    }
+    switch (message[0]) {
+      case 'EVENT':
+        return handleEvent(this, session, message[1]);
+      case 'REQ':
+        return handleReq(this, session, message);
+      case 'CLOSE':
+        return handleClose(session, message);
+      case 'AUTH':
+        return handleAuth(this, session, message[1]);
+      default:
+        session.send(['NOTICE', reason(PREFIX.invalid, `unknown message type "${message[0].slice(0, 32)}"; this relay speaks EVENT, REQ, CLOSE and AUTH`)]);
+    }
+  }
+
+  /** kp-robust-bad-input: answer an oversized frame where the client waits for an answer. */
+  private refuseOversized(session: Session, message: unknown, bytes: number): void {
+    const text = reason(PREFIX.invalid, `message is ${bytes} bytes; max_message_length is ${this.config.maxMessageLength}`);
+    if (Array.isArray(message)) {
+      const [type, second] = message as [unknown, unknown];
+      const id = (second as Partial<NostrEvent> | null)?.id;
+      if (type === 'EVENT' && typeof id === 'string') return session.send(['OK', id, false, text]);
+      if (type === 'REQ' && typeof second === 'string') return session.send(['CLOSED', second, text]);
+    }
+    session.send(['NOTICE', text]);
+  }
+}

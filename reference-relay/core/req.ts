@@ -1,0 +1,118 @@
+/**
+ * REQ (PROFILE.md §3): validate → split each filter into its ordinary part and
+ * the owners it asks KeyPackages of → AUTH → hand-out (one transaction, refused
+ * whole) → EVENTs → EOSE → the subscription stays open for live events.
+ */
+import { isExpired } from '../../protocol/events.js';
+import { parseFilter } from '../../protocol/filter.js';
+import type { Filter, NostrEvent } from '../../protocol/messages.js';
+import { KIND, PREFIX, reason } from '../../protocol/profile.js';
+import type { RelayContext } from './context.js';
+import { asServed } from './deliver.js';
+import { handOut, type ChargedAsk } from './handout.js';
+import type { Session } from './session.js';
+
+/** kp-req-scope: the owners whose KeyPackages this filter asks for. */
+export function ownersAskedFor(ctx: RelayContext, filter: Filter): string[] {
+  if (filter.limit === 0 || !filter.kinds?.includes(KIND.keyPackage)) return [];
+  if (filter.authors) return [...new Set(filter.authors)];
+  if (!filter.ids) return [];
+  const now = ctx.nowSeconds();
+  const owners = filter.ids
+    .map((id) => ctx.store.get(id))
+    .filter((e): e is NostrEvent => e !== undefined && e.kind === KIND.keyPackage && !isExpired(e, now))
+    .map((e) => e.pubkey);
+  return [...new Set(owners)];
+}
+
+export async function handleReq(ctx: RelayContext, session: Session, message: unknown[]): Promise<void> {
+  const [, subId, ...rawFilters] = message;
+  const { config, metrics } = ctx;
+  if (typeof subId !== 'string' || subId.length === 0) {
+    session.send(['NOTICE', reason(PREFIX.invalid, 'REQ needs a non-empty subscription id string: ["REQ", <sub>, <filter>...]')]);
+    return;
+  }
+  const closed = (prefix: Parameters<typeof reason>[0], text: string): void => session.send(['CLOSED', subId, reason(prefix, text)]);
+  if (subId.length > config.maxSubIdLength) {
+    closed(PREFIX.invalid, `subscription ids are at most ${config.maxSubIdLength} characters`);
+    return;
+  }
+  if (rawFilters.length === 0) {
+    closed(PREFIX.invalid, 'REQ needs at least one filter');
+    return;
+  }
+  const filters: Filter[] = [];
+  for (const [i, raw] of rawFilters.entries()) {
+    const parsed = parseFilter(raw);
+    if ('problem' in parsed) {
+      closed(PREFIX.invalid, `filter ${i + 1}: ${parsed.problem}`);
+      return;
+    }
+    filters.push(parsed);
+  }
+  if (!session.subscriptions.has(subId) && session.subscriptions.size >= config.maxSubscriptions) {
+    closed(PREFIX.restricted, `at most ${config.maxSubscriptions} open subscriptions per connection; CLOSE one first`);
+    return;
+  }
+  // A REQ with an id in use replaces that subscription (NIP-01).
+  session.subscriptions.delete(subId);
+
+  const started = process.hrtime.bigint();
+  const requesters = [...session.authenticated];
+  const asks: ChargedAsk[] = [];
+  for (const filter of filters) {
+    const max = Math.min(filter.limit ?? config.limits.max_per_query, config.limits.max_per_query);
+    for (const owner of ownersAskedFor(ctx, filter)) {
+      if (session.authenticated.has(owner)) continue; // kp-req-owner: served by the ordinary query below
+      asks.push({ owner, max, filters: [filter], requesters });
+    }
+  }
+  if (asks.length > 0) metrics.requestsReceived.inc({ path: 'req' }, asks.length);
+
+  if (asks.length > 0 && requesters.length === 0) {
+    if (!config.faults.has('no-auth')) {
+      metrics.authRefused.inc({ path: 'req' }, asks.length);
+      closed(PREFIX.authRequired, 'asking for other people\'s KeyPackages (kind 443) needs NIP-42 AUTH first');
+      return;
+    }
+    // Fault: serve an unauthenticated connection, charging a pseudonym.
+    for (const ask of asks) ask.requesters = [`anonymous:${session.id}`];
+  }
+
+  const outcome = asks.length > 0 ? await handOut(ctx, asks) : { plans: [] };
+  if ('refusal' in outcome) {
+    metrics.rateLimited.inc({ path: 'req', limit: outcome.refusal.limit });
+    closed(PREFIX.rateLimited, outcome.refusal.detail);
+    return;
+  }
+
+  const sent = new Set<string>();
+  const queryOpts = { nowSeconds: ctx.nowSeconds(), keyPackageOwners: session.authenticated, maxLimit: config.maxLimit };
+  for (const filter of filters) {
+    if (filter.limit === 0) continue;
+    for (const event of ctx.store.query(filter, queryOpts)) {
+      if (sent.has(event.id)) continue;
+      sent.add(event.id);
+      session.send(['EVENT', subId, event]);
+    }
+  }
+  for (const plan of outcome.plans) {
+    for (const kp of plan.send) session.send(['EVENT', subId, asServed(ctx, kp)]);
+    metrics.handedOut.inc({ path: 'req' }, plan.send.length);
+    metrics.consumed.inc({ path: 'req' }, plan.consume.length);
+    if (plan.lastResort) metrics.lastResortServed.inc({ path: 'req' });
+    (plan.send.length > 0 ? metrics.requestsFulfilled : metrics.requestsEmpty).inc({ path: 'req' });
+  }
+  if (outcome.plans.length > 0) metrics.deliveryLatency.observe({ path: 'req' }, Number(process.hrtime.bigint() - started) / 1e9);
+  session.send(['EOSE', subId]);
+  session.subscriptions.set(subId, filters);
+}
+
+export function handleClose(session: Session, message: unknown[]): void {
+  const subId = message[1];
+  if (typeof subId !== 'string') {
+    session.send(['NOTICE', reason(PREFIX.invalid, 'CLOSE needs a subscription id string: ["CLOSE", <sub>]')]);
+    return;
+  }
+  session.subscriptions.delete(subId);
+}

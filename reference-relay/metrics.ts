@@ -1,0 +1,92 @@
+/**
+ * Prometheus metrics for the KeyPackage paths (GET /metrics). One registry per
+ * relay, so several relays in one test process do not collide. No per-pubkey
+ * labels: pubkeys are unbounded and identifying.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type RequestPath = 'req' | '447';
+
+export class RelayMetrics {
+  readonly registry = new Registry();
+  readonly requestsReceived;
+  readonly requestsFulfilled;
+  readonly requestsEmpty;
+  readonly handedOut;
+  readonly consumed;
+  readonly lastResortServed;
+  readonly rateLimited;
+  readonly authRefused;
+  readonly deliveryLatency;
+  readonly connections;
+
+  constructor(countStored: () => number) {
+    const registers = [this.registry];
+    const labelNames = ['path'] as const;
+    this.requestsReceived = new Counter({
+      name: 'keypackage_requests_received_total',
+      help: 'KeyPackage queries received: REQ filters asking for an owner (path=req) and kind 447 requests (path=447)',
+      labelNames,
+      registers,
+    });
+    this.requestsFulfilled = new Counter({
+      name: 'keypackage_requests_fulfilled_total',
+      help: 'KeyPackage queries that handed out at least one KeyPackage',
+      labelNames,
+      registers,
+    });
+    this.requestsEmpty = new Counter({
+      name: 'keypackage_requests_empty_total',
+      help: 'KeyPackage queries that found nothing to hand out',
+      labelNames,
+      registers,
+    });
+    this.handedOut = new Counter({
+      name: 'keypackages_handed_out_total',
+      help: 'KeyPackage events handed out to requesters other than their owner',
+      labelNames,
+      registers,
+    });
+    this.consumed = new Counter({
+      name: 'keypackages_consumed_total',
+      help: 'KeyPackages consumed (deleted) by a hand-out',
+      labelNames,
+      registers,
+    });
+    this.lastResortServed = new Counter({
+      name: 'keypackages_last_resort_served_total',
+      help: "Hand-outs of an owner's last KeyPackage, which is kept",
+      labelNames,
+      registers,
+    });
+    this.rateLimited = new Counter({
+      name: 'keypackage_rate_limited_total',
+      help: 'KeyPackage queries refused with rate-limited:',
+      labelNames: ['path', 'limit'] as const,
+      registers,
+    });
+    this.authRefused = new Counter({
+      name: 'keypackage_auth_required_total',
+      help: 'KeyPackage queries refused with auth-required:',
+      labelNames,
+      registers,
+    });
+    this.deliveryLatency = new Histogram({
+      name: 'keypackage_delivery_latency_seconds',
+      help: 'From receiving a KeyPackage query to sending its last KeyPackage (REQ) or its OK (447)',
+      labelNames,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.connections = new Gauge({ name: 'relay_connections', help: 'Open WebSocket connections', registers });
+    new Gauge({
+      name: 'keypackages_stored',
+      help: 'Stored, unexpired KeyPackages (kind 443)',
+      registers,
+      collect() {
+        this.set(countStored());
+      },
+    });
+    collectDefaultMetrics({ register: this.registry });
+  }
+}

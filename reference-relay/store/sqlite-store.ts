@@ -1,0 +1,237 @@
+/**
+ * EventStore on better-sqlite3. WAL with synchronous=FULL: a transaction is
+ * on disk before the relay answers, so an OK'd KeyPackage survives a crash and
+ * a committed consumption is never rolled back into a second hand-out
+ * (kp-robust-durable).
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Filter, NostrEvent } from '../../protocol/messages.js';
+import { dTagOf, expirationOf, storageOf } from '../../protocol/events.js';
+import { KIND } from '../../protocol/profile.js';
+import type { EventStore, InsertResult, QueryOptions, Tombstone, TombstoneReason } from './store.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  id TEXT PRIMARY KEY,
+  pubkey TEXT NOT NULL,
+  kind INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  d_tag TEXT,
+  expires_at INTEGER,
+  json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_kind_author ON events(kind, pubkey, created_at, id);
+CREATE INDEX IF NOT EXISTS events_by_author ON events(pubkey, created_at);
+CREATE INDEX IF NOT EXISTS events_by_time ON events(created_at);
+CREATE INDEX IF NOT EXISTS events_by_expiry ON events(expires_at) WHERE expires_at IS NOT NULL;
+-- single-letter tags only: the ones NIP-01 filters can name
+CREATE TABLE IF NOT EXISTS tags (
+  event_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tags_by_value ON tags(name, value, event_id);
+CREATE INDEX IF NOT EXISTS tags_by_event ON tags(event_id);
+-- consumed or deleted ids, refused forever after (kp-pub-no-replay)
+CREATE TABLE IF NOT EXISTS tombstones (
+  id TEXT PRIMARY KEY,
+  pubkey TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
+-- one row per charged query, for the sliding windows of kp-rate-queries and kp-rate-served
+CREATE TABLE IF NOT EXISTS charges (
+  requester TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  served INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS charges_by_pair ON charges(requester, owner, at_ms);
+CREATE INDEX IF NOT EXISTS charges_by_requester ON charges(requester, at_ms);
+`;
+
+export class SqliteStore implements EventStore {
+  private readonly db: Database.Database;
+  private readonly stmt;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    const db = this.db;
+    this.stmt = {
+      get: db.prepare<[string], { json: string }>('SELECT json FROM events WHERE id = ?'),
+      insert: db.prepare(
+        'INSERT INTO events (id, pubkey, kind, created_at, d_tag, expires_at, json) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING',
+      ),
+      insertTag: db.prepare('INSERT INTO tags (event_id, name, value) VALUES (?, ?, ?)'),
+      replaceable: db.prepare<[string, number], { id: string; created_at: number }>(
+        'SELECT id, created_at FROM events WHERE pubkey = ? AND kind = ?',
+      ),
+      addressable: db.prepare<[string, number, string], { id: string; created_at: number }>(
+        'SELECT id, created_at FROM events WHERE pubkey = ? AND kind = ? AND d_tag = ?',
+      ),
+      remove: db.prepare('DELETE FROM events WHERE id = ?'),
+      removeTags: db.prepare('DELETE FROM tags WHERE event_id = ?'),
+      keyPackagesOf: db.prepare<[string, number], { json: string }>(
+        `SELECT json FROM events WHERE kind = ${KIND.keyPackage} AND pubkey = ?
+           AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at ASC, id ASC`,
+      ),
+      countKeyPackages: db.prepare<[number], { n: number }>(
+        `SELECT count(*) AS n FROM events WHERE kind = ${KIND.keyPackage} AND (expires_at IS NULL OR expires_at > ?)`,
+      ),
+      tombstone: db.prepare<[string], Tombstone>('SELECT pubkey, reason FROM tombstones WHERE id = ?'),
+      addTombstone: db.prepare('INSERT OR IGNORE INTO tombstones (id, pubkey, reason, at) VALUES (?, ?, ?, ?)'),
+      chargedQueries: db.prepare<[string, string, number], { n: number }>(
+        'SELECT count(*) AS n FROM charges WHERE requester = ? AND owner = ? AND at_ms > ?',
+      ),
+      servedTo: db.prepare<[string, number], { n: number }>(
+        'SELECT coalesce(sum(served), 0) AS n FROM charges WHERE requester = ? AND at_ms > ?',
+      ),
+      charge: db.prepare('INSERT INTO charges (requester, owner, at_ms, served) VALUES (?, ?, ?, ?)'),
+      expired: db.prepare<[number], { id: string }>('SELECT id FROM events WHERE expires_at IS NOT NULL AND expires_at <= ?'),
+      pruneCharges: db.prepare('DELETE FROM charges WHERE at_ms <= ?'),
+    };
+  }
+
+  transaction<T>(fn: () => T): T {
+    // IMMEDIATE takes the write lock up front, so two relay processes sharing a file serialize too.
+    return this.db.transaction(fn).immediate();
+  }
+
+  get(id: string): NostrEvent | undefined {
+    const row = this.stmt.get.get(id);
+    return row ? (JSON.parse(row.json) as NostrEvent) : undefined;
+  }
+
+  insert(event: NostrEvent, _nowSeconds: number): InsertResult {
+    return this.db.transaction((): InsertResult => {
+      if (this.stmt.get.get(event.id)) return 'duplicate';
+      const storage = storageOf(event.kind);
+      if (storage === 'replaceable' || storage === 'addressable') {
+        const existing =
+          storage === 'replaceable'
+            ? this.stmt.replaceable.all(event.pubkey, event.kind)
+            : this.stmt.addressable.all(event.pubkey, event.kind, dTagOf(event));
+        // NIP-01: keep the newest; on equal created_at, the lowest id.
+        const newer = existing.find((e) => e.created_at > event.created_at || (e.created_at === event.created_at && e.id < event.id));
+        if (newer) return 'superseded';
+        this.remove(existing.map((e) => e.id));
+      }
+      this.stmt.insert.run(
+        event.id,
+        event.pubkey,
+        event.kind,
+        event.created_at,
+        storage === 'addressable' ? dTagOf(event) : null,
+        expirationOf(event) ?? null,
+        JSON.stringify(event),
+      );
+      for (const tag of event.tags) {
+        const [name, value] = tag;
+        if (name !== undefined && name.length === 1 && value !== undefined) this.stmt.insertTag.run(event.id, name, value);
+      }
+      return 'stored';
+    })();
+  }
+
+  query(filter: Filter, opts: QueryOptions): NostrEvent[] {
+    const where: string[] = ['(expires_at IS NULL OR expires_at > ?)'];
+    const params: (string | number)[] = [opts.nowSeconds];
+    const inList = (column: string, values: readonly (string | number)[]): void => {
+      where.push(`${column} IN (${values.map(() => '?').join(',')})`);
+      params.push(...values);
+    };
+    if (filter.ids) inList('id', filter.ids);
+    if (filter.authors) inList('pubkey', filter.authors);
+    if (filter.kinds) inList('kind', filter.kinds);
+    if (filter.since !== undefined) {
+      where.push('created_at >= ?');
+      params.push(filter.since);
+    }
+    if (filter.until !== undefined) {
+      where.push('created_at <= ?');
+      params.push(filter.until);
+    }
+    for (const [key, values] of Object.entries(filter)) {
+      if (!key.startsWith('#') || !Array.isArray(values)) continue;
+      where.push(
+        `EXISTS (SELECT 1 FROM tags WHERE tags.event_id = events.id AND tags.name = ? AND tags.value IN (${values.map(() => '?').join(',')}))`,
+      );
+      params.push(key.slice(1), ...(values as string[]));
+    }
+    const owners = [...opts.keyPackageOwners];
+    where.push(`(kind != ${KIND.keyPackage} OR pubkey IN (${owners.map(() => '?').join(',')}))`);
+    params.push(...owners);
+    const limit = Math.min(filter.limit ?? opts.maxLimit, opts.maxLimit);
+    const sql = `SELECT json FROM events WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id ASC LIMIT ?`;
+    return this.db
+      .prepare<(string | number)[], { json: string }>(sql)
+      .all(...params, limit)
+      .map((r) => JSON.parse(r.json) as NostrEvent);
+  }
+
+  remove(ids: readonly string[]): string[] {
+    const removed: string[] = [];
+    for (const id of ids) {
+      if (this.stmt.remove.run(id).changes > 0) {
+        this.stmt.removeTags.run(id);
+        removed.push(id);
+      }
+    }
+    return removed;
+  }
+
+  removeAddress(kind: number, pubkey: string, d: string, until: number): string[] {
+    const ids = this.stmt.addressable
+      .all(pubkey, kind, d)
+      .filter((e) => e.created_at <= until)
+      .map((e) => e.id);
+    return this.remove(ids);
+  }
+
+  keyPackagesOf(owner: string, nowSeconds: number): NostrEvent[] {
+    return this.stmt.keyPackagesOf.all(owner, nowSeconds).map((r) => JSON.parse(r.json) as NostrEvent);
+  }
+
+  countKeyPackages(nowSeconds: number): number {
+    return this.stmt.countKeyPackages.get(nowSeconds)?.n ?? 0;
+  }
+
+  tombstone(id: string): Tombstone | undefined {
+    return this.stmt.tombstone.get(id);
+  }
+
+  addTombstone(id: string, pubkey: string, reason: TombstoneReason, nowSeconds: number): void {
+    this.stmt.addTombstone.run(id, pubkey, reason, nowSeconds);
+  }
+
+  chargedQueries(requester: string, owner: string, sinceMs: number): number {
+    return this.stmt.chargedQueries.get(requester, owner, sinceMs)?.n ?? 0;
+  }
+
+  servedTo(requester: string, sinceMs: number): number {
+    return this.stmt.servedTo.get(requester, sinceMs)?.n ?? 0;
+  }
+
+  charge(requester: string, owner: string, atMs: number, served: number): void {
+    this.stmt.charge.run(requester, owner, atMs, served);
+  }
+
+  sweep(nowSeconds: number, chargesBeforeMs: number): number {
+    return this.transaction(() => {
+      const removed = this.remove(this.stmt.expired.all(nowSeconds).map((r) => r.id));
+      this.stmt.pruneCharges.run(chargesBeforeMs);
+      return removed.length;
+    });
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

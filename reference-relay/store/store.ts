@@ -1,0 +1,54 @@
+/**
+ * What the relay's rules need from storage. The SQLite store implements it;
+ * the rules in ../rules/ read and write only through it.
+ */
+import type { Filter, NostrEvent } from '../../protocol/messages.js';
+
+export type TombstoneReason = 'consumed' | 'deleted';
+
+export interface Tombstone {
+  pubkey: string;
+  reason: TombstoneReason;
+}
+
+export type InsertResult = 'stored' | 'duplicate' | 'superseded';
+
+export interface QueryOptions {
+  nowSeconds: number;
+  /** KeyPackages of these pubkeys may be returned; all others are left out (kp-req-unscoped). */
+  keyPackageOwners: ReadonlySet<string>;
+  /** Upper bound on `limit`. */
+  maxLimit: number;
+}
+
+export interface EventStore {
+  /** Runs `fn` as one SQLite transaction: all of it is durable, or none. */
+  transaction<T>(fn: () => T): T;
+
+  get(id: string): NostrEvent | undefined;
+  /** Stores a regular, replaceable or addressable event (NIP-01 rules for the latter two). */
+  insert(event: NostrEvent, nowSeconds: number): InsertResult;
+  /** Ordinary NIP-01 query: newest first, `limit` applied, expired events left out. */
+  query(filter: Filter, opts: QueryOptions): NostrEvent[];
+  /** Removes events by id; returns the ids that were stored. */
+  remove(ids: readonly string[]): string[];
+  /** Removes `pubkey`'s addressable events at `address` (kind:pubkey:d) created at or before `until`. */
+  removeAddress(kind: number, pubkey: string, d: string, until: number): string[];
+
+  /** The owner's stored, unexpired KeyPackages, oldest first (kp-handout-order). */
+  keyPackagesOf(owner: string, nowSeconds: number): NostrEvent[];
+  countKeyPackages(nowSeconds: number): number;
+
+  tombstone(id: string): Tombstone | undefined;
+  addTombstone(id: string, pubkey: string, reason: TombstoneReason, nowSeconds: number): void;
+
+  /** Charged queries by `requester` for `owner` since `sinceMs`. */
+  chargedQueries(requester: string, owner: string, sinceMs: number): number;
+  /** KeyPackages handed out to `requester` since `sinceMs`. */
+  servedTo(requester: string, sinceMs: number): number;
+  charge(requester: string, owner: string, atMs: number, served: number): void;
+
+  /** Drops expired events and charges older than `chargesBeforeMs`. */
+  sweep(nowSeconds: number, chargesBeforeMs: number): number;
+  close(): void;
+}
