@@ -55,6 +55,8 @@ export interface ClientOptions {
   log?: WireEntry[];
   /** Label prefixed to this connection's frames in a shared log. */
   label?: string;
+  /** Time origin of `WireEntry.t` (ms since epoch), shared by the connections of one log. */
+  epochMs?: number;
 }
 
 let subCounter = 0;
@@ -71,7 +73,7 @@ export class RelayClient {
   challenge: string | undefined;
   readonly authenticated = new Set<string>();
   private readonly waiters: Waiter[] = [];
-  private readonly started = Date.now();
+  private readonly started: number;
   private readonly timeoutMs: number;
   private readonly label: string;
   private closedPromise: Promise<void>;
@@ -82,6 +84,7 @@ export class RelayClient {
     opts: ClientOptions,
   ) {
     this.log = opts.log ?? [];
+    this.started = opts.epochMs ?? Date.now();
     this.timeoutMs = opts.timeoutMs ?? 5000;
     this.label = opts.label ? `${opts.label} ` : '';
     ws.on('message', (data) => this.onFrame(data.toString()));

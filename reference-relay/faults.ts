@@ -1,18 +1,30 @@
 /**
  * Fault switches: each breaks exactly one profile rule, so the suites can
- * prove they catch a relay that breaks it. Off unless named on the command line.
+ * prove they catch a relay that breaks it. Off unless named on the command
+ * line. `breaks` lists the PROFILE.md anchors a suite should then flag.
  */
+export interface Fault {
+  breaks: readonly string[];
+  does: string;
+}
+
 export const FAULTS = {
-  'consume-last': 'consumes the owner\'s last KeyPackage (breaks kp-handout-last-resort)',
-  'double-handout': 'reads, yields, then consumes, so racing requesters can get the same KeyPackage (breaks kp-handout-exactly-once)',
-  'no-rate-limit': 'never refuses for a rate limit (breaks kp-rate-queries, kp-rate-served)',
-  'no-auth': 'serves and consumes KeyPackages without AUTH (breaks kp-req-auth, kp-447-auth)',
-  'zero-sig': 'serves KeyPackages with an all-zero signature, as a relay rebuilding events from storage might (breaks kp-handout-consume: what is sent is not the stored event)',
-  'accept-replay': 'accepts a consumed or deleted KeyPackage again (breaks kp-pub-no-replay)',
-  'newest-first': 'hands out the newest KeyPackages first (breaks kp-handout-order)',
-  'broadcast-live': 'fans new KeyPackages out to every matching live subscription (breaks kp-pub-no-broadcast)',
-  'ok-before-delivery': 'answers a 447 with OK before sending its KeyPackages (breaks kp-447-ok-after-delivery)',
-} as const;
+  'consume-last': { breaks: ['kp-handout-last-resort'], does: "consumes the owner's last KeyPackage" },
+  'double-handout': {
+    breaks: ['kp-handout-exactly-once'],
+    does: 'reads, yields 15 ms, then consumes, so racing requesters can get the same KeyPackage',
+  },
+  'no-rate-limit': { breaks: ['kp-rate-queries', 'kp-rate-served', 'kp-rate-refusal'], does: 'never refuses for a rate limit' },
+  'no-auth': { breaks: ['kp-req-auth', 'kp-447-auth'], does: 'serves and consumes KeyPackages without AUTH' },
+  'zero-sig': {
+    breaks: ['kp-handout-intact'],
+    does: 'serves KeyPackages with an all-zero signature, as a relay rebuilding events from storage might',
+  },
+  'accept-replay': { breaks: ['kp-pub-no-replay'], does: 'accepts a consumed or deleted KeyPackage again' },
+  'newest-first': { breaks: ['kp-handout-order'], does: 'hands out the newest KeyPackages first' },
+  'broadcast-live': { breaks: ['kp-pub-no-broadcast'], does: 'fans new KeyPackages out to every matching live subscription' },
+  'ok-before-delivery': { breaks: ['kp-447-ok-after-delivery'], does: 'answers a 447 with OK before sending its KeyPackages' },
+} as const satisfies Record<string, Fault>;
 
 export type FaultName = keyof typeof FAULTS;
 

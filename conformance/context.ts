@@ -1,0 +1,142 @@
+/**
+ * What a conformance test gets: the relay's URL and limits, the shared client
+ * choreography bound to one wire log, and assertions that record what was
+ * expected and what was observed.
+ */
+import { connectAs as connectAsOn, inventory as inventoryOn, publishKeyPackages as publishOn } from '../client/choreography.js';
+import { RelayClient, type ClientOptions, type WireEntry } from '../client/relay-client.js';
+import { newKeys, type Keys } from '../protocol/crypto.js';
+import type { NostrEvent, RelayInformation } from '../protocol/messages.js';
+import { prefixOf, type KeyPackageLimits } from '../protocol/profile.js';
+import type { KeyPackageOptions } from '../client/fixtures.js';
+
+/** The relay broke the rule under test. */
+export class RuleBroken extends Error {
+  constructor(
+    message: string,
+    readonly expected?: string,
+    readonly observed?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A precondition is missing; the test cannot say pass or fail. */
+export class Untested extends Error {}
+
+/** Behaviour the profile leaves open, recorded rather than judged. */
+export class Informational extends Error {}
+
+export interface RunOptions {
+  url: string;
+  /** Limits from NIP-11 `keypackages` or flags; undefined when neither gave them. */
+  limits: KeyPackageLimits | undefined;
+  nip11: RelayInformation | undefined;
+  /** How long to wait for any one reply. */
+  timeoutMs: number;
+  /** How long to wait when checking that nothing more arrives. */
+  quietMs: number;
+}
+
+export class TestContext {
+  readonly log: WireEntry[] = [];
+  readonly epochMs = Date.now();
+  waitedMs = 0;
+  private readonly clients: RelayClient[] = [];
+
+  constructor(readonly options: RunOptions) {}
+
+  get url(): string {
+    return this.options.url;
+  }
+
+  /** The relay's KeyPackage limits; tests that declare needsLimits always get them. */
+  get limits(): KeyPackageLimits {
+    const limits = this.options.limits;
+    if (!limits) throw new Untested('the relay advertises no keypackages limits in NIP-11 and none were given as flags');
+    return limits;
+  }
+
+  newKeys(): Keys {
+    return newKeys();
+  }
+
+  /** A connection with nobody authenticated. */
+  async connect(label = 'anon'): Promise<RelayClient> {
+    const client = await RelayClient.connect(this.url, this.clientOptions(label));
+    this.clients.push(client);
+    return client;
+  }
+
+  /** A connection authenticated as `keys` (fresh keys when omitted). */
+  async connectAs(label: string, keys: Keys = newKeys()): Promise<{ client: RelayClient; keys: Keys }> {
+    const res = await connectAsOn(this.url, keys, this.clientOptions(label));
+    this.clients.push(res.client);
+    return res;
+  }
+
+  /** Publishes `count` KeyPackages as `owner` on a connection of their own; returns them oldest first. */
+  publishKeyPackages(owner: Keys, count: number, keyPackage?: Omit<KeyPackageOptions, 'createdAt'>): Promise<NostrEvent[]> {
+    return publishOn(this.url, owner, count, { ...this.clientOptions('owner'), ...(keyPackage ? { keyPackage } : {}) });
+  }
+
+  /** The owner's stored KeyPackages, read as the owner. */
+  inventory(owner: Keys): Promise<NostrEvent[]> {
+    return inventoryOn(this.url, owner, this.clientOptions('owner'));
+  }
+
+  /** Waits the quiet period on `client` and returns what arrived meanwhile. */
+  async quiet(client: RelayClient): ReturnType<RelayClient['quietFor']> {
+    this.waitedMs += this.options.quietMs;
+    return client.quietFor(this.options.quietMs);
+  }
+
+  note(text: string): void {
+    this.log.push({ t: Date.now() - this.epochMs, dir: 'note', frame: text });
+  }
+
+  // ---- assertions: each failure carries what the rule expects and what the relay did
+
+  fail(message: string, expected?: string, observed?: string): never {
+    throw new RuleBroken(message, expected, observed);
+  }
+
+  check(condition: boolean, message: string, expected: string, observed: string): void {
+    if (!condition) this.fail(message, expected, observed);
+  }
+
+  equal<T>(observed: T, expected: T, message: string): void {
+    if (JSON.stringify(observed) !== JSON.stringify(expected)) this.fail(message, JSON.stringify(expected), JSON.stringify(observed));
+  }
+
+  /** An OK or CLOSED message must start with `prefix:`. */
+  hasPrefix(message: string | undefined, prefix: string, what: string): void {
+    this.check(
+      message !== undefined && prefixOf(message) === prefix,
+      `${what} must start with "${prefix}:"`,
+      `"${prefix}: ..."`,
+      message === undefined ? '(no message)' : JSON.stringify(message),
+    );
+  }
+
+  untested(reason: string): never {
+    throw new Untested(reason);
+  }
+
+  info(observation: string): never {
+    throw new Informational(observation);
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.close()));
+  }
+
+  private clientOptions(label: string): ClientOptions {
+    return { log: this.log, label, timeoutMs: this.options.timeoutMs, epochMs: this.epochMs };
+  }
+}
+
+/** Ids of events, in order, for short expected/observed lines. */
+export function ids(events: readonly NostrEvent[]): string[] {
+  return events.map((e) => e.id.slice(0, 12));
+}

@@ -1,0 +1,4 @@
+/** Publishing. */
+import type { ConformanceTest } from '../types.js';
+
+export const publishTests: ConformanceTest[] = [];

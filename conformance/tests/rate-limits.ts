@@ -1,0 +1,4 @@
+/** Rate limits. */
+import type { ConformanceTest } from '../types.js';
+
+export const rateLimitTests: ConformanceTest[] = [];

@@ -1,0 +1,4 @@
+/** REQ. */
+import type { ConformanceTest } from '../types.js';
+
+export const reqTests: ConformanceTest[] = [];

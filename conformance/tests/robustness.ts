@@ -1,0 +1,4 @@
+/** Robustness. */
+import type { ConformanceTest } from '../types.js';
+
+export const robustnessTests: ConformanceTest[] = [];
