@@ -29,6 +29,7 @@ const CORS = {
 };
 
 const SWEEP_INTERVAL_MS = 30_000;
+const HARD_FRAME_LIMIT = 16 * 1024 * 1024;
 
 function normalHost(host: string): string {
   try {
@@ -59,8 +60,9 @@ export async function startRelay(opts: RelayOptions = {}): Promise<RunningRelay>
   const http = createServer((req, res) => {
     serveHttp(core, req, res).catch(() => res.writeHead(500).end());
   });
-  // Frames somewhat over max_message_length still get a readable refusal; far over, ws closes with 1009.
-  const wss = new WebSocketServer({ server: http, maxPayload: config.maxMessageLength * 4 + 4096 });
+  // Frames over max_message_length get a readable refusal (kp-robust-bad-input); only
+  // past HARD_FRAME_LIMIT does ws close the connection with 1009.
+  const wss = new WebSocketServer({ server: http, maxPayload: Math.max(HARD_FRAME_LIMIT, config.maxMessageLength * 4) });
   const publicHost = config.publicUrl ? new URL(config.publicUrl).host.toLowerCase() : undefined;
 
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {

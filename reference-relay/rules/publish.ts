@@ -40,8 +40,8 @@ export const rejectMalformedKeyPackage: PublishRule = (_ctx, event) => {
 /** kp-pub-no-replay; deleted events of other kinds stay deleted too (NIP-09). */
 export const rejectTombstoned: PublishRule = (ctx, event) => {
   if (event.kind === KIND.keyPackage && ctx.faults.has('accept-replay')) return undefined;
-  const tomb = ctx.store.tombstone(event.id);
-  if (tomb === undefined || tomb.pubkey !== event.pubkey) return undefined;
+  const tomb = ctx.store.tombstone(event.id, event.pubkey);
+  if (tomb === undefined) return undefined;
   return new Refusal(PREFIX.duplicate, `this event was ${tomb.reason} and is never accepted again`);
 };
 

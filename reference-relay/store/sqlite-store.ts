@@ -34,12 +34,14 @@ CREATE TABLE IF NOT EXISTS tags (
 );
 CREATE INDEX IF NOT EXISTS tags_by_value ON tags(name, value, event_id);
 CREATE INDEX IF NOT EXISTS tags_by_event ON tags(event_id);
--- consumed or deleted ids, refused forever after (kp-pub-no-replay)
+-- consumed or deleted ids, refused forever after (kp-pub-no-replay). Keyed by
+-- (id, pubkey): a kind 5 from a stranger naming an id must not shadow the owner's.
 CREATE TABLE IF NOT EXISTS tombstones (
-  id TEXT PRIMARY KEY,
+  id TEXT NOT NULL,
   pubkey TEXT NOT NULL,
   reason TEXT NOT NULL,
-  at INTEGER NOT NULL
+  at INTEGER NOT NULL,
+  PRIMARY KEY (id, pubkey)
 );
 -- one row per charged query, for the sliding windows of kp-rate-queries and kp-rate-served
 CREATE TABLE IF NOT EXISTS charges (
@@ -85,7 +87,7 @@ export class SqliteStore implements EventStore {
       countKeyPackages: db.prepare<[number], { n: number }>(
         `SELECT count(*) AS n FROM events WHERE kind = ${KIND.keyPackage} AND (expires_at IS NULL OR expires_at > ?)`,
       ),
-      tombstone: db.prepare<[string], Tombstone>('SELECT pubkey, reason FROM tombstones WHERE id = ?'),
+      tombstone: db.prepare<[string, string], Tombstone>('SELECT pubkey, reason FROM tombstones WHERE id = ? AND pubkey = ?'),
       addTombstone: db.prepare('INSERT OR IGNORE INTO tombstones (id, pubkey, reason, at) VALUES (?, ?, ?, ?)'),
       chargedQueries: db.prepare<[string, string, number], { n: number }>(
         'SELECT count(*) AS n FROM charges WHERE requester = ? AND owner = ? AND at_ms > ?',
@@ -203,8 +205,8 @@ export class SqliteStore implements EventStore {
     return this.stmt.countKeyPackages.get(nowSeconds)?.n ?? 0;
   }
 
-  tombstone(id: string): Tombstone | undefined {
-    return this.stmt.tombstone.get(id);
+  tombstone(id: string, pubkey: string): Tombstone | undefined {
+    return this.stmt.tombstone.get(id, pubkey);
   }
 
   addTombstone(id: string, pubkey: string, reason: TombstoneReason, nowSeconds: number): void {

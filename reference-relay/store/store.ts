@@ -39,7 +39,8 @@ export interface EventStore {
   keyPackagesOf(owner: string, nowSeconds: number): NostrEvent[];
   countKeyPackages(nowSeconds: number): number;
 
-  tombstone(id: string): Tombstone | undefined;
+  /** Whether `pubkey`'s event `id` was consumed or deleted. */
+  tombstone(id: string, pubkey: string): Tombstone | undefined;
   addTombstone(id: string, pubkey: string, reason: TombstoneReason, nowSeconds: number): void;
 
   /** Charged queries by `requester` for `owner` since `sinceMs`. */

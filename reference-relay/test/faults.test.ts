@@ -1,0 +1,153 @@
+/**
+ * The fault switches (reference-relay/faults.ts): a relay started with one
+ * fault breaks the rule it names, visibly over the wire. The conformance
+ * suites rely on these switches to prove they catch a broken relay.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { newKeys } from '../../protocol/crypto.js';
+import { KIND, prefixOf } from '../../protocol/profile.js';
+import { inventory, publishKeyPackages } from '../../client/choreography.js';
+import { FAULT_NAMES, FAULTS, type FaultName } from '../faults.js';
+import type { RelayOptions } from '../config.js';
+import { ClientPool, countBy, idsOf, liveSub, startTestRelay, type RunningRelay } from './harness.js';
+
+const K = KIND.keyPackage;
+const pool = new ClientPool();
+const relays: RunningRelay[] = [];
+
+afterEach(async ({ task }) => {
+  await pool.closeAll(task.result?.state === 'fail');
+  await Promise.all(relays.splice(0).map((r) => r.close()));
+});
+
+async function relayWith(fault: FaultName, opts: RelayOptions = {}): Promise<RunningRelay> {
+  const relay = await startTestRelay({ ...opts, faults: [fault] });
+  relays.push(relay);
+  return relay;
+}
+
+/** Each test below names its fault in its title; this keeps the list complete. */
+const covered = new Set<FaultName>();
+function faultIt(fault: FaultName, rule: string, fn: () => Promise<void>): void {
+  covered.add(fault);
+  it(`fault ${fault}: ${rule} (breaks ${FAULTS[fault].breaks.join(', ')})`, fn);
+}
+
+describe('fault switches', () => {
+  faultIt('consume-last', 'the only KeyPackage is consumed by one hand-out', async () => {
+    const relay = await relayWith('consume-last');
+    const owner = newKeys();
+    const [only] = await publishKeyPackages(relay.url, owner, 1, pool.opts);
+    const requester = await pool.connectAs(relay.url, newKeys());
+    expect((await requester.req([{ kinds: [K], authors: [owner.pubkey] }])).events).toEqual([only]);
+    expect(await inventory(relay.url, owner, pool.opts)).toEqual([]);
+  });
+
+  faultIt('double-handout', 'racing requesters get the same non-last KeyPackage', async () => {
+    const relay = await relayWith('double-handout');
+    let shared = false;
+    for (let round = 0; round < 3 && !shared; round++) {
+      const owner = newKeys();
+      const kps = await publishKeyPackages(relay.url, owner, 3, pool.opts);
+      const clients = await Promise.all(Array.from({ length: 8 }, () => pool.connectAs(relay.url, newKeys())));
+      const results = await Promise.all(clients.map((c) => c.req([{ kinds: [K], authors: [owner.pubkey] }])));
+      const counts = countBy(results.flatMap((r) => idsOf(r.events)));
+      shared = kps.slice(0, 2).some((kp) => (counts.get(kp.id) ?? 0) >= 2);
+      await pool.closeClients();
+    }
+    expect(shared).toBe(true);
+  });
+
+  faultIt('no-rate-limit', 'queries past queries_per_window are still served', async () => {
+    const relay = await relayWith('no-rate-limit', { limits: { queries_per_window: 2, served_per_window: 2 } });
+    const owner = newKeys();
+    await publishKeyPackages(relay.url, owner, 6, pool.opts);
+    const requester = await pool.connectAs(relay.url, newKeys());
+    for (let i = 0; i < 4; i++) {
+      const res = await requester.req([{ kinds: [K], authors: [owner.pubkey], limit: 1 }]);
+      expect(res.closed).toBeUndefined();
+      expect(res.events).toHaveLength(1);
+    }
+  });
+
+  faultIt('no-auth', 'an unauthenticated REQ and 447 get KeyPackages', async () => {
+    const relay = await relayWith('no-auth');
+    const owner = newKeys();
+    const kps = await publishKeyPackages(relay.url, owner, 4, pool.opts);
+    const anon = await pool.connect(relay.url);
+    const res = await anon.req([{ kinds: [K], authors: [owner.pubkey], limit: 1 }]);
+    expect(res.closed).toBeUndefined();
+    expect(idsOf(res.events)).toEqual([kps[0]!.id]);
+    await liveSub(anon);
+    const viaRequest = await anon.requestKeyPackages(newKeys(), owner.pubkey, 1);
+    expect(viaRequest.ok).toBe(true);
+    // Delivered on both open subscriptions (the REQ's stays live): one KeyPackage.
+    expect(new Set(viaRequest.deliveries.map((d) => d.event.id)).size).toBe(1);
+    expect(await inventory(relay.url, owner, pool.opts)).toHaveLength(2);
+  });
+
+  faultIt('zero-sig', 'hand-outs carry an all-zero signature instead of the stored one', async () => {
+    const relay = await relayWith('zero-sig');
+    const owner = newKeys();
+    const kps = await publishKeyPackages(relay.url, owner, 2, pool.opts);
+    const requester = await pool.connectAs(relay.url, newKeys());
+    const res = await requester.req([{ kinds: [K], authors: [owner.pubkey], limit: 1 }]);
+    expect(res.events).toHaveLength(1);
+    expect(res.events[0]!.id).toBe(kps[0]!.id);
+    expect(res.events[0]!.sig).toBe('0'.repeat(128));
+  });
+
+  faultIt('accept-replay', 'a consumed KeyPackage is accepted again', async () => {
+    const relay = await relayWith('accept-replay');
+    const owner = newKeys();
+    const kps = await publishKeyPackages(relay.url, owner, 2, pool.opts);
+    const requester = await pool.connectAs(relay.url, newKeys());
+    expect(idsOf((await requester.req([{ kinds: [K], authors: [owner.pubkey], limit: 1 }])).events)).toEqual([kps[0]!.id]);
+    const replay = await requester.publish(kps[0]!);
+    expect(replay.ok).toBe(true);
+    expect(prefixOf(replay.message)).not.toBe('duplicate');
+    expect(await inventory(relay.url, owner, pool.opts)).toHaveLength(2);
+  });
+
+  faultIt('newest-first', 'the newest KeyPackage is handed out first', async () => {
+    const relay = await relayWith('newest-first');
+    const owner = newKeys();
+    const kps = await publishKeyPackages(relay.url, owner, 3, pool.opts);
+    const requester = await pool.connectAs(relay.url, newKeys());
+    const res = await requester.req([{ kinds: [K], authors: [owner.pubkey], limit: 1 }]);
+    expect(res.events).toHaveLength(1);
+    expect(res.events[0]!.id).toBe(kps[2]!.id);
+  });
+
+  faultIt('broadcast-live', "a new KeyPackage reaches a third party's live subscription", async () => {
+    const relay = await relayWith('broadcast-live');
+    const owner = newKeys();
+    const third = await pool.connectAs(relay.url, newKeys());
+    const subId = await liveSub(third, { kinds: [K] });
+    const [kp] = await publishKeyPackages(relay.url, owner, 1, pool.opts);
+    const got = await third.next((m) => m[0] === 'EVENT' && m[1] === subId, 'the broadcast KeyPackage', 2000);
+    expect(got[2]).toEqual(kp);
+  });
+
+  faultIt('ok-before-delivery', "a 447's OK arrives before its KeyPackages", async () => {
+    const relay = await relayWith('ok-before-delivery');
+    const owner = newKeys();
+    const kps = await publishKeyPackages(relay.url, owner, 3, pool.opts);
+    const keys = newKeys();
+    const client = await pool.connectAs(relay.url, keys);
+    const subId = await liveSub(client);
+    const res = await client.requestKeyPackages(keys, owner.pubkey, 2);
+    expect(res.ok).toBe(true);
+    expect(res.deliveries).toEqual([]);
+    const late: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const m = await client.next((x) => x[0] === 'EVENT' && x[1] === subId, 'a late delivery', 2000);
+      if (m[0] === 'EVENT') late.push(m[2].id);
+    }
+    expect(late.sort()).toEqual(idsOf(kps.slice(0, 2)).sort());
+  });
+
+  it('every fault switch has a test here', () => {
+    expect([...covered].sort()).toEqual([...FAULT_NAMES].sort());
+  });
+});
