@@ -87,6 +87,10 @@ export class RelayMetrics {
         this.set(countStored());
       },
     });
+  }
+
+  /** Node's process metrics (memory, event loop): once per served relay, not per in-process core. */
+  includeProcessMetrics(): void {
     collectDefaultMetrics({ register: this.registry });
   }
 }

@@ -57,6 +57,7 @@ export async function startRelay(opts: RelayOptions = {}): Promise<RunningRelay>
   const config = resolveConfig(opts);
   const store = new SqliteStore(config.db);
   const core = new RelayCore(config, store);
+  core.metrics.includeProcessMetrics();
   const http = createServer((req, res) => {
     serveHttp(core, req, res).catch(() => res.writeHead(500).end());
   });
