@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /** kpsuite: the KeyPackage relay suite's one command. */
 import { Command } from 'commander';
+import { checkCommand } from './check-command.js';
 import { relayCommand } from './relay-command.js';
+import { reportCommand } from '../reports/compare-command.js';
 import { VERSION } from '../reference-relay/nip11.js';
 
 const program = new Command('kpsuite')
@@ -9,7 +11,9 @@ const program = new Command('kpsuite')
   .version(VERSION)
   .showHelpAfterError('(run with --help for usage)');
 
+program.addCommand(checkCommand());
 program.addCommand(relayCommand());
+program.addCommand(reportCommand());
 
 // Usage errors exit 2 (the suites' contract: 1 means a rule failed); --help and --version exit 0.
 for (const command of [program, ...program.commands]) {

@@ -112,7 +112,7 @@ export class RelayClient {
   }
 
   sendRaw(text: string): void {
-    this.log.push({ t: Date.now() - this.started, dir: 'sent', frame: `${this.label}${text}` });
+    this.log.push({ t: Date.now() - this.started, dir: 'sent', frame: `${this.label}${loggable(text)}` });
     this.ws.send(text);
   }
 
@@ -144,7 +144,7 @@ export class RelayClient {
   private readonly backlog: RelayMessage[] = [];
 
   private onFrame(text: string): void {
-    this.log.push({ t: Date.now() - this.started, dir: 'received', frame: `${this.label}${text}` });
+    this.log.push({ t: Date.now() - this.started, dir: 'received', frame: `${this.label}${loggable(text)}` });
     let message: RelayMessage;
     try {
       message = JSON.parse(text) as RelayMessage;
@@ -196,10 +196,14 @@ export class RelayClient {
       ],
       content: '',
     });
-    const event = sign(template, keys);
+    return this.sendAuth(sign(template, keys));
+  }
+
+  /** Sends a ready-made AUTH event (tests that break it build their own) and waits for its OK. */
+  async sendAuth(event: NostrEvent): Promise<OkReply> {
     this.send(['AUTH', event]);
-    const reply = await this.okFor(event.id, 'OK for AUTH');
-    if (reply.ok) this.authenticated.add(keys.pubkey);
+    const reply = await this.okFor(event.id, `OK for AUTH ${event.id.slice(0, 8)}`);
+    if (reply.ok) this.authenticated.add(event.pubkey);
     return reply;
   }
 
@@ -288,6 +292,13 @@ export interface AuthTemplate {
   created_at: number;
   tags: string[][];
   content: string;
+}
+
+/** Frames past this size are cut in the wire log (not on the wire), so reports stay readable. */
+const MAX_LOGGED_FRAME = 4096;
+
+function loggable(text: string): string {
+  return text.length <= MAX_LOGGED_FRAME ? text : `${text.slice(0, MAX_LOGGED_FRAME)}… (${text.length} characters in all)`;
 }
 
 export function nowSeconds(): number {

@@ -1,4 +1,117 @@
-/** NIP-11. */
+/** NIP-11: the relay information document, and the profile's `keypackages` limits in it (kp-rate-advertise). */
+import type { TestContext } from '../context.js';
 import type { ConformanceTest } from '../types.js';
+import { PROFILE_VERSION } from '../../protocol/profile.js';
 
-export const nip11Tests: ConformanceTest[] = [];
+interface Fetched {
+  url: string;
+  status: number;
+  headers: Headers;
+  /** The parsed body, or undefined when it is not JSON. */
+  document: unknown;
+}
+
+/** The http(s) URL NIP-11 is served on: the WebSocket URL with ws → http, wss → https. */
+function httpUrlOf(wsUrl: string): string {
+  return wsUrl.replace(/^ws(s?):\/\//i, 'http$1://');
+}
+
+/** GETs the document with Accept: application/nostr+json, as a browser client on another origin would. */
+async function fetchNip11(t: TestContext): Promise<Fetched> {
+  const url = httpUrlOf(t.url);
+  t.note(`GET ${url} Accept: application/nostr+json`);
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      headers: { Accept: 'application/nostr+json', Origin: 'https://client.example.com' },
+      signal: AbortSignal.timeout(t.options.timeoutMs),
+    });
+  } catch (err) {
+    t.fail('the NIP-11 document must be served over HTTP on the relay URL', `an HTTP response from ${url}`, err instanceof Error ? err.message : String(err));
+  }
+  const text = await res.text();
+  t.note(`HTTP ${res.status}: ${text.slice(0, 500)}`);
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch {
+    document = undefined;
+  }
+  return { url, status: res.status, headers: res.headers, document };
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** The document, or untested when the relay serves none (nip-11/document says so). */
+async function documentOf(t: TestContext): Promise<Record<string, unknown>> {
+  const { status, document } = await fetchNip11(t);
+  if (status !== 200 || !isObject(document)) t.untested(`the relay serves no NIP-11 document (HTTP ${status}); see nip-11/document`);
+  return document;
+}
+
+const LIMIT_FIELDS = ['max_per_query', 'queries_per_window', 'served_per_window', 'window_seconds'] as const;
+
+export const nip11Tests: ConformanceTest[] = [
+  {
+    id: 'nip-11/document',
+    anchor: 'nip-11',
+    section: 'NIP-11',
+    level: 'SHOULD',
+    requirement:
+      'When a relay receives an HTTP(s) request with an Accept header of application/nostr+json to a URI supporting WebSocket upgrades, they SHOULD return a document with the following structure.',
+    async run(t: TestContext) {
+      const { url, status, document } = await fetchNip11(t);
+      t.check(status === 200, `GET ${url} with Accept: application/nostr+json must return the document`, 'HTTP 200', `HTTP ${status}`);
+      t.check(isObject(document), 'the NIP-11 document must be a JSON object', 'a JSON object', document === undefined ? 'a body that is not JSON' : JSON.stringify(document).slice(0, 200));
+    },
+  },
+  {
+    id: 'nip-11/cors',
+    anchor: 'nip-11',
+    section: 'NIP-11',
+    level: 'MUST',
+    requirement: 'Relays MUST accept CORS requests by sending Access-Control-Allow-Origin, Access-Control-Allow-Headers, and Access-Control-Allow-Methods headers.',
+    async run(t: TestContext) {
+      const { headers } = await fetchNip11(t);
+      const names = ['Access-Control-Allow-Origin', 'Access-Control-Allow-Headers', 'Access-Control-Allow-Methods'];
+      const missing = names.filter((h) => headers.get(h) === null);
+      t.equal(missing, [], 'the NIP-11 response must carry the CORS headers (missing ones listed)');
+    },
+  },
+  {
+    id: 'kp-rate-advertise/keypackages',
+    anchor: 'kp-rate-advertise',
+    section: 'NIP-11',
+    level: 'SHOULD',
+    requirement:
+      'The relay SHOULD advertise its limits in its NIP-11 document ... as a top-level object: "keypackages": {"profile": "kp-relay/0.1", "max_per_query": 2, "queries_per_window": 10, "served_per_window": 50, "window_seconds": 3600}',
+    async run(t: TestContext) {
+      const kps = (await documentOf(t)).keypackages;
+      if (!isObject(kps)) t.fail('the NIP-11 document should have a top-level "keypackages" object', '"keypackages": {"profile": ..., limits}', JSON.stringify(kps) ?? 'absent');
+      t.equal(kps.profile, PROFILE_VERSION, 'keypackages.profile names the profile version');
+      const bad = LIMIT_FIELDS.filter((f) => {
+        const v = kps[f];
+        return typeof v !== 'number' || !Number.isInteger(v) || v < 1;
+      });
+      t.check(
+        bad.length === 0,
+        `keypackages should give ${LIMIT_FIELDS.join(', ')} as positive integers`,
+        'positive integers',
+        bad.map((f) => `${f}: ${JSON.stringify(kps[f]) ?? 'absent'}`).join(', '),
+      );
+    },
+  },
+  {
+    id: 'nip-11/supported-nips-42',
+    anchor: 'nip-11',
+    section: 'NIP-11',
+    level: 'SHOULD',
+    requirement: 'supported_nips: This field is an array of the integer identifiers of NIPs that are implemented in the relay. (A relay of this profile implements NIP-42.)',
+    async run(t: TestContext) {
+      const nips = (await documentOf(t)).supported_nips;
+      t.check(Array.isArray(nips) && nips.includes(42), 'supported_nips should list 42: the profile identifies requesters with NIP-42 AUTH', 'an array including 42', JSON.stringify(nips) ?? 'absent');
+    },
+  },
+];

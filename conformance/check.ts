@@ -1,0 +1,173 @@
+/**
+ * `kpsuite check`: fetch the relay's NIP-11, settle the KeyPackage limits,
+ * run the selected tests, judge the run (exit code) and write the reports.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RelayClient } from '../client/relay-client.js';
+import type { RelayInformation } from '../protocol/messages.js';
+import { PROFILE_VERSION, type KeyPackageLimits } from '../protocol/profile.js';
+import { VERSION } from '../reference-relay/nip11.js';
+import { startRelay, type RunningRelay } from '../reference-relay/server.js';
+import { REPORT_SCHEMA, type ConformanceReport } from '../reports/schema.js';
+import { writeRunReports } from '../reports/write.js';
+import type { RunOptions } from './context.js';
+import { globMatch, runSuite } from './runner.js';
+import { ALL_TESTS } from './tests/index.js';
+import { OUTCOMES, type ConformanceTest, type Outcome, type TestRecord } from './types.js';
+
+export interface CheckOptions {
+  /** The relay to check; undefined starts the embedded reference relay. */
+  url: string | undefined;
+  strict: boolean;
+  only: string[];
+  exclude: string[];
+  expectFailFile: string | undefined;
+  timeoutMs: number;
+  quietMs: number;
+  concurrency: number;
+  /** Overrides of the limits the relay advertises. */
+  limits: Partial<KeyPackageLimits>;
+  /** Base folder for report runs; undefined writes none. */
+  reportsDir: string | undefined;
+  /** One line per finished test. */
+  progress: (record: TestRecord) => void;
+  tests?: readonly ConformanceTest[];
+}
+
+/** The relay cannot be reached or the options cannot be used: exit 2. */
+export class CheckUsageError extends Error {}
+
+export interface CheckResult {
+  report: ConformanceReport;
+  exitCode: 0 | 1;
+  reportDir: string | undefined;
+  files: string[];
+}
+
+export function httpUrlOf(wsUrl: string): string {
+  const u = new URL(wsUrl);
+  u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
+  return u.toString();
+}
+
+export async function fetchNip11(wsUrl: string, timeoutMs: number): Promise<RelayInformation | undefined> {
+  try {
+    const res = await fetch(httpUrlOf(wsUrl), {
+      headers: { Accept: 'application/nostr+json' },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (!res.ok) return undefined;
+    return (await res.json()) as RelayInformation;
+  } catch {
+    return undefined;
+  }
+}
+
+const LIMIT_KEYS = ['max_per_query', 'queries_per_window', 'served_per_window', 'window_seconds'] as const;
+
+/** NIP-11 `keypackages` overridden field by field by flags; complete or undefined. */
+export function settleLimits(
+  nip11: RelayInformation | undefined,
+  flags: Partial<KeyPackageLimits>,
+): { limits: KeyPackageLimits | undefined; source: ConformanceReport['run']['limitsSource'] } {
+  const advertised = nip11?.keypackages;
+  const merged: Partial<KeyPackageLimits> = {};
+  for (const key of LIMIT_KEYS) {
+    const value = flags[key] ?? advertised?.[key];
+    if (typeof value === 'number' && Number.isInteger(value) && value > 0) merged[key] = value;
+  }
+  const complete = LIMIT_KEYS.every((k) => merged[k] !== undefined);
+  const fromFlags = LIMIT_KEYS.some((k) => flags[k] !== undefined);
+  const fromNip11 = advertised !== undefined && LIMIT_KEYS.some((k) => flags[k] === undefined && advertised[k] !== undefined);
+  const source = fromFlags && fromNip11 ? 'nip11+flags' : fromFlags ? 'flags' : fromNip11 ? 'nip11' : 'none';
+  return { limits: complete ? (merged as KeyPackageLimits) : undefined, source: complete ? source : 'none' };
+}
+
+/** Id globs, one a line; `#` starts a comment. */
+export function readExpectedFailures(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CheckUsageError(`cannot read the expected-failures file ${path}: ${(err as Error).message}`);
+  }
+  return text
+    .split('\n')
+    .map((line) => line.replace(/#.*/, '').trim())
+    .filter((line) => line !== '');
+}
+
+/** Whether a record stops the run: a MUST that failed or could not run, or with --strict a SHOULD. */
+function gates(record: TestRecord, strict: boolean): boolean {
+  if (record.outcome === 'fail') return true;
+  if (record.outcome === 'error' && record.level === 'MUST') return true;
+  return strict && (record.outcome === 'non-strict' || (record.outcome === 'error' && record.level === 'SHOULD'));
+}
+
+export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
+  let embedded: RunningRelay | undefined;
+  let tempDir: string | undefined;
+  const expected = opts.expectFailFile ? readExpectedFailures(opts.expectFailFile) : [];
+  try {
+    if (opts.url === undefined) {
+      tempDir = mkdtempSync(join(tmpdir(), 'kpsuite-check-'));
+      embedded = await startRelay({ port: 0, db: join(tempDir, 'relay.sqlite') });
+    }
+    const url = opts.url ?? embedded!.url;
+    await preflight(url, opts.timeoutMs);
+    const nip11 = await fetchNip11(url, opts.timeoutMs);
+    const { limits, source } = settleLimits(nip11, opts.limits);
+    const runOptions: RunOptions = { url, limits, nip11, timeoutMs: opts.timeoutMs, quietMs: opts.quietMs };
+
+    const startedAt = new Date();
+    const { records } = await runSuite(opts.tests ?? ALL_TESTS, runOptions, { only: opts.only, exclude: opts.exclude }, opts.concurrency, opts.progress);
+    const durationMs = Date.now() - startedAt.getTime();
+
+    const listed = (r: TestRecord): boolean => expected.some((g) => globMatch(g, r.id));
+    for (const r of records) if (listed(r) && gates(r, opts.strict)) r.expectedFailure = true;
+    const unexpectedPasses = records.filter((r) => listed(r) && r.outcome === 'pass').map((r) => r.id);
+    const unexpectedFailures = records.filter((r) => gates(r, opts.strict) && !r.expectedFailure).length;
+    const exitCode: 0 | 1 = unexpectedFailures > 0 ? 1 : 0;
+
+    const counts = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
+    for (const r of records) counts[r.outcome] += 1;
+    const report: ConformanceReport = {
+      schema: REPORT_SCHEMA,
+      suite: { name: 'kpsuite', version: VERSION },
+      profile: PROFILE_VERSION,
+      relay: { url: opts.url ?? `${url} (embedded reference relay)`, nip11 },
+      run: {
+        startedAt: startedAt.toISOString(),
+        durationMs,
+        strict: opts.strict,
+        only: opts.only,
+        exclude: opts.exclude,
+        limitsSource: source,
+        limits,
+        timeoutMs: opts.timeoutMs,
+        quietMs: opts.quietMs,
+        expectFailFile: opts.expectFailFile,
+      },
+      summary: { ...counts, total: records.length, unexpectedFailures, unexpectedPasses, exitCode },
+      tests: records,
+    };
+    const written = opts.reportsDir === undefined ? undefined : writeRunReports(report, opts.reportsDir);
+    return { report, exitCode, reportDir: written?.dir, files: written?.files ?? [] };
+  } finally {
+    await embedded?.close();
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+  }
+}
+
+/** Fails fast, with exit 2, when the relay cannot be reached at all. */
+async function preflight(url: string, timeoutMs: number): Promise<void> {
+  let client: RelayClient;
+  try {
+    client = await RelayClient.connect(url, { timeoutMs });
+  } catch (err) {
+    throw new CheckUsageError(`cannot connect to ${url}: ${(err as Error).message || String(err)}`);
+  }
+  await client.close();
+}

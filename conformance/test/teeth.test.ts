@@ -1,0 +1,56 @@
+/**
+ * The suite must have teeth: against the reference relay everything passes;
+ * against a relay with one fault switch on, the tests of the anchors that
+ * fault breaks fail, and no test of any other anchor does.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { startRelay, type RunningRelay } from '../../reference-relay/server.js';
+import { FAULTS, FAULT_NAMES, type FaultName } from '../../reference-relay/faults.js';
+import { fetchNip11, settleLimits } from '../check.js';
+import { runSuite } from '../runner.js';
+import { ALL_TESTS } from '../tests/index.js';
+import type { TestRecord } from '../types.js';
+
+// Small limits keep the rate-limit tests short; the suite reads them from NIP-11.
+const LIMITS = { queries_per_window: 4, served_per_window: 12 };
+
+const relays: RunningRelay[] = [];
+afterAll(async () => {
+  await Promise.all(relays.map((r) => r.close()));
+});
+
+async function runAgainst(faults: FaultName[]): Promise<TestRecord[]> {
+  const relay = await startRelay({ port: 0, db: ':memory:', limits: LIMITS, faults });
+  relays.push(relay);
+  try {
+    const nip11 = await fetchNip11(relay.url, 3000);
+    const { limits } = settleLimits(nip11, {});
+    const { records } = await runSuite(ALL_TESTS, { url: relay.url, limits, nip11, timeoutMs: 3000, quietMs: 200 }, { only: [], exclude: [] }, 4);
+    return records;
+  } finally {
+    await relay.close();
+  }
+}
+
+const describeRecord = (r: TestRecord): string => `${r.id} → ${r.outcome}: ${r.message ?? ''} (expected ${r.expected ?? '-'}, observed ${r.observed ?? '-'})`;
+const broken = (r: TestRecord): boolean => r.outcome === 'fail' || r.outcome === 'non-strict' || r.outcome === 'error';
+
+describe('conformance suite against the reference relay', () => {
+  it('passes every test, MUST and SHOULD alike', async () => {
+    const records = await runAgainst([]);
+    expect(records.length).toBeGreaterThan(0);
+    expect(records.filter((r) => r.outcome !== 'pass').map(describeRecord)).toEqual([]);
+  });
+});
+
+describe.each(FAULT_NAMES)('conformance suite against a relay with --fault %s', (fault) => {
+  it(`fails a test of ${FAULTS[fault].breaks.join(' / ')} and no test of another anchor`, async () => {
+    const records = await runAgainst([fault]);
+    const anchors: readonly string[] = FAULTS[fault].breaks;
+    const caught = records.filter((r) => broken(r) && anchors.includes(r.anchor));
+    const collateral = records.filter((r) => broken(r) && !anchors.includes(r.anchor));
+    expect(caught.map((r) => r.id), `no test of ${anchors.join(', ')} failed`).not.toEqual([]);
+    expect(caught.every((r) => r.outcome === 'fail')).toBe(true);
+    expect(collateral.map(describeRecord)).toEqual([]);
+  });
+});
