@@ -1,8 +1,8 @@
 /** PROFILE.md §7 Deletion, and §2.6 expiry of stored events (NIP-09, NIP-40). */
 import { ids, type TestContext } from '../context.js';
 import type { ConformanceTest } from '../types.js';
+import { okLine } from '../steps.js';
 import { deletion, keyPackage, textNote } from '../../client/fixtures.js';
-import type { OkReply } from '../../client/relay-client.js';
 import type { Keys } from '../../protocol/crypto.js';
 import type { NostrEvent } from '../../protocol/messages.js';
 import { KIND, TAG } from '../../protocol/profile.js';
@@ -12,9 +12,6 @@ const kp = KIND.keyPackage;
 const DEL_REQUIREMENT =
   'A NIP-09 kind 5 event from the owner, with e tags naming KeyPackages, removes them, the last one included; they are never served again and, by §2.7, never accepted again. A kind 5 from anyone else removes nothing.';
 
-function okLine(reply: OkReply): string {
-  return `["OK", <id>, ${reply.ok}, ${JSON.stringify(reply.message)}]`;
-}
 
 /** The owner publishes a kind 5 for `targets` on their own connection; it must be accepted. */
 async function ownerDeletes(t: TestContext, owner: Keys, targets: readonly NostrEvent[], kind: number = kp): Promise<void> {

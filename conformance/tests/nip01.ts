@@ -1,23 +1,16 @@
 /** NIP-01, as far as the profile leans on it: OK for every EVENT, EOSE, CLOSED prefixes, filters, live delivery. */
 import { ids, type TestContext } from '../context.js';
 import type { ConformanceTest } from '../types.js';
+import { awaitFrame } from '../steps.js';
 import { deletion, keyPackage, textNote } from '../../client/fixtures.js';
-import { newSubId, nowSeconds, TimeoutError, type RelayClient } from '../../client/relay-client.js';
+import { newSubId, nowSeconds, type RelayClient } from '../../client/relay-client.js';
 import { sign, type Keys } from '../../protocol/crypto.js';
-import type { Filter, NostrEvent, RelayMessage } from '../../protocol/messages.js';
+import type { Filter, NostrEvent } from '../../protocol/messages.js';
 import { KIND, prefixOf } from '../../protocol/profile.js';
 
 const FILTER_REQUIREMENT =
   'All conditions of a filter that are specified must match for an event to pass the filter ... an event matches a filter if since <= created_at <= until holds.';
 
-async function awaitFrame(t: TestContext, client: RelayClient, match: (m: RelayMessage) => boolean, what: string): Promise<RelayMessage | undefined> {
-  try {
-    return await client.next(match, what, t.options.timeoutMs);
-  } catch (err) {
-    if (err instanceof TimeoutError) return undefined;
-    throw err;
-  }
-}
 
 /** Publishes `events` on `client`; a refusal means the filter tests have nothing to read. */
 async function publishAll(t: TestContext, client: RelayClient, events: readonly NostrEvent[]): Promise<void> {

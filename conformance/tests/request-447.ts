@@ -1,4 +1,464 @@
-/** Kind 447 requests. */
+/** PROFILE.md §4 Asking with a KeyPackage request (kind 447). */
+import { randomBytes } from 'node:crypto';
+import { ids, type TestContext } from '../context.js';
 import type { ConformanceTest } from '../types.js';
+import { nowSeconds, type RelayClient, type RequestResult } from '../../client/relay-client.js';
+import { newKeys, sign, type Keys } from '../../protocol/crypto.js';
+import type { NostrEvent } from '../../protocol/messages.js';
+import { KIND, PREFIX, TAG } from '../../protocol/profile.js';
+import { allDeliveries, askFor, boundedQueries, distinct, eventFrames, idSet, kp, liveSub, okLine, refusedWith, request447 } from '../steps.js';
 
-export const request447Tests: ConformanceTest[] = [];
+const FORM =
+  'A KeyPackage request is a signed kind 447 event, sent to the relay directly, with exactly one ["p", <owner hex pubkey>] tag naming a pubkey other than its signer, and at most one ["n", "<count>"] tag, a decimal integer from 1 to max_per_query. Otherwise the relay answers ["OK", <id>, false, "invalid: ..."] and hands out nothing.';
+const AUTH = 'The request\'s signer MUST be authenticated on the connection, else ["OK", <id>, false, "auth-required: ..."] and nothing is handed out.';
+const SUBSCRIPTION =
+  "The connection MUST have an open subscription that can receive the owner's KeyPackages: one with a filter whose kinds are absent or include 443 and whose authors are absent or include the owner. Without one the relay answers [\"OK\", <id>, false, \"invalid: ...\"], consumes nothing and does not charge.";
+const DELIVERY =
+  "The relay hands out up to n of the owner's oldest KeyPackages that fully match (all fields but limit) at least one open subscription of the connection, and sends each as [\"EVENT\", <sub>, <kp>] on every open subscription of that connection whose filters match it.";
+const OK_AFTER = 'The relay sends ["OK", <id>, true, "..."] only after all the deliveries of §4.4, so that a client knows they are complete when the OK arrives.';
+const EMPTY =
+  'When the owner has no stored KeyPackage, or none that fully matches an open subscription, the relay answers ["OK", <id>, true, "<informative message>"]; the request is charged.';
+const OWNER = "A request on a connection where the owner is also authenticated is an owner's query: up to n KeyPackages are delivered as in §4.4, nothing is consumed and nothing is charged.";
+const NOT_STORED = 'Kind 447 requests are neither stored nor broadcast. A gift-wrapped request (inside kind 1059, NIP-59) is opaque to the relay and stored like any 1059.';
+const ORDER =
+  'The relay checks, in this order, and answers the first failure: signature and expiration → AUTH of the signer → form → subscription → rate limits (charged to the signer only) → hand-out.';
+
+/** A 447 must be refused with `prefix`, deliver nothing, and leave the owner's KeyPackages in place. */
+async function expectRefused(
+  t: TestContext,
+  client: RelayClient,
+  result: RequestResult,
+  prefix: string,
+  what: string,
+  owner: Keys,
+  before: readonly NostrEvent[],
+): Promise<void> {
+  refusedWith(t, result, prefix, what);
+  t.equal(ids((await allDeliveries(t, client, result)).map((d) => d.event)), [], `${what} must deliver nothing`);
+  t.equal(idSet(await t.inventory(owner)), idSet(before), `${what} must consume nothing`);
+}
+
+/** A connection authenticated as a fresh requester, with a live subscription for `owner`'s KeyPackages. */
+async function requesterFor(t: TestContext, owner: Keys, label = 'alice'): Promise<{ client: RelayClient; keys: Keys; subId: string }> {
+  const { client, keys } = await t.connectAs(label);
+  const subId = await liveSub(client, askFor(owner));
+  return { client, keys, subId };
+}
+
+interface FormCase {
+  side: string;
+  what: string;
+  needsLimits?: boolean;
+  tags(signer: Keys, owner: Keys, t: TestContext): string[][];
+}
+
+const FORM_CASES: FormCase[] = [
+  { side: 'missing-p', what: 'a 447 without a p tag', tags: () => [] },
+  { side: 'two-p', what: 'a 447 with two p tags', tags: (_s, o) => [[TAG.pubkey, o.pubkey], [TAG.pubkey, newKeys().pubkey]] },
+  { side: 'p-is-signer', what: 'a 447 whose p tag names its own signer', tags: (s) => [[TAG.pubkey, s.pubkey]] },
+  { side: 'n-zero', what: 'a 447 with ["n", "0"]', tags: (_s, o) => [[TAG.pubkey, o.pubkey], [TAG.count, '0']] },
+  {
+    side: 'n-over-max',
+    what: 'a 447 with n = max_per_query + 1',
+    needsLimits: true,
+    tags: (_s, o, t) => [[TAG.pubkey, o.pubkey], [TAG.count, String(t.limits.max_per_query + 1)]],
+  },
+  { side: 'n-not-integer', what: 'a 447 with ["n", "1.5"]', tags: (_s, o) => [[TAG.pubkey, o.pubkey], [TAG.count, '1.5']] },
+  { side: 'two-n', what: 'a 447 with two n tags', tags: (_s, o) => [[TAG.pubkey, o.pubkey], [TAG.count, '1'], [TAG.count, '1']] },
+];
+
+function formTest(c: FormCase): ConformanceTest {
+  return {
+    id: `kp-447-form/${c.side}`,
+    anchor: 'kp-447-form',
+    section: 'Kind 447 requests',
+    level: 'MUST',
+    requirement: FORM,
+    ...(c.needsLimits ? { needsLimits: true } : {}),
+    async run(t) {
+      const owner = t.newKeys();
+      const before = await t.publishKeyPackages(owner, 3);
+      const { client, keys } = await requesterFor(t, owner);
+      const result = await client.sendRequest(request447(keys, c.tags(keys, owner, t)));
+      await expectRefused(t, client, result, PREFIX.invalid, c.what, owner, before);
+    },
+  };
+}
+
+/** Flips one hex digit of the signature: the id still matches, the signature no longer verifies. */
+function badSignature(event: NostrEvent): NostrEvent {
+  const first = event.sig[0] === '0' ? '1' : '0';
+  return { ...event, sig: first + event.sig.slice(1) };
+}
+
+export const request447Tests: ConformanceTest[] = [
+  ...FORM_CASES.map(formTest),
+  {
+    id: 'kp-447-auth/other-signer',
+    anchor: 'kp-447-auth',
+    section: 'Kind 447 requests',
+    level: 'MUST',
+    requirement: AUTH,
+    async run(t) {
+      const owner = t.newKeys();
+      const before = await t.publishKeyPackages(owner, 3);
+      const { client } = await requesterFor(t, owner);
+      const result = await client.requestKeyPackages(t.newKeys(), owner.pubkey);
+      await expectRefused(t, client, result, PREFIX.authRequired, 'a 447 signed by a pubkey not authenticated on the connection (another one is)', owner, before);
+    },
+  },
+  {
+    id: 'kp-447-auth/unauthenticated',
+    anchor: 'kp-447-auth',
+    section: 'Kind 447 requests',
+    level: 'MUST',
+    requirement: AUTH,
+    async run(t) {
+      const owner = t.newKeys();
+      const before = await t.publishKeyPackages(owner, 3);
+      const anon = await t.connect('anon');
+      await liveSub(anon, askFor(owner));
+      const result = await anon.requestKeyPackages(t.newKeys(), owner.pubkey);
+      await expectRefused(t, anon, result, PREFIX.authRequired, 'a 447 on a connection where nobody is authenticated', owner, before);
+    },
+  },
+  {
+    id: 'kp-447-subscription/none',
+    anchor: 'kp-447-subscription',
+    section: 'Kind 447 requests',
+    level: 'MUST',
+    requirement: SUBSCRIPTION,
+    async run(t) {
+      const owner = t.newKeys();
+      const before = await t.publishKeyPackages(owner, 3);
+      const { client, keys } = await t.connectAs('alice');
+      const result = await client.requestKeyPackages(keys, owner.pubkey);
+      await expectRefused(t, client, result, PREFIX.invalid, 'a 447 on a connection with no open subscription', owner, before);
+    },
+  },
+  {
+    id: 'kp-447-subscription/not-matching',
+    anchor: 'kp-447-subscription',
+    section: 'Kind 447 requests',
+    level: 'MUST',
+    requirement: SUBSCRIPTION,
+    async run(t) {
+      const owner = t.newKeys();
+      const before = await t.publishKeyPackages(owner, 3);
+      const { client, keys } = await t.connectAs('alice');
+      await liveSub(client, askFor(t.newKeys()));
+      await liveSub(client, { kinds: [1], authors: [owner.pubkey] });
+      const result = await client.requestKeyPackages(keys, owner.pubkey);
+      await expectRefused(t, client, result, PREFIX.invalid, "a 447 whose connection's subscriptions are for another owner's KeyPackages and the owner's kind 1", owner, before);
+    },
+  },
+  {
+    id: 'kp-447-subscription/closed',
+    anchor: 'kp-447-subscription',
+    section: 'Kind 447 requests',
+    level: 'MUST',
+    requirement: SUBSCRIPTION,
+    async run(t) {
+      const owner = t.newKeys();
+      const before = await t.publishKeyPackages(owner, 3);
+      const { client, keys, subId } = await requesterFor(t, owner);
+      client.closeSub(subId);
+      const result = await client.requestKeyPackages(keys, owner.pubkey);
+      await expectRefused(t, client, result, PREFIX.invalid, 'a 447 after its only matching subscription was CLOSEd', owner, before);
+    },
+  },
+  {
+    id: 'kp-447-subscription/not-charged',
+    anchor: 'kp-447-subscription',
+    section: 'Kind 447 requests',
+    level: 'MUST',
+    requirement: SUBSCRIPTION,
+    needsLimits: true,
+    async run(t) {
+      const q = boundedQueries(t);
+      const owner = t.newKeys();
+      await t.publishKeyPackages(owner, 3);
+      const { client, keys } = await t.connectAs('alice');
+      for (let i = 0; i <= q; i++) {
+        const r = await client.requestKeyPackages(keys, owner.pubkey);
+        refusedWith(t, r, PREFIX.invalid, 'a 447 with no open subscription');
+      }
+      await liveSub(client, askFor(owner));
+      const result = await client.requestKeyPackages(keys, owner.pubkey);
+      t.check(
+        result.ok,
+        `after ${q + 1} 447s refused for want of a subscription (queries_per_window is ${q}), a 447 with one must be served: the refusals are not charged`,
+        '["OK", <id>, true, ...]',
+        okLine(result),
+      );
+    },
+  },
+  {
+    id: 'kp-447-delivery/every-subscription',
+    anchor: 'kp-447-delivery',
+    section: 'Kind 447 requests',
+    level: 'MUST',
+    requirement: DELIVERY,
+    async run(t) {
+      const owner = t.newKeys();
+      await t.publishKeyPackages(owner, 3);
+      const { client, keys } = await t.connectAs('alice');
+      const byKind = await liveSub(client, askFor(owner));
+      const byAuthor = await liveSub(client, { authors: [owner.pubkey] });
+      const notes = await liveSub(client, { kinds: [1], authors: [owner.pubkey] });
+      const deliveries = await allDeliveries(t, client, await client.requestKeyPackages(keys, owner.pubkey, 1));
+      const got = distinct(deliveries.map((d) => d.event));
+      t.check(got.length === 1, 'a 447 with ["n", "1"] for an owner with 3 KeyPackages delivers one', '1 KeyPackage', `${got.length}: ${ids(got).join(', ')}`);
+      const subsOf = (id: string): string[] => deliveries.filter((d) => d.event.id === id).map((d) => d.subId).sort();
+      t.equal(subsOf(got[0]!.id), [byKind, byAuthor].sort(), `the KeyPackage goes out on every matching subscription (${byKind}, ${byAuthor}) and not on ${notes} (kind 1 only)`);
+    },
+  },
+  {
+    id: 'kp-447-delivery/matching-only',
+    anchor: 'kp-447-delivery',
+    section: 'Kind 447 requests',
+    level: 'MUST',
+    requirement: DELIVERY,
+    async run(t) {
+      const owner = t.newKeys();
+      const [, second] = await t.publishKeyPackages(owner, 3);
+      const { client, keys } = await t.connectAs('alice');
+      await liveSub(client, { kinds: [kp], ids: [second!.id] });
+      const got = distinct((await allDeliveries(t, client, await client.requestKeyPackages(keys, owner.pubkey, 1))).map((d) => d.event));
+      t.equal(ids(got), ids([second!]), 'with the only subscription naming the second-oldest KeyPackage by id, that one is delivered, not the oldest');
+    },
+  },
+  {
+    id: 'kp-447-ok-after-delivery/one-subscription',
+    anchor: 'kp-447-ok-after-delivery',
+    section: 'Kind 447 requests',
+    level: 'MUST',
+    requirement: OK_AFTER,
+    async run(t) {
+      const owner = t.newKeys();
+      await t.publishKeyPackages(owner, 3);
+      const { client, keys } = await requesterFor(t, owner);
+      const result = await client.requestKeyPackages(keys, owner.pubkey);
+      const late = eventFrames(await t.quiet(client));
+      if (result.deliveries.length === 0 && late.length === 0) t.untested('the relay delivered nothing for this 447 (see kp-447-delivery), so the order of OK and deliveries cannot be seen');
+      t.check(result.ok, 'the 447 must be accepted', '["OK", <id>, true, ...]', okLine(result));
+      t.equal(ids(late.map((d) => d.event)), [], 'every delivery must arrive before the OK; none may follow it');
+    },
+  },
+  {
+    id: 'kp-447-ok-after-delivery/two-subscriptions',
+    anchor: 'kp-447-ok-after-delivery',
+    section: 'Kind 447 requests',
+    level: 'MUST',
+    requirement: OK_AFTER,
+    async run(t) {
+      const owner = t.newKeys();
+      await t.publishKeyPackages(owner, 3);
+      const { client, keys } = await requesterFor(t, owner);
+      await liveSub(client, { authors: [owner.pubkey] });
+      const result = await client.requestKeyPackages(keys, owner.pubkey);
+      const late = eventFrames(await t.quiet(client));
+      if (result.deliveries.length === 0 && late.length === 0) t.untested('the relay delivered nothing for this 447 (see kp-447-delivery), so the order of OK and deliveries cannot be seen');
+      t.equal(ids(late.map((d) => d.event)), [], 'the deliveries on both matching subscriptions must all arrive before the OK');
+    },
+  },
+  {
+    id: 'kp-447-empty/no-keypackages',
+    anchor: 'kp-447-empty',
+    section: 'Kind 447 requests',
+    level: 'MUST',
+    requirement: EMPTY,
+    async run(t) {
+      const owner = t.newKeys();
+      const { client, keys } = await requesterFor(t, owner);
+      const result = await client.requestKeyPackages(keys, owner.pubkey);
+      t.check(result.ok && result.message !== '', 'a 447 for an owner with no KeyPackage is answered OK true with an informative message', '["OK", <id>, true, "<informative message>"]', okLine(result));
+      t.equal(ids((await allDeliveries(t, client, result)).map((d) => d.event)), [], 'nothing is delivered');
+    },
+  },
+  {
+    id: 'kp-447-empty/no-match',
+    anchor: 'kp-447-empty',
+    section: 'Kind 447 requests',
+    level: 'MUST',
+    requirement: EMPTY,
+    async run(t) {
+      const owner = t.newKeys();
+      const before = await t.publishKeyPackages(owner, 3);
+      const { client, keys } = await t.connectAs('alice');
+      await liveSub(client, askFor(owner, { since: nowSeconds() + 3600 }));
+      const result = await client.requestKeyPackages(keys, owner.pubkey);
+      t.check(
+        result.ok && result.message !== '',
+        'a 447 whose only subscription matches none of the owner\'s KeyPackages (since is an hour ahead) is answered OK true with an informative message',
+        '["OK", <id>, true, "<informative message>"]',
+        okLine(result),
+      );
+      t.equal(ids((await allDeliveries(t, client, result)).map((d) => d.event)), [], 'nothing is delivered');
+      t.equal(idSet(await t.inventory(owner)), idSet(before), 'nothing is consumed');
+    },
+  },
+  {
+    id: 'kp-447-owner/not-consumed',
+    anchor: 'kp-447-owner',
+    section: 'Kind 447 requests',
+    level: 'MUST',
+    requirement: OWNER,
+    async run(t) {
+      const owner = t.newKeys();
+      const before = await t.publishKeyPackages(owner, 3);
+      const { client, keys } = await requesterFor(t, owner);
+      const second = await client.auth(owner);
+      if (!second.ok) t.untested(`a second AUTH on one connection was refused (see kp-auth-multi): ${second.message}`);
+      const got = distinct((await allDeliveries(t, client, await client.requestKeyPackages(keys, owner.pubkey, 2))).map((d) => d.event));
+      t.check(got.length > 0, "a 447 on a connection where the owner is also authenticated delivers the owner's KeyPackages", 'up to 2 KeyPackages', `${got.length}`);
+      t.equal(idSet(await t.inventory(owner)), idSet(before), "an owner's query consumes nothing");
+    },
+  },
+  {
+    id: 'kp-447-owner/not-charged',
+    anchor: 'kp-447-owner',
+    section: 'Kind 447 requests',
+    level: 'MUST',
+    requirement: OWNER,
+    needsLimits: true,
+    async run(t) {
+      const q = boundedQueries(t);
+      const owner = t.newKeys();
+      await t.publishKeyPackages(owner, 2);
+      const { client, keys } = await requesterFor(t, owner);
+      const second = await client.auth(owner);
+      if (!second.ok) t.untested(`a second AUTH on one connection was refused (see kp-auth-multi): ${second.message}`);
+      for (let i = 0; i <= q; i++) {
+        const result = await client.requestKeyPackages(keys, owner.pubkey, 1);
+        t.check(result.ok, `an owner's 447 is not charged: request ${i + 1} of ${q + 1} (queries_per_window is ${q}) must be served`, '["OK", <id>, true, ...]', okLine(result));
+      }
+    },
+  },
+  {
+    id: 'kp-447-not-stored/req',
+    anchor: 'kp-447-not-stored',
+    section: 'Kind 447 requests',
+    level: 'MUST',
+    requirement: NOT_STORED,
+    async run(t) {
+      const owner = t.newKeys();
+      await t.publishKeyPackages(owner, 2);
+      const { client, keys } = await requesterFor(t, owner);
+      const request = request447(keys, [[TAG.pubkey, owner.pubkey]]);
+      await client.sendRequest(request);
+      const anon = await t.connect('reader');
+      const byAuthor = await anon.req([{ kinds: [KIND.keyPackageRequest], authors: [keys.pubkey] }]);
+      t.equal(ids(byAuthor.events), [], 'a REQ for kind 447 by the signer returns nothing: requests are not stored');
+      const byId = await anon.req([{ ids: [request.id] }]);
+      t.equal(ids(byId.events), [], 'a REQ for the request by id returns nothing');
+    },
+  },
+  {
+    id: 'kp-447-not-stored/broadcast',
+    anchor: 'kp-447-not-stored',
+    section: 'Kind 447 requests',
+    level: 'MUST',
+    requirement: NOT_STORED,
+    async run(t) {
+      const owner = t.newKeys();
+      await t.publishKeyPackages(owner, 2);
+      const { client, keys } = await requesterFor(t, owner);
+      const watcher = await t.connect('watcher');
+      const watch = await watcher.req([{ kinds: [KIND.keyPackageRequest], authors: [keys.pubkey] }]);
+      const request = request447(keys, [[TAG.pubkey, owner.pubkey]]);
+      await client.sendRequest(request);
+      const seen = eventFrames(await t.quiet(watcher)).filter((d) => d.subId === watch.subId);
+      t.equal(ids(seen.map((d) => d.event)), [], 'a live {"kinds":[447]} subscription on another connection receives no request');
+    },
+  },
+  {
+    id: 'kp-447-not-stored/gift-wrap',
+    anchor: 'kp-447-not-stored',
+    section: 'Kind 447 requests',
+    level: 'MUST',
+    requirement: NOT_STORED,
+    async run(t) {
+      const owner = t.newKeys();
+      const wrap = sign({ kind: KIND.giftWrap, created_at: nowSeconds(), tags: [[TAG.pubkey, owner.pubkey]], content: randomBytes(64).toString('base64') }, t.newKeys());
+      const sender = await t.connect('sender');
+      const reply = await sender.publish(wrap);
+      t.check(reply.ok, 'a kind 1059 gift wrap (which may carry a 447) is stored like any 1059', '["OK", <id>, true, ...]', okLine(reply));
+      const { client } = await t.connectAs('recipient', owner);
+      const res = await client.req([{ ids: [wrap.id] }]);
+      t.equal(ids(res.events), ids([wrap]), 'the gift wrap can be read back by its recipient');
+    },
+  },
+  {
+    id: 'kp-447-order/signature-first',
+    anchor: 'kp-447-order',
+    section: 'Kind 447 requests',
+    level: 'MUST',
+    requirement: ORDER,
+    async run(t) {
+      const owner = t.newKeys();
+      const anon = await t.connect('anon');
+      const result = await anon.sendRequest(badSignature(request447(t.newKeys(), [[TAG.pubkey, owner.pubkey]])));
+      refusedWith(t, result, PREFIX.invalid, 'an unauthenticated 447 with a bad signature (signature is checked before AUTH)');
+    },
+  },
+  {
+    id: 'kp-447-order/expiration-first',
+    anchor: 'kp-447-order',
+    section: 'Kind 447 requests',
+    level: 'MUST',
+    requirement: ORDER,
+    async run(t) {
+      const owner = t.newKeys();
+      const anon = await t.connect('anon');
+      const expired = request447(t.newKeys(), [[TAG.pubkey, owner.pubkey], [TAG.expiration, String(nowSeconds() - 60)]]);
+      const result = await anon.sendRequest(expired);
+      refusedWith(t, result, PREFIX.invalid, 'an unauthenticated, expired 447 (expiration is checked before AUTH)');
+    },
+  },
+  {
+    id: 'kp-447-order/auth-before-form',
+    anchor: 'kp-447-order',
+    section: 'Kind 447 requests',
+    level: 'MUST',
+    requirement: ORDER,
+    async run(t) {
+      const owner = t.newKeys();
+      const anon = await t.connect('anon');
+      const signer = t.newKeys();
+      const wellFormed = await anon.requestKeyPackages(signer, owner.pubkey);
+      if (wellFormed.ok || !wellFormed.message.startsWith(`${PREFIX.authRequired}:`)) {
+        t.untested(`the relay does not refuse an unauthenticated 447 with auth-required: (see kp-447-auth); it answered ${okLine(wellFormed)}`);
+      }
+      const malformed = request447(signer, [[TAG.pubkey, owner.pubkey], [TAG.pubkey, signer.pubkey], [TAG.count, '0']]);
+      const result = await anon.sendRequest(malformed);
+      refusedWith(t, result, PREFIX.authRequired, 'an unauthenticated 447 that is also malformed (AUTH is checked before form)');
+    },
+  },
+  {
+    id: 'kp-447-order/subscription-and-form-before-rate-limit',
+    anchor: 'kp-447-order',
+    section: 'Kind 447 requests',
+    level: 'MUST',
+    requirement: ORDER,
+    needsLimits: true,
+    async run(t) {
+      const q = boundedQueries(t);
+      const owner = t.newKeys();
+      const { client, keys, subId } = await requesterFor(t, owner);
+      for (let i = 0; i < q; i++) {
+        const r = await client.requestKeyPackages(keys, owner.pubkey);
+        if (!r.ok) t.untested(`the relay refused charged 447 ${i + 1} of queries_per_window (${q}): ${r.message}`);
+      }
+      const limited = await client.requestKeyPackages(keys, owner.pubkey);
+      if (limited.ok || !limited.message.startsWith(`${PREFIX.rateLimited}:`)) {
+        t.untested(`request ${q + 1} for one owner was not refused with rate-limited: (see kp-rate-queries), so the order cannot be seen; the relay answered ${okLine(limited)}`);
+      }
+      const malformed = await client.sendRequest(request447(keys, [[TAG.pubkey, owner.pubkey], [TAG.count, '0']]));
+      refusedWith(t, malformed, PREFIX.invalid, 'a malformed 447 over the rate limit (form is checked before rate limits)');
+      client.closeSub(subId);
+      const noSub = await client.requestKeyPackages(keys, owner.pubkey);
+      refusedWith(t, noSub, PREFIX.invalid, 'a 447 over the rate limit with no open subscription (subscription is checked before rate limits)');
+    },
+  },
+];

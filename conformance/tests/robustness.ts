@@ -1,8 +1,9 @@
 /** PROFILE.md §8 Robustness: bad input gets a clear refusal, and the relay keeps serving. */
 import { ids, type TestContext } from '../context.js';
 import type { ConformanceTest } from '../types.js';
+import { awaitFrame } from '../steps.js';
 import { textNote } from '../../client/fixtures.js';
-import { newSubId, TimeoutError, type RelayClient } from '../../client/relay-client.js';
+import { newSubId, type RelayClient } from '../../client/relay-client.js';
 import type { RelayMessage } from '../../protocol/messages.js';
 import { PREFIX, prefixOf } from '../../protocol/profile.js';
 
@@ -14,14 +15,6 @@ const MAX_TESTED_MESSAGE_LENGTH = 16 * 1024 * 1024;
 const MAX_TESTED_SUBSCRIPTIONS = 1000;
 
 /** The next matching frame, or undefined when none arrives in time. */
-async function awaitFrame(t: TestContext, client: RelayClient, match: (m: RelayMessage) => boolean, what: string): Promise<RelayMessage | undefined> {
-  try {
-    return await client.next(match, what, t.options.timeoutMs);
-  } catch (err) {
-    if (err instanceof TimeoutError) return undefined;
-    throw err;
-  }
-}
 
 function isRefusal(m: RelayMessage): boolean {
   return m[0] === 'NOTICE' || m[0] === 'CLOSED' || (m[0] === 'OK' && m[2] === false);
