@@ -2,6 +2,7 @@
 /** kpsuite: the KeyPackage relay suite's one command. */
 import { Command } from 'commander';
 import { checkCommand } from './check-command.js';
+import { propsCommand } from './props-command.js';
 import { relayCommand } from './relay-command.js';
 import { reportCommand } from '../reports/compare-command.js';
 import { VERSION } from '../reference-relay/nip11.js';
@@ -12,6 +13,7 @@ const program = new Command('kpsuite')
   .showHelpAfterError('(run with --help for usage)');
 
 program.addCommand(checkCommand());
+program.addCommand(propsCommand());
 program.addCommand(relayCommand());
 program.addCommand(reportCommand());
 

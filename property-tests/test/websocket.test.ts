@@ -1,0 +1,50 @@
+/**
+ * The same commands over WebSocket: the reference relay started here (the
+ * suite moves its clock), and the same relay as "any relay URL" (no clock,
+ * limits from NIP-11, fresh keys per sequence). Races run on separate
+ * connections.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fetchNip11, settleLimits } from '../../conformance/check.js';
+import { startRelay, type RunningRelay } from '../../reference-relay/server.js';
+import { runProperty } from '../property.js';
+import { PROPERTY_LIMITS } from '../props.js';
+import type { TargetFactory } from '../target.js';
+import { referenceRelayFactory, urlFactory } from '../ws-target.js';
+import { WS_RUNS } from './support.js';
+
+let reference: TargetFactory;
+/** On the system clock, as any relay would be. */
+let plain: RunningRelay;
+
+beforeAll(async () => {
+  [reference, plain] = await Promise.all([
+    referenceRelayFactory({ limits: PROPERTY_LIMITS, db: ':memory:' }),
+    startRelay({ host: '127.0.0.1', port: 0, db: ':memory:', limits: PROPERTY_LIMITS }),
+  ]);
+});
+afterAll(async () => {
+  await Promise.all([reference?.close(), plain?.close()]);
+});
+
+describe('the reference relay over WebSocket', () => {
+  it(`keeps every invariant over ${WS_RUNS} sequences, races included`, async () => {
+    const outcome = await runProperty({ factory: reference, runs: WS_RUNS, quietMs: 20 });
+    const f = outcome.failure;
+    expect(outcome.error).toBeUndefined();
+    expect(f && `${f.anchor}: ${f.detail}\n  ${f.commands.join('\n  ')}\n  seed ${f.seed} path ${f.path}`).toBeUndefined();
+    expect(outcome.numRuns).toBe(WS_RUNS);
+    expect(outcome.stats['command race'] ?? 0).toBeGreaterThan(0);
+  });
+
+  it(`keeps every invariant as a plain relay URL (no clock, limits from NIP-11), ${WS_RUNS} sequences`, async () => {
+    const url = plain.url;
+    const { limits, source } = settleLimits(await fetchNip11(url, 3000), {});
+    expect(source).toBe('nip11');
+    const outcome = await runProperty({ factory: urlFactory({ url, limits: limits! }), runs: WS_RUNS, quietMs: 20 });
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.failure).toBeUndefined();
+    expect(outcome.stats['command clock']).toBeUndefined();
+    expect(outcome.stats['command expire']).toBeUndefined();
+  });
+});
