@@ -2,6 +2,7 @@
 /** kpsuite: the KeyPackage relay suite's one command. */
 import { Command } from 'commander';
 import { checkCommand } from './check-command.js';
+import { loadCommand } from './load-command.js';
 import { propsCommand } from './props-command.js';
 import { relayCommand } from './relay-command.js';
 import { reportCommand } from '../reports/compare-command.js';
@@ -14,6 +15,7 @@ const program = new Command('kpsuite')
 
 program.addCommand(checkCommand());
 program.addCommand(propsCommand());
+program.addCommand(loadCommand());
 program.addCommand(relayCommand());
 program.addCommand(reportCommand());
 

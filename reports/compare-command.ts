@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { listCommand } from './list.js';
 import { compareReports, type LabelledReport } from './compare.js';
 import { readReport, ReportReadError } from './read.js';
 import { compactUtc, profileLink } from './text.js';
@@ -95,5 +96,8 @@ export function compareCommand(): Command {
 
 /** `kpsuite report …`; `compare` is its one subcommand for now. */
 export function reportCommand(): Command {
-  return new Command('report').description('work with saved conformance reports').addCommand(compareCommand());
+  return new Command('report')
+    .description('work with saved reports: list runs, compare conformance runs')
+    .addCommand(listCommand())
+    .addCommand(compareCommand());
 }

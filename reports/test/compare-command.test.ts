@@ -71,11 +71,11 @@ describe('runCompare', () => {
 });
 
 describe('reportCommand', () => {
-  it('is `report` with a `compare` subcommand that sets the exit code', async () => {
+  it('is `report` with `list` and `compare` subcommands; compare sets the exit code', async () => {
     const report = reportCommand();
     expect(report.name()).toBe('report');
-    expect(report.commands.map((c) => c.name())).toEqual(['compare']);
-    const compare = report.commands[0]!;
+    expect(report.commands.map((c) => c.name())).toEqual(['list', 'compare']);
+    const compare = report.commands.find((c) => c.name() === 'compare')!;
     expect(compare.options.map((o) => o.long)).toEqual(['--out', '--label']);
     const written: string[] = [];
     const write = process.stdout.write.bind(process.stdout);

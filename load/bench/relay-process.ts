@@ -1,0 +1,50 @@
+/**
+ * A relay in its own process for bench/load.ts, so the relay and the load
+ * driver do not share a thread: `node relay-process.js reference|nostr-relay <dir> [vendorDir]`.
+ * Prints {"url": …} on its first stdout line, then answers commands on
+ * stdin, one a line, with `ok`: `start-profile`, `stop-profile <file>`
+ * (V8's CPU profiler through the inspector, for one timed phase), `stop`.
+ */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { startRelay } from '../../reference-relay/server.js';
+import { startNostrRelay } from './nostr-relay.js';
+
+const [kind, dir, vendorDir] = process.argv.slice(2);
+
+async function start(): Promise<{ url: string; close(): Promise<void> }> {
+  if (dir === undefined) throw new Error('usage: relay-process.js reference|nostr-relay <dir> [vendorDir]');
+  // Limits high enough never to refuse: saturation measures the hand-out path with its rate-limit bookkeeping.
+  if (kind === 'reference') return startRelay({ port: 0, db: join(dir, 'reference.sqlite'), limits: { queries_per_window: 1e9, served_per_window: 1e9 } });
+  if (kind === 'nostr-relay' && vendorDir) return startNostrRelay(vendorDir, join(dir, 'nostr-relay.sqlite'));
+  throw new Error(`unknown relay kind ${kind ?? ''}`);
+}
+
+async function main(): Promise<void> {
+  const relay = await start();
+  const session = new Session();
+  session.connect();
+  process.stdout.write(`${JSON.stringify({ url: relay.url })}\n`);
+  for await (const line of createInterface({ input: process.stdin })) {
+    const [cmd, ...rest] = line.trim().split(' ');
+    if (cmd === 'start-profile') {
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: 200 });
+      await session.post('Profiler.start');
+    } else if (cmd === 'stop-profile') {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(rest.join(' '), JSON.stringify(profile));
+    } else if (cmd === 'stop') break;
+    process.stdout.write('ok\n');
+  }
+  session.disconnect();
+  await relay.close();
+  process.exit(0);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,107 @@
+/**
+ * Turns a scenario into a k6 script's exports: options (one k6 scenario per
+ * role, thresholds, trend stats), setup/teardown, one exec function per
+ * role, and handleSummary (text on stdout; JSON, JUnit and Markdown files).
+ * Runs in k6's init context: reads __ENV, opens FIXTURE, creates metrics.
+ */
+import { SharedArray } from 'k6/data';
+import exec from 'k6/execution';
+import type { Options } from 'k6/options';
+import type { Fixture } from '../core/fixture.js';
+import { k6Options } from '../core/k6-options.js';
+import type { NostrEvent } from '../core/runtime.js';
+import type { Scenario } from '../core/scenario.js';
+import { settingsFrom } from '../core/settings.js';
+import { LOAD_SUMMARY_SCHEMA, summaryFileNames, toJUnit, toJson, toMarkdown, toText, type LoadSummary } from '../core/summary.js';
+import { evaluateThreshold } from '../core/thresholds.js';
+import { bundledFixture, type FixtureFile } from './bundled-fixture.js';
+import { readK6Data } from './summary-data.js';
+import { K6Runtime } from './runtime.js';
+
+/** Pools shared by all VUs (SharedArray: one copy, read-only, filled by the first VU's init). */
+function loadFixture(): Fixture {
+  const path = __ENV.FIXTURE;
+  // open() works only in the init context; a relative path is relative to this script.
+  const read = (): FixtureFile | undefined => (path ? (JSON.parse(open(path)) as FixtureFile) : bundledFixture());
+  return {
+    createdAt: new SharedArray<number>('kpsuite-fixture-created', () => [read()?.createdAt ?? 0])[0] ?? 0,
+    keyPackages: new SharedArray<NostrEvent>('kpsuite-keypackages', () => read()?.keyPackages ?? []),
+    notes: new SharedArray<NostrEvent>('kpsuite-notes', () => read()?.notes ?? []),
+  };
+}
+
+type Exec = (data: unknown) => Promise<void>;
+
+export interface K6Script {
+  options: Options;
+  setup: () => Promise<unknown>;
+  teardown: (data: unknown) => Promise<void>;
+  handleSummary: (data: unknown) => Record<string, string>;
+  /** The exec function of a role, for `export const <role> = script.role('<role>')`. */
+  role(name: string): Exec;
+}
+
+export function k6Script(scenario: Scenario): K6Script {
+  const settings = settingsFrom(__ENV);
+  const plan = scenario.plan(settings, loadFixture());
+  const rt = new K6Runtime(plan.metrics);
+
+  const options: Options = k6Options(plan);
+
+  const role = (name: string): Exec => {
+    const r = plan.roles.find((x) => x.name === name);
+    if (r === undefined) throw new Error(`scenario ${scenario.name} has no role ${name}`);
+    return (data) =>
+      r.run(rt, data, {
+        role: name,
+        vu: exec.vu.idInTest,
+        iteration: exec.scenario.iterationInTest,
+        deadline: exec.scenario.startTime + r.durationMs,
+      });
+  };
+
+  const handleSummary = (data: unknown): Record<string, string> => {
+    const k6 = readK6Data(data);
+    const thresholds = Object.entries(plan.thresholds).flatMap(([metric, expressions]) =>
+      expressions.map((expression) => {
+        const own = evaluateThreshold(metric, expression, k6.valuesOf(metric));
+        const verdict = k6.verdict(metric, expression);
+        return verdict === undefined ? own : { ...own, ok: verdict };
+      }),
+    );
+    const values = Object.fromEntries(plan.metrics.map((m) => [m.name, k6.valuesOf(m.name)]));
+    const summary: LoadSummary = {
+      schema: LOAD_SUMMARY_SCHEMA,
+      scenario: scenario.name,
+      description: scenario.description,
+      driver: 'k6',
+      relay: { url: settings.url },
+      startedAt: new Date(Date.now() - k6.durationMs).toISOString(),
+      durationMs: k6.durationMs,
+      settings: plan.settings,
+      metrics: Object.fromEntries(plan.metrics.map((m) => [m.name, { kind: m.kind, help: m.help, values: values[m.name] ?? {} }])),
+      thresholds,
+      passed: k6.passed ?? thresholds.every((t) => t.ok !== false),
+      notes: plan.notes(values),
+    };
+    const dir = (__ENV.SUMMARY_DIR || '.').replace(/\/+$/, '');
+    const files = summaryFileNames(scenario.name);
+    // k6 opens these paths without creating folders: SUMMARY_DIR must exist.
+    return {
+      stdout: toText(summary),
+      [`${dir}/${files.json}`]: toJson(summary),
+      [`${dir}/${files.junit}`]: toJUnit(summary),
+      [`${dir}/${files.markdown}`]: toMarkdown(summary),
+    };
+  };
+
+  return {
+    options,
+    setup: () => plan.setup(rt),
+    teardown: async (data) => {
+      await plan.teardown?.(rt, data);
+    },
+    handleSummary,
+    role,
+  };
+}

@@ -1,0 +1,73 @@
+/** Moves several scenarios share: a socket that is always closed, failure accounting. */
+import { authenticate } from '../core/nostr.js';
+import type { IterationContext, LoadRuntime, Socket } from '../core/runtime.js';
+import { OPS_FAILED } from '../core/scenario.js';
+import { int, type Settings } from '../core/settings.js';
+
+/** How long to wait for any one answer (TIMEOUT_MS, default 10 s). */
+export const replyTimeout = (s: Settings): number => int(s, 'TIMEOUT_MS', 10_000, 100);
+
+/** Runs `fn` on a fresh connection and closes it whatever happens. */
+export async function withSocket<T>(rt: LoadRuntime, url: string, timeoutMs: number, fn: (sock: Socket) => Promise<T>): Promise<T> {
+  const sock = await rt.connect(url, timeoutMs);
+  try {
+    return await fn(sock);
+  } finally {
+    await sock.close();
+  }
+}
+
+/** Connects and authenticates as `secretKey`; throws when the relay refuses. */
+export async function authedSocket(rt: LoadRuntime, url: string, secretKey: string, timeoutMs: number): Promise<Socket> {
+  const sock = await rt.connect(url, timeoutMs);
+  if (await authenticate(rt, sock, url, secretKey, timeoutMs)) return sock;
+  await sock.close();
+  throw new Error('NIP-42 AUTH was refused or not answered');
+}
+
+/** Counts an answered (false) or failed (true) operation; returns the value for chaining. */
+export function answered<T>(rt: LoadRuntime, value: T | undefined): T | undefined {
+  rt.add(OPS_FAILED.name, value === undefined);
+  return value;
+}
+
+/** A role body that records a thrown error as a failed operation instead of losing it. */
+export function guarded<D>(run: (rt: LoadRuntime, data: D, it: IterationContext) => Promise<void>) {
+  return async (rt: LoadRuntime, data: D, it: IterationContext): Promise<void> => {
+    try {
+      await run(rt, data, it);
+    } catch (err) {
+      rt.add(OPS_FAILED.name, true);
+      rt.log(`${it.role} #${it.iteration}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+}
+
+/** `count` distinct random items (Fisher–Yates on a copy, cut short). */
+export function sample<T>(items: readonly T[], count: number): T[] {
+  const copy = [...items];
+  const n = Math.min(count, copy.length);
+  for (let i = 0; i < n; i++) {
+    const j = i + Math.floor(Math.random() * (copy.length - i));
+    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
+  }
+  return copy.slice(0, n);
+}
+
+/**
+ * k6 wants a whole `rate` per `timeUnit` (it rejects 0.5): 0.5/s becomes
+ * 1 per 2s, 2.5/s 5 per 2s, 0.3/s 3 per 10s.
+ */
+export function arrivalRate(perSecond: number): { rate: number; timeUnit: string } {
+  for (let seconds = 1; seconds <= 1000; seconds++) {
+    const n = perSecond * seconds;
+    if (Math.abs(n - Math.round(n)) < 1e-9 && Math.round(n) >= 1) return { rate: Math.round(n), timeUnit: `${seconds}s` };
+  }
+  return { rate: Math.max(1, Math.round(perSecond * 1000)), timeUnit: '1000s' };
+}
+
+/** Arrival-rate executor sizing: enough VUs for `rate`/s iterations lasting up to `iterSeconds`. */
+export function vusFor(rate: number, iterSeconds = 2): { preAllocatedVUs: number; maxVUs: number } {
+  const pre = Math.max(2, Math.ceil(rate * iterSeconds));
+  return { preAllocatedVUs: pre, maxVUs: Math.max(pre, Math.ceil(rate * iterSeconds * 5)) };
+}

@@ -1,0 +1,198 @@
+/**
+ * contend: setup publishes M KeyPackages for one owner; many requesters race
+ * for them, half by REQ and half by kind 447, in rounds until nothing but the
+ * last resort is left; teardown, as the owner, looks at what is stored.
+ *
+ * Invariants (kp-handout-exactly-once, kp-handout-last-resort, kp-handout-intact):
+ * the M−1 KeyPackages that are not the last are handed out at most once each
+ * (at most M−1 hand-outs, no duplicates), each exactly as published, and
+ * exactly the last one is left. All requesters run in one VU, so one
+ * runtime sees every hand-out (k6 VUs share no memory); they fire in the
+ * same tick each round, which is what makes it a race.
+ */
+import { KIND, PREFIX } from '../../protocol/profile.js';
+import type { Fixture } from '../core/fixture.js';
+import { keyPackageRequest, keyPackageTemplate, nowSeconds, openInbox, publish, query, request447, subId } from '../core/nostr.js';
+import { fetchNip11 } from '../core/nip11.js';
+import type { LoadRuntime, NostrEvent, Socket } from '../core/runtime.js';
+import { LATENCY, OPS_FAILED, latencyThresholds, type Plan, type Scenario } from '../core/scenario.js';
+import { duration, int, type Settings } from '../core/settings.js';
+import { answered, authedSocket, guarded, replyTimeout, withSocket } from './common.js';
+
+const M = {
+  nonLast: { name: 'contend_nonlast_handouts', kind: 'counter', help: 'hand-outs of KeyPackages other than the last one published (at most M−1)' },
+  duplicates: { name: 'contend_duplicates', kind: 'counter', help: 'extra hand-outs of a non-last KeyPackage already handed out (must be 0)' },
+  distinct: { name: 'contend_distinct_nonlast', kind: 'counter', help: 'distinct non-last KeyPackages handed out' },
+  lastResort: { name: 'contend_last_resort_handouts', kind: 'counter', help: 'hand-outs of the last KeyPackage (allowed, it is kept)' },
+  altered: { name: 'contend_altered', kind: 'counter', help: 'handed-out KeyPackages that differ from what was published, or are not ours (must be 0)' },
+  leftOne: { name: 'contend_owner_left_one', kind: 'rate', help: 'teardown: the owner finds exactly the last KeyPackage stored' },
+  refused: { name: 'contend_refusals', kind: 'counter', help: 'racer queries refused (CLOSED or OK false)' },
+} as const;
+
+export interface ContendData {
+  url: string;
+  ownerSecret: string;
+  owner: string;
+  /** Oldest first: the hand-out order; the last one is the last resort. */
+  keyPackages: NostrEvent[];
+  maxPerQuery: number;
+}
+
+const sameEvent = (a: NostrEvent, b: NostrEvent): boolean =>
+  a.id === b.id && a.sig === b.sig && a.pubkey === b.pubkey && a.content === b.content && a.created_at === b.created_at && a.kind === b.kind && JSON.stringify(a.tags) === JSON.stringify(b.tags);
+
+interface Racer {
+  sock: Socket;
+  secret: string;
+  /** The 447 racers' open subscription; undefined for REQ racers. */
+  inbox: string | undefined;
+}
+
+export function contendPlan(s: Settings, _fixture: Fixture): Plan<ContendData> {
+  const m = int(s, 'KPS', 20, 2, 500);
+  const racersCount = int(s, 'RACERS', 16, 2, 500);
+  const rounds = int(s, 'ROUNDS', 6, 1, 50);
+  const d = duration(s, 'DURATION', '60s');
+  const timeoutMs = replyTimeout(s);
+
+  async function openRacer(rt: LoadRuntime, data: ContendData, i: number): Promise<Racer> {
+    const secret = rt.signer.newSecretKey();
+    const sock = await authedSocket(rt, data.url, secret, timeoutMs);
+    if (i % 2 === 0) return { sock, secret, inbox: undefined };
+    const inbox = subId('contend-inbox');
+    if (!(await openInbox(sock, inbox, { kinds: [KIND.keyPackage], authors: [data.owner] }, timeoutMs))) throw new Error('the relay refused the 447 inbox subscription');
+    return { sock, secret, inbox };
+  }
+
+  /** One round: every racer asks at once; resolves to what each received (undefined: no answer). */
+  function fire(rt: LoadRuntime, data: ContendData, racers: Racer[]): Promise<(NostrEvent[] | undefined)[]> {
+    // Sign first, send all in one tick: the relay sees the requests together.
+    const requests = racers.map((r) => (r.inbox === undefined ? undefined : keyPackageRequest(rt, r.secret, data.owner, data.maxPerQuery)));
+    const pending = racers.map((r, i) => {
+      const request = requests[i];
+      if (request === undefined || r.inbox === undefined) {
+        return query(rt, r.sock, subId('contend-req'), [{ kinds: [KIND.keyPackage], authors: [data.owner], limit: data.maxPerQuery }], timeoutMs).then((res) => {
+          if (res !== undefined) rt.add(LATENCY.req.name, res.ms);
+          if (res?.closed !== undefined) rt.add(M.refused.name, 1);
+          return res?.events;
+        });
+      }
+      return request447(rt, r.sock, r.inbox, request, timeoutMs).then((res) => {
+        if (res !== undefined) rt.add(LATENCY.request447.name, res.ms);
+        if (res !== undefined && !res.ok) rt.add(M.refused.name, 1);
+        return res?.deliveries;
+      });
+    });
+    return Promise.all(pending);
+  }
+
+  const race = guarded<ContendData>(async (rt, data, it) => {
+    const published = new Map(data.keyPackages.map((kp) => [kp.id, kp]));
+    const lastId = data.keyPackages[data.keyPackages.length - 1]?.id;
+    const counts = new Map<string, number>();
+    let altered = 0;
+    const racers: Racer[] = [];
+    try {
+      // Keep every socket that opened, even if another failed: under k6 an open socket keeps the iteration alive.
+      const opened = await Promise.all(Array.from({ length: racersCount }, (_, i) => openRacer(rt, data, i).then((r) => void racers.push(r), (err: unknown) => err)));
+      const failure = opened.find((x) => x !== undefined);
+      if (failure !== undefined) throw failure;
+      for (let round = 0; round < rounds && Date.now() < it.deadline; round++) {
+        const received = await fire(rt, data, racers);
+        let progress = false;
+        for (const events of received) {
+          if (answered(rt, events) === undefined) continue;
+          for (const e of events ?? []) {
+            const original = published.get(e.id);
+            if (original === undefined || !sameEvent(original, e)) altered += 1;
+            counts.set(e.id, (counts.get(e.id) ?? 0) + 1);
+            if (e.id !== lastId) progress = true;
+          }
+        }
+        // Only the last resort (or nothing) came back: the rest is gone.
+        if (!progress) break;
+      }
+    } finally {
+      await Promise.all(racers.map((r) => r.sock.close()));
+    }
+    let nonLast = 0;
+    let duplicates = 0;
+    let distinct = 0;
+    for (const [id, n] of counts) {
+      if (id === lastId || !published.has(id)) continue;
+      nonLast += n;
+      duplicates += n - 1;
+      distinct += 1;
+    }
+    // Add even zeros, so every counter shows in the summary.
+    rt.add(M.nonLast.name, nonLast);
+    rt.add(M.duplicates.name, duplicates);
+    rt.add(M.distinct.name, distinct);
+    rt.add(M.lastResort.name, lastId === undefined ? 0 : (counts.get(lastId) ?? 0));
+    rt.add(M.altered.name, altered);
+    if (duplicates > 0) rt.log(`contend: ${duplicates} duplicate hand-out(s) of non-last KeyPackages (kp-handout-exactly-once)`);
+  });
+
+  return {
+    roles: [{ name: 'racers', executor: { executor: 'per-vu-iterations', vus: 1, iterations: 1, maxDuration: d.text }, durationMs: d.ms, run: race }],
+    metrics: [M.nonLast, M.duplicates, M.distinct, M.lastResort, M.altered, M.leftOne, M.refused, LATENCY.req, LATENCY.request447, LATENCY.publish, OPS_FAILED],
+    thresholds: {
+      [M.nonLast.name]: [`count<=${m - 1}`],
+      [M.duplicates.name]: ['count==0'],
+      [M.altered.name]: ['count==0'],
+      [M.leftOne.name]: ['rate==1'],
+      [OPS_FAILED.name]: ['rate<0.01'],
+      ...latencyThresholds(s, [LATENCY.req.name, LATENCY.request447.name]),
+    },
+    settings: { KPS: m, RACERS: racersCount, ROUNDS: rounds, DURATION: d.text },
+    setupTimeout: '120s',
+    async setup(rt) {
+      const nip11 = await fetchNip11(rt, s.url, timeoutMs);
+      const maxPerQuery = int(s, 'MAX_PER_QUERY', nip11?.keypackages?.max_per_query ?? 2, 1);
+      const ownerSecret = rt.signer.newSecretKey();
+      const base = nowSeconds() - 10 - m;
+      // Distinct created_at, oldest first: the array order is the hand-out order (kp-handout-order).
+      const keyPackages = Array.from({ length: m }, (_, i) => rt.signer.sign(keyPackageTemplate(rt, base + i), ownerSecret));
+      await withSocket(rt, s.url, timeoutMs, async (sock) => {
+        for (const kp of keyPackages) {
+          const reply = await publish(rt, sock, kp, timeoutMs);
+          if (reply === undefined || !reply.ok) throw new Error(`setup: publishing a KeyPackage failed: ${reply?.message ?? 'no OK in time'}`);
+          rt.add(LATENCY.publish.name, reply.ms);
+        }
+      });
+      return { url: s.url, ownerSecret, owner: rt.signer.publicKey(ownerSecret), keyPackages, maxPerQuery };
+    },
+    async teardown(rt, data) {
+      const sock = await authedSocket(rt, data.url, data.ownerSecret, timeoutMs);
+      try {
+        // The owner's own query: returns what is stored, consumes nothing (kp-req-owner).
+        const res = answered(rt, await query(rt, sock, subId('contend-owner'), [{ kinds: [KIND.keyPackage], authors: [data.owner] }], timeoutMs));
+        const lastId = data.keyPackages[data.keyPackages.length - 1]?.id;
+        const left = res?.events ?? [];
+        const ok = res !== undefined && res.closed === undefined && left.length === 1 && left[0]?.id === lastId;
+        rt.add(M.leftOne.name, ok);
+        if (!ok) {
+          const what = res === undefined ? 'no answer' : res.closed !== undefined ? `CLOSED ${res.closed}` : `${left.length} stored (${left.map((e) => (e.id === lastId ? 'the last' : e.id.slice(0, 8))).join(', ') || 'none'})`;
+          rt.log(`contend teardown: expected exactly the last KeyPackage left, found ${what} (kp-handout-last-resort)`);
+        }
+      } finally {
+        await sock.close();
+      }
+    },
+    notes(values) {
+      const v = (name: string): number => values[name]?.count ?? 0;
+      const notes = [
+        `${racersCount} racers (half REQ, half kind 447) against ${m} KeyPackages: ${v(M.nonLast.name)} non-last hand-outs (${v(M.distinct.name)} distinct, ${v(M.duplicates.name)} duplicates), the last one handed out ${v(M.lastResort.name)} times`,
+      ];
+      if (v(M.refused.name) > 0) notes.push(`${v(M.refused.name)} racer queries were refused (${PREFIX.rateLimited}: or other)`);
+      if ((values[M.leftOne.name]?.rate ?? 0) < 1) notes.push('the owner did not find exactly the last KeyPackage left (kp-handout-last-resort): see the log');
+      return notes;
+    },
+  };
+}
+
+export const contendScenario: Scenario = {
+  name: 'contend',
+  description: 'Many requesters race by REQ and by kind 447 for one owner’s KeyPackages: each non-last one handed out at most once, the last one kept.',
+  plan: contendPlan,
+};

@@ -1,0 +1,84 @@
+/**
+ * publish: many owners publish KeyPackages at a set arrival rate.
+ * Invariant: every valid KeyPackage gets `OK true` (kp-pub-accept).
+ * Each iteration is one owner's connection publishing BATCH KeyPackages
+ * from the pre-signed pool, one after another.
+ */
+import { pick, type Fixture } from '../core/fixture.js';
+import { keyPackageTemplate, nowSeconds, publish } from '../core/nostr.js';
+import { LATENCY, OPS_FAILED, latencyThresholds, type Plan, type Scenario } from '../core/scenario.js';
+import { duration, int, num, type Settings } from '../core/settings.js';
+import { answered, arrivalRate, guarded, replyTimeout, vusFor, withSocket } from './common.js';
+
+const M = {
+  accepted: { name: 'kp_publish_accepted', kind: 'rate', help: 'share of KeyPackage EVENTs answered OK true' },
+  duplicates: { name: 'kp_publish_duplicates', kind: 'counter', help: 'OK true "duplicate:" answers (the pool wrapped or was published before)' },
+} as const;
+
+export interface PublishData {
+  url: string;
+}
+
+export const PUBLISH_DEFAULTS = { rate: 10, duration: '30s', batch: 5 };
+
+export function publishPlan(s: Settings, fixture: Fixture): Plan<PublishData> {
+  const rate = num(s, 'RATE', PUBLISH_DEFAULTS.rate, 0.01, 10_000);
+  const d = duration(s, 'DURATION', PUBLISH_DEFAULTS.duration);
+  const batch = int(s, 'BATCH', PUBLISH_DEFAULTS.batch, 1, 100);
+  const timeoutMs = replyTimeout(s);
+  const pool = fixture.keyPackages;
+  const run = guarded<PublishData>(async (rt, data, it) => {
+    await withSocket(rt, data.url, timeoutMs, async (sock) => {
+      for (let j = 0; j < batch; j++) {
+        // Past the pool (or without one) sign here: slow under k6, but never wrong.
+        const event = pick(pool, it.iteration * batch + j) ?? rt.signer.sign(keyPackageTemplate(rt, nowSeconds()), rt.signer.newSecretKey());
+        const reply = answered(rt, await publish(rt, sock, event, timeoutMs));
+        if (reply === undefined) return;
+        rt.add(LATENCY.publish.name, reply.ms);
+        rt.add(M.accepted.name, reply.ok);
+        if (reply.ok && reply.message.startsWith('duplicate:')) rt.add(M.duplicates.name, 1);
+        if (!reply.ok) rt.log(`publish refused: ${reply.message}`);
+      }
+    });
+  });
+  return {
+    roles: [
+      {
+        name: 'publishers',
+        executor: { executor: 'constant-arrival-rate', ...arrivalRate(rate), duration: d.text, ...vusFor(rate, 1 + batch * 0.05) },
+        durationMs: d.ms,
+        run,
+      },
+    ],
+    metrics: [M.accepted, M.duplicates, LATENCY.publish, OPS_FAILED],
+    thresholds: {
+      [M.accepted.name]: ['rate==1'],
+      [OPS_FAILED.name]: ['rate<0.01'],
+      ...latencyThresholds(s, [LATENCY.publish.name]),
+    },
+    settings: { RATE: rate, DURATION: d.text, BATCH: batch, POOL: pool.length },
+    setupTimeout: '60s',
+    setup: () => Promise.resolve({ url: s.url }),
+    notes(values) {
+      const published = (values[LATENCY.publish.name]?.count ?? 0);
+      const dup = values[M.duplicates.name]?.count ?? 0;
+      const notes = [`${published} KeyPackages published at ${rate} connections/s × ${batch}`];
+      if (dup > 0) notes.push(`${dup} were already stored (pool of ${pool.length} reused): run \`kpsuite load publish --driver k6\` or rebuild for a fresh pool`);
+      return notes;
+    },
+  };
+}
+
+export const publishScenario: Scenario = {
+  name: 'publish',
+  description: 'Many owners publish KeyPackages at a set arrival rate; every one must get OK true (kp-pub-accept).',
+  plan: publishPlan,
+};
+
+/** How many pre-signed KeyPackages a run with these settings uses. */
+export function publishPoolSize(s: Settings): number {
+  const rate = num(s, 'RATE', PUBLISH_DEFAULTS.rate, 0.01, 10_000);
+  const d = duration(s, 'DURATION', PUBLISH_DEFAULTS.duration);
+  const batch = int(s, 'BATCH', PUBLISH_DEFAULTS.batch, 1, 100);
+  return Math.ceil((rate * d.ms) / 1000) * batch;
+}

@@ -1,0 +1,186 @@
+/**
+ * rate: requesters go past the per-(requester, owner) query limit and the
+ * per-requester served limit, by REQ and by kind 447, and every answer is
+ * compared with what the limits the relay advertises in NIP-11 predict
+ * (kp-rate-queries, kp-rate-served, kp-rate-refusal, kp-rate-advertise).
+ *
+ * Each owner has exactly one KeyPackage, its last resort: every accepted
+ * query hands out exactly one and consumes nothing, so the prediction is
+ * exact. Requesters are fresh keys, so earlier runs charged nothing.
+ */
+import { KIND, PREFIX, type KeyPackageLimits } from '../../protocol/profile.js';
+import type { Fixture } from '../core/fixture.js';
+import { fetchNip11, settleLimits } from '../core/nip11.js';
+import { keyPackageRequest, keyPackageTemplate, nowSeconds, openInbox, publish, query, refusalPrefix, request447, subId } from '../core/nostr.js';
+import type { LoadRuntime } from '../core/runtime.js';
+import { LATENCY, OPS_FAILED, latencyThresholds, type Plan, type Scenario } from '../core/scenario.js';
+import { duration, int, type Settings } from '../core/settings.js';
+import { answered, authedSocket, guarded, replyTimeout, withSocket } from './common.js';
+
+const M = {
+  match: { name: 'rate_limit_matches_model', kind: 'rate', help: 'queries whose answer (served one / refused rate-limited:) is what the advertised limits predict' },
+  checked: { name: 'rate_limits_checked', kind: 'rate', help: 'requesters that could run the check (limits known and testable)' },
+  expected: { name: 'rate_expected_refusals', kind: 'counter', help: 'refusals the advertised limits predict' },
+  observed: { name: 'rate_observed_refusals', kind: 'counter', help: 'answers refused with rate-limited:' },
+  queries: { name: 'rate_queries', kind: 'counter', help: 'charged queries sent' },
+  share: { name: 'rate_refused_share', kind: 'rate', help: 'share of queries refused with rate-limited:' },
+} as const;
+
+export type Verdict = 'served' | 'queries' | 'served-cap';
+
+/** Past these the check takes too long to be a load scenario; say so rather than run for an hour. */
+const MAX_STEPS = 2000;
+const MIN_WINDOW_SECONDS = 60;
+
+/**
+ * The queries one requester sends (owner indexes) and what the limits predict:
+ * queries_per_window+extra to owner 0, then owner after owner until the
+ * served cap has refused `extra` queries.
+ */
+export function ratePlanFor(limits: KeyPackageLimits, extra: number, maxSteps = MAX_STEPS): { owners: number; steps: { owner: number; expect: Verdict }[] } {
+  const q = limits.queries_per_window;
+  const cap = limits.served_per_window;
+  const perPair = new Map<number, number>();
+  let served = 0;
+  const steps: { owner: number; expect: Verdict }[] = [];
+  const ask = (owner: number): Verdict => {
+    const n = perPair.get(owner) ?? 0;
+    if (n >= q) return 'queries';
+    if (served + 1 > cap) return 'served-cap';
+    perPair.set(owner, n + 1);
+    served += 1;
+    return 'served';
+  };
+  for (let i = 0; i < Math.min(q + extra, maxSteps + 1); i++) steps.push({ owner: 0, expect: ask(0) });
+  let owner = 1;
+  let capRefusals = steps.filter((st) => st.expect === 'served-cap').length;
+  // Past maxSteps the caller refuses to run it; stop building.
+  while (capRefusals < extra && steps.length <= maxSteps) {
+    for (let i = 0; i < q && capRefusals < extra; i++) {
+      const expect = ask(owner);
+      steps.push({ owner, expect });
+      if (expect === 'served-cap') capRefusals += 1;
+    }
+    owner += 1;
+  }
+  return { owners: owner, steps };
+}
+
+export interface RateData {
+  url: string;
+  limits: KeyPackageLimits | undefined;
+  /** Why the check cannot run, when it cannot. */
+  problem: string | undefined;
+  owners: string[];
+}
+
+export function ratePlan(s: Settings, _fixture: Fixture): Plan<RateData> {
+  const requesters = int(s, 'REQUESTERS', 4, 1, 100);
+  const extra = int(s, 'EXTRA', 2, 1, 50);
+  const d = duration(s, 'DURATION', '120s');
+  const timeoutMs = replyTimeout(s);
+
+  async function runRequester(rt: LoadRuntime, data: RateData, limits: KeyPackageLimits, by447: boolean): Promise<void> {
+    const { steps } = ratePlanFor(limits, extra);
+    const secret = rt.signer.newSecretKey();
+    const sock = await authedSocket(rt, data.url, secret, timeoutMs);
+    try {
+      const inbox = subId('rate-inbox');
+      // authors absent: one inbox receives every owner's KeyPackages (kp-447-subscription).
+      if (by447 && !(await openInbox(sock, inbox, { kinds: [KIND.keyPackage] }, timeoutMs))) throw new Error('the relay refused the 447 inbox subscription');
+      for (const step of steps) {
+        const owner = data.owners[step.owner];
+        if (owner === undefined) throw new Error('plan names an owner setup did not create');
+        let servedOne: boolean;
+        let refusal: string | undefined;
+        if (by447) {
+          const res = answered(rt, await request447(rt, sock, inbox, keyPackageRequest(rt, secret, owner), timeoutMs));
+          if (res === undefined) return;
+          rt.add(LATENCY.request447.name, res.ms);
+          servedOne = res.ok && res.deliveries.length === 1 && res.deliveries[0]?.pubkey === owner;
+          refusal = res.ok ? undefined : res.message;
+        } else {
+          const res = answered(rt, await query(rt, sock, subId('rate-req'), [{ kinds: [KIND.keyPackage], authors: [owner], limit: limits.max_per_query }], timeoutMs));
+          if (res === undefined) return;
+          rt.add(LATENCY.req.name, res.ms);
+          servedOne = res.closed === undefined && res.events.length === 1 && res.events[0]?.pubkey === owner;
+          refusal = res.closed;
+        }
+        const rateLimited = refusalPrefix(refusal) === PREFIX.rateLimited;
+        const expectRefused = step.expect !== 'served';
+        const match = expectRefused ? rateLimited : servedOne;
+        rt.add(M.queries.name, 1);
+        rt.add(M.expected.name, expectRefused ? 1 : 0);
+        rt.add(M.observed.name, rateLimited ? 1 : 0);
+        rt.add(M.share.name, rateLimited);
+        rt.add(M.match.name, match);
+        if (!match) {
+          const got = refusal !== undefined ? `refused "${refusal}"` : servedOne ? 'served one KeyPackage' : 'an unexpected answer';
+          rt.log(`rate (${by447 ? '447' : 'REQ'}): query ${steps.indexOf(step) + 1} to owner ${step.owner} should be ${step.expect === 'served' ? 'served' : `refused (${step.expect} limit)`}, got ${got}`);
+        }
+      }
+    } finally {
+      await sock.close();
+    }
+  }
+
+  const run = guarded<RateData>(async (rt, data, it) => {
+    if (data.limits === undefined || data.problem !== undefined) {
+      rt.add(M.checked.name, false);
+      rt.log(`rate: ${data.problem ?? 'no limits'}`);
+      return;
+    }
+    rt.add(M.checked.name, true);
+    // Even VUs ask by REQ, odd ones by kind 447: both paths share the limits.
+    await runRequester(rt, data, data.limits, it.vu % 2 === 0);
+  });
+
+  return {
+    roles: [{ name: 'requesters', executor: { executor: 'per-vu-iterations', vus: requesters, iterations: 1, maxDuration: d.text }, durationMs: d.ms, run }],
+    metrics: [M.match, M.checked, M.expected, M.observed, M.queries, M.share, LATENCY.req, LATENCY.request447, LATENCY.publish, OPS_FAILED],
+    thresholds: {
+      [M.match.name]: ['rate==1'],
+      [M.checked.name]: ['rate==1'],
+      [OPS_FAILED.name]: ['rate<0.01'],
+      ...latencyThresholds(s, [LATENCY.req.name, LATENCY.request447.name]),
+    },
+    settings: { REQUESTERS: requesters, EXTRA: extra, DURATION: d.text },
+    setupTimeout: '120s',
+    async setup(rt) {
+      const nip11 = await fetchNip11(rt, s.url, timeoutMs);
+      const limits = settleLimits(nip11, s);
+      const base = { url: s.url, limits, owners: [] as string[] };
+      if (limits === undefined) {
+        return { ...base, problem: 'the relay advertises no complete NIP-11 keypackages limits (kp-rate-advertise); give MAX_PER_QUERY, QUERIES_PER_WINDOW, SERVED_PER_WINDOW and WINDOW_SECONDS' };
+      }
+      if (limits.window_seconds < MIN_WINDOW_SECONDS) return { ...base, problem: `window_seconds ${limits.window_seconds} is too short to predict refusals reliably` };
+      const plan = ratePlanFor(limits, extra);
+      if (plan.steps.length > MAX_STEPS) return { ...base, problem: `the advertised limits need ${plan.steps.length} queries per requester; more than ${MAX_STEPS}` };
+      // One KeyPackage per owner: every hand-out is that owner's last resort, never consumed.
+      const secrets = Array.from({ length: plan.owners }, () => rt.signer.newSecretKey());
+      await withSocket(rt, s.url, timeoutMs, async (sock) => {
+        for (const secret of secrets) {
+          const reply = await publish(rt, sock, rt.signer.sign(keyPackageTemplate(rt, nowSeconds() - 5), secret), timeoutMs);
+          if (reply === undefined || !reply.ok) throw new Error(`setup: publishing a KeyPackage failed: ${reply?.message ?? 'no OK in time'}`);
+          rt.add(LATENCY.publish.name, reply.ms);
+        }
+      });
+      return { ...base, problem: undefined, owners: secrets.map((k) => rt.signer.publicKey(k)) };
+    },
+    notes(values) {
+      const c = (name: string): number => values[name]?.count ?? 0;
+      const queries = c(M.queries.name);
+      if (queries === 0) return ['no query ran: see the log for why (limits unknown or untestable)'];
+      const pct = (n: number): string => `${((100 * n) / queries).toFixed(1)}%`;
+      return [
+        `${queries} charged queries: ${pct(c(M.observed.name))} refused with rate-limited:, ${pct(c(M.expected.name))} predicted by the advertised limits`,
+      ];
+    },
+  };
+}
+
+export const rateScenario: Scenario = {
+  name: 'rate',
+  description: 'Requesters exceed the per-owner and per-requester limits by REQ and kind 447; every refusal must be the one the NIP-11 limits predict.',
+  plan: ratePlan,
+};

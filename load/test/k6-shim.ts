@@ -1,0 +1,198 @@
+/**
+ * A stand-in for the k6 runtime, to execute the real k6 bundle logic in
+ * Node: the k6 modules the bundles import, backed by ws and Node timers,
+ * and a vm context with only what k6 1.3 has (no process, Buffer, require,
+ * TextEncoder or performance; a Uint8Array.from that rejects strings, as
+ * measured). It is not k6: it checks our code against k6's API shape and
+ * missing globals, not k6 itself.
+ */
+import { webcrypto } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import vm from 'node:vm';
+import WebSocket from 'ws';
+import type { Plugin } from 'esbuild';
+import { runRole } from '../node/executor.js';
+import { MetricStore } from '../node/metrics.js';
+import type { MetricKind } from '../core/runtime.js';
+import { parseDuration } from '../core/settings.js';
+import { evaluateThreshold } from '../core/thresholds.js';
+
+type Listener = (event: Record<string, unknown>) => void;
+
+class ShimWebSocket {
+  static readonly all = new Set<ShimWebSocket>();
+  readyState = 0;
+  private readonly ws: WebSocket;
+  private readonly listeners = new Map<string, Listener[]>();
+
+  constructor(url: string) {
+    this.ws = new WebSocket(url);
+    ShimWebSocket.all.add(this);
+    this.ws.on('open', () => {
+      this.readyState = 1;
+      this.emit('open', { type: 'open' });
+    });
+    this.ws.on('message', (data) => this.emit('message', { type: 'message', data: data.toString(), timestamp: Date.now() }));
+    this.ws.on('close', () => {
+      this.readyState = 3;
+      ShimWebSocket.all.delete(this);
+      this.emit('close', { type: 'close' });
+    });
+    this.ws.on('error', (err) => this.emit('error', { type: 'error', error: err.message }));
+  }
+
+  private emit(name: string, event: Record<string, unknown>): void {
+    for (const f of this.listeners.get(name) ?? []) f(event);
+  }
+
+  addEventListener(name: string, f: Listener): void {
+    this.listeners.set(name, [...(this.listeners.get(name) ?? []), f]);
+  }
+
+  send(text: string): void {
+    this.ws.send(text);
+  }
+
+  close(): void {
+    this.readyState = 2;
+    this.ws.close();
+  }
+
+  static terminateAll(): void {
+    for (const s of ShimWebSocket.all) s.ws.terminate();
+  }
+}
+
+export interface Shim {
+  metrics: MetricStore;
+  exec: { vu: { idInTest: number }; scenario: { iterationInTest: number; startTime: number } };
+  /** k6/http is synchronous: answers come from this cache, which the test keeps fresh. */
+  httpCache: Map<string, { status: number; body: string }>;
+  modules: Record<string, Record<string, unknown>>;
+  terminateAll(): void;
+}
+
+export function makeShim(): Shim {
+  const metrics = new MetricStore();
+  const metric = (kind: MetricKind) =>
+    class {
+      constructor(readonly name: string) {
+        metrics.define({ name, kind });
+      }
+      add(value: number | boolean): void {
+        metrics.add(this.name, value);
+      }
+    };
+  const exec = { vu: { idInTest: 1 }, scenario: { iterationInTest: 0, startTime: Date.now() } };
+  const httpCache = new Map<string, { status: number; body: string }>();
+  const ws = { WebSocket: ShimWebSocket };
+  return {
+    metrics,
+    exec,
+    httpCache,
+    terminateAll: () => ShimWebSocket.terminateAll(),
+    modules: {
+      'k6/websockets': ws,
+      'k6/experimental/websockets': ws,
+      'k6/timers': { setTimeout, clearTimeout },
+      'k6/metrics': { Counter: metric('counter'), Rate: metric('rate'), Trend: metric('trend'), Gauge: metric('gauge') },
+      'k6/http': { default: { get: (url: string) => httpCache.get(url) ?? { status: 0, body: null } } },
+      'k6/execution': { default: exec },
+      // `new` on a function that returns an object yields that object: the array itself.
+      'k6/data': {
+        SharedArray: function (_name: string, fill: () => unknown[]): unknown[] {
+          return fill();
+        },
+      },
+    },
+  };
+}
+
+/** Resolves every k6 import to the shim object the vm context holds as `__k6shim`. */
+export function shimPlugin(shim: Shim): Plugin {
+  return {
+    name: 'k6-shim',
+    setup(b) {
+      b.onResolve({ filter: /^k6(\/.*)?$/ }, (args) => ({ path: args.path, namespace: 'k6-shim' }));
+      b.onLoad({ filter: /.*/, namespace: 'k6-shim' }, (args) => {
+        const names = Object.keys(shim.modules[args.path] ?? {});
+        if (names.length === 0) return { errors: [{ text: `the k6 shim has no module ${args.path}` }] };
+        const m = `globalThis.__k6shim[${JSON.stringify(args.path)}]`;
+        const lines = names.map((n) => (n === 'default' ? `export default ${m}.default;` : `export const ${n} = ${m}.${n};`));
+        return { contents: lines.join('\n'), loader: 'js' };
+      });
+    },
+  };
+}
+
+/** Evaluates an IIFE bundle in a context with k6 1.3's globals only; returns its exports. */
+export function evaluateBundle(code: string, shim: Shim, env: Record<string, string>, globalName: string): Record<string, unknown> {
+  const context = vm.createContext({
+    console,
+    __ENV: Object.freeze({ ...env }),
+    open: (path: string) => readFileSync(path, 'utf8'),
+    crypto: { getRandomValues: <T extends ArrayBufferView>(a: T): T => webcrypto.getRandomValues(a as unknown as Uint8Array) as unknown as T },
+    __k6shim: shim.modules,
+  });
+  // k6 1.3 measured: Uint8Array.from rejects a string source.
+  vm.runInContext(
+    `(() => { const from = Uint8Array.from; Object.defineProperty(Uint8Array, 'from', { configurable: true, writable: true, value: function (src, ...rest) { if (typeof src === 'string') throw new TypeError('string source'); return from.call(this, src, ...rest); } }); })();`,
+    context,
+  );
+  vm.runInContext(code, context, { filename: `${globalName}.js` });
+  return vm.runInContext(globalName, context) as Record<string, unknown>;
+}
+
+export interface K6Lifecycle {
+  exitCode: 0 | 99;
+  /** What handleSummary returned: stdout and the three files. */
+  outputs: Record<string, string>;
+}
+
+type Fn = (...args: unknown[]) => unknown;
+
+/**
+ * Runs a bundle's exports the way `k6 run` does: setup, every options.scenarios
+ * entry under its executor (the Node driver's executors), teardown, thresholds,
+ * then handleSummary with k6's legacy summary data.
+ */
+export async function runK6Lifecycle(exports: Record<string, unknown>, shim: Shim): Promise<K6Lifecycle> {
+  const options = exports.options as { scenarios: Record<string, Record<string, unknown> & { exec: string }>; thresholds: Record<string, string[]> };
+  const t0 = Date.now();
+  const data: unknown = JSON.parse(JSON.stringify((await (exports.setup as Fn)()) ?? null));
+  await Promise.all(
+    Object.entries(options.scenarios).map(([name, sc]) => {
+      const durationMs = parseDuration(String(sc.duration ?? sc.maxDuration));
+      const fn = exports[sc.exec] as Fn;
+      const role = {
+        name,
+        executor: sc as never,
+        durationMs,
+        run: (_rt: unknown, d: unknown, it: { vu: number; iteration: number; deadline: number }) => {
+          shim.exec.vu.idInTest = it.vu;
+          shim.exec.scenario.iterationInTest = it.iteration;
+          shim.exec.scenario.startTime = it.deadline - durationMs;
+          return fn(d) as Promise<void>;
+        },
+      };
+      return runRole({} as never, role, data, { graceMs: 5000, cut: () => shim.terminateAll() });
+    }),
+  );
+  await (exports.teardown as Fn)(data);
+  const seconds = (Date.now() - t0) / 1000;
+  const metrics: Record<string, unknown> = {};
+  let failed = false;
+  for (const name of shim.metrics.names()) {
+    const values = shim.metrics.valuesOf(name, seconds);
+    const thresholds = Object.fromEntries(
+      (options.thresholds[name] ?? []).map((e) => {
+        const ok = evaluateThreshold(name, e, values).ok === true;
+        failed ||= !ok;
+        return [e, { ok }];
+      }),
+    );
+    metrics[name] = { type: shim.metrics.kindOf(name), contains: 'default', values, thresholds };
+  }
+  const outputs = (exports.handleSummary as Fn)({ metrics, state: { testRunDurationMs: seconds * 1000 }, root_group: {}, options: {} }) as Record<string, string>;
+  return { exitCode: failed ? 99 : 0, outputs };
+}

@@ -1,0 +1,59 @@
+/** `kpsuite load`: run folders, usage errors (exit 2), and the k6 driver's wiring (with a fake k6). */
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LoadUsageError, runLoad, type Io, type LoadCommandOptions } from '../../cli/load-command.js';
+import { SettingsError } from '../core/settings.js';
+import { K6NotFoundError } from '../node/k6-driver.js';
+import { buildBundle, repoRoot, VARIANTS } from '../build.js';
+import { makeFixture } from '../node/fixture.js';
+import { LOAD_SUMMARY_SCHEMA } from '../core/summary.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'kp-load-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const quiet: Io = { stdout: () => undefined, stderr: () => undefined };
+const base = (over: Partial<LoadCommandOptions> = {}): LoadCommandOptions => ({ driver: 'node', env: [], k6: 'k6', out: join(tmp, 'reports'), reports: true, ...over });
+
+describe('kpsuite load', () => {
+  it('runs on the embedded reference relay and writes JSON, JUnit and Markdown into a run folder', async () => {
+    const code = await runLoad('publish', base({ rate: 3, duration: '1s', env: ['BATCH=2'] }), quiet);
+    expect(code).toBe(0);
+    const runs = readdirSync(join(tmp, 'reports', 'runs'));
+    expect(runs).toHaveLength(1);
+    const dir = join(tmp, 'reports', 'runs', runs[0] ?? '');
+    expect(readdirSync(dir).sort()).toEqual(['load-publish.json', 'load-publish.junit.xml', 'load-publish.md']);
+    const json = JSON.parse(readFileSync(join(dir, 'load-publish.json'), 'utf8')) as { schema: string; passed: boolean; settings: Record<string, unknown> };
+    expect(json).toMatchObject({ schema: LOAD_SUMMARY_SCHEMA, passed: true, settings: { RATE: 3, DURATION: '1s', BATCH: 2 } });
+  });
+
+  it('refuses unusable input before starting anything (exit 2)', async () => {
+    await expect(runLoad('publish', base({ url: 'http://example.org' }), quiet)).rejects.toThrow(LoadUsageError);
+    await expect(runLoad('publish', base({ url: 'ws://127.0.0.1:1' }), quiet)).rejects.toThrow(LoadUsageError);
+    await expect(runLoad('contend', base({ env: ['RACERS=many'] }), quiet)).rejects.toThrow(SettingsError);
+    await expect(runLoad('contend', base({ driver: 'k6', k6: join(tmp, 'no-such-k6') }), quiet)).rejects.toThrow(K6NotFoundError);
+  });
+
+  it('--driver k6 runs the bundle its k6 version supports, with a fresh fixture and the run folder', async () => {
+    const bundles = join(tmp, 'bundles');
+    for (const v of VARIANTS) await buildBundle(repoRoot(), 'contend', v, makeFixture({ keyPackages: 0, notes: 0 }), bundles);
+    const log = join(tmp, 'fake-k6.json');
+    const fake = join(tmp, 'fake-k6');
+    // Prints a 1.3 version (so the compat bundle is chosen), records its arguments, fails a threshold.
+    writeFileSync(
+      fake,
+      `#!${process.execPath}\nconst fs = require('node:fs');\nconst a = process.argv.slice(2);\nif (a[0] === 'version') { console.log('k6 v1.3.0 (commit/devel, go1.24, linux/amd64)'); process.exit(0); }\nconst env = Object.fromEntries(a.filter((x, i) => a[i - 1] === '-e').map((kv) => kv.split(/=(.*)/s).slice(0, 2)));\nfs.writeFileSync(${JSON.stringify(log)}, JSON.stringify({ args: a, env, fixture: fs.existsSync(env.FIXTURE) }));\nprocess.exit(99);\n`,
+    );
+    chmodSync(fake, 0o755);
+    const code = await runLoad('contend', base({ driver: 'k6', k6: fake, bundles: join(bundles, 'load', 'dist'), out: join(tmp, 'k6-reports') }), quiet);
+    expect(code).toBe(99);
+    const seen = JSON.parse(readFileSync(log, 'utf8')) as { args: string[]; env: Record<string, string>; fixture: boolean };
+    expect(seen.args[0]).toBe('run');
+    expect(seen.args.at(-1)).toBe(join(bundles, 'load', 'dist', 'compat', 'contend.js'));
+    expect(seen.fixture).toBe(true);
+    expect(seen.env.RELAY_URL).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+    expect(existsSync(seen.env.SUMMARY_DIR ?? '')).toBe(true);
+    expect(seen.env.SUMMARY_DIR).toContain(join('k6-reports', 'runs'));
+  });
+});
