@@ -8,30 +8,24 @@ import http from 'k6/http';
 import { Counter, Gauge, Rate, Trend } from 'k6/metrics';
 import { clearTimeout, setTimeout } from 'k6/timers';
 import { WebSocket } from 'k6/websockets';
+import { FrameInbox } from '../core/inbox.js';
 import { nobleSigner } from '../core/signer.js';
 import type { HttpReply, LoadRuntime, MetricSpec, RelayMessage, Socket } from '../core/runtime.js';
 
-interface Waiter {
-  match: (m: RelayMessage) => boolean;
-  resolve: (m: RelayMessage | undefined) => void;
-}
-
-const BACKLOG_LIMIT = 2000;
 const OPEN = 1;
 
 class K6Socket implements Socket {
-  private readonly backlog: RelayMessage[] = [];
-  private readonly waiters: Waiter[] = [];
+  private readonly inbox = new FrameInbox({ setTimeout, clearTimeout: (h) => clearTimeout(h as number) });
   private closed = false;
   private onClosed: (() => void)[] = [];
 
   constructor(private readonly ws: WebSocket) {
     ws.addEventListener('message', (e) => {
-      if ('data' in e && typeof e.data === 'string') this.onFrame(e.data);
+      if ('data' in e && typeof e.data === 'string') this.inbox.push(e.data);
     });
     ws.addEventListener('close', () => {
       this.closed = true;
-      for (const w of this.waiters.splice(0)) w.resolve(undefined);
+      this.inbox.closed();
       for (const f of this.onClosed.splice(0)) f();
     });
   }
@@ -44,43 +38,8 @@ class K6Socket implements Socket {
     if (this.isOpen) this.ws.send(JSON.stringify(message));
   }
 
-  private onFrame(text: string): void {
-    let message: unknown;
-    try {
-      message = JSON.parse(text);
-    } catch {
-      return;
-    }
-    if (!Array.isArray(message)) return;
-    const m = message as RelayMessage;
-    const i = this.waiters.findIndex((w) => w.match(m));
-    if (i >= 0) this.waiters.splice(i, 1)[0]?.resolve(m);
-    else {
-      this.backlog.push(m);
-      if (this.backlog.length > BACKLOG_LIMIT) this.backlog.shift();
-    }
-  }
-
   next(match: (m: RelayMessage) => boolean, timeoutMs: number): Promise<RelayMessage | undefined> {
-    const idx = this.backlog.findIndex(match);
-    if (idx >= 0) return Promise.resolve(this.backlog.splice(idx, 1)[0]);
-    if (!this.isOpen) return Promise.resolve(undefined);
-    return new Promise((resolve) => {
-      // Every timer is cleared once settled: a pending timer keeps a k6 iteration alive.
-      const waiter: Waiter = {
-        match,
-        resolve: (m) => {
-          clearTimeout(timer);
-          resolve(m);
-        },
-      };
-      const timer = setTimeout(() => {
-        const at = this.waiters.indexOf(waiter);
-        if (at >= 0) this.waiters.splice(at, 1);
-        resolve(undefined);
-      }, timeoutMs);
-      this.waiters.push(waiter);
-    });
+    return this.inbox.next(match, timeoutMs, this.isOpen);
   }
 
   close(): Promise<void> {

@@ -9,26 +9,16 @@ import { keysFromHex, newKeys, secretHex, sign } from '../../protocol/crypto.js'
 import { randomBytes } from 'node:crypto';
 import type { HttpReply, LoadRuntime, RelayMessage, Signer, Socket } from '../core/runtime.js';
 import type { MetricStore } from './metrics.js';
-
-interface Waiter {
-  match: (m: RelayMessage) => boolean;
-  resolve: (m: RelayMessage | undefined) => void;
-}
-
-/** Unmatched frames kept for a later next(); past this the oldest go (live traffic nobody waits for). */
-const BACKLOG_LIMIT = 2000;
+import { FrameInbox } from '../core/inbox.js';
 
 export class NodeSocket implements Socket {
-  private readonly backlog: RelayMessage[] = [];
-  private readonly waiters: Waiter[] = [];
+  private readonly inbox = new FrameInbox({ setTimeout, clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) });
   private readonly closed: Promise<void>;
 
   constructor(private readonly ws: WebSocket) {
-    ws.on('message', (data) => this.onFrame(data.toString()));
+    ws.on('message', (data) => this.inbox.push(data.toString()));
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
-    void this.closed.then(() => {
-      for (const w of this.waiters.splice(0)) w.resolve(undefined);
-    });
+    void this.closed.then(() => this.inbox.closed());
   }
 
   get isOpen(): boolean {
@@ -39,42 +29,8 @@ export class NodeSocket implements Socket {
     if (this.isOpen) this.ws.send(JSON.stringify(message));
   }
 
-  private onFrame(text: string): void {
-    let message: unknown;
-    try {
-      message = JSON.parse(text);
-    } catch {
-      return;
-    }
-    if (!Array.isArray(message)) return;
-    const m = message as RelayMessage;
-    const i = this.waiters.findIndex((w) => w.match(m));
-    if (i >= 0) this.waiters.splice(i, 1)[0]?.resolve(m);
-    else {
-      this.backlog.push(m);
-      if (this.backlog.length > BACKLOG_LIMIT) this.backlog.shift();
-    }
-  }
-
   next(match: (m: RelayMessage) => boolean, timeoutMs: number): Promise<RelayMessage | undefined> {
-    const idx = this.backlog.findIndex(match);
-    if (idx >= 0) return Promise.resolve(this.backlog.splice(idx, 1)[0]);
-    if (!this.isOpen) return Promise.resolve(undefined);
-    return new Promise((resolve) => {
-      const waiter: Waiter = {
-        match,
-        resolve: (m) => {
-          clearTimeout(timer);
-          resolve(m);
-        },
-      };
-      const timer = setTimeout(() => {
-        const at = this.waiters.indexOf(waiter);
-        if (at >= 0) this.waiters.splice(at, 1);
-        resolve(undefined);
-      }, timeoutMs);
-      this.waiters.push(waiter);
-    });
+    return this.inbox.next(match, timeoutMs, this.isOpen);
   }
 
   async close(): Promise<void> {
