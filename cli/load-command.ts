@@ -14,7 +14,8 @@ import { toText } from '../load/core/summary.js';
 import { fixtureNeeds, SCENARIOS } from '../load/scenarios/index.js';
 import { makeFixture } from '../load/node/fixture.js';
 import { bundlePath, findK6, K6NotFoundError, runK6, variantFor, writeFixtureFile } from '../load/node/k6-driver.js';
-import { createLoadRunDir, writeLoadSummary } from '../load/node/report.js';
+import { writeLoadSummary } from '../load/node/report.js';
+import { createRunDir, relaySlug } from '../reports/write.js';
 import { LoadRunError, runNode } from '../load/node/run.js';
 import { NodeRuntime } from '../load/node/runtime.js';
 import { MetricStore } from '../load/node/metrics.js';
@@ -101,7 +102,7 @@ export async function runLoad(name: ScenarioName, o: LoadCommandOptions, io: Io 
     const env: Record<string, string> = { ...knobs, RELAY_URL: url };
     await reachable(url);
     io.stdout(`kpsuite load ${name}: ${label}, driver ${k6 ? `k6 ${k6.version} (${bundle})` : 'node'}\n`);
-    const runDir = o.reports ? createLoadRunDir(o.out, label, new Date()) : undefined;
+    const runDir = o.reports ? createRunDir(o.out, relaySlug(label), new Date()) : undefined;
 
     if (k6 !== undefined && bundle !== undefined) {
       // A fresh pool per run: re-publishing a bundled one to the same relay would only get "duplicate:".

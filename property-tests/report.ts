@@ -3,12 +3,12 @@
  * `<reportsDir>/runs/`, next to the conformance runs. The `latest` pointer is
  * left to conformance reports, whose readers expect report.json there.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RelayInformation } from '../protocol/messages.js';
 import type { KeyPackageLimits } from '../protocol/profile.js';
-import { anchorHref, compactUtc, profileLink } from '../reports/text.js';
-import { relaySlug } from '../reports/write.js';
+import { anchorHref, profileLink } from '../reports/text.js';
+import { createRunDir, relaySlug } from '../reports/write.js';
 import type { PropertyFailure } from './property.js';
 
 export const PROPS_SCHEMA = 'kpsuite-props/1';
@@ -42,23 +42,6 @@ export interface PropsReport {
   invariants: Record<string, string>;
   /** What the sequences exercised, summed over every run. */
   stats: Record<string, number>;
-}
-
-/** `<base>/runs/<relay>-props-<UTC>/`; a second run in the same second gets `-2`, `-3`, … */
-function createRunDir(baseDir: string, report: PropsReport): string {
-  const runs = join(baseDir, 'runs');
-  mkdirSync(runs, { recursive: true });
-  const slug = report.relay.url === undefined ? 'in-process' : relaySlug(report.relay.url);
-  const name = `${slug}-props-${compactUtc(new Date(report.run.startedAt))}`;
-  for (let i = 1; ; i += 1) {
-    const dir = join(runs, i === 1 ? name : `${name}-${i}`);
-    try {
-      mkdirSync(dir);
-      return dir;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-  }
 }
 
 export function toMarkdown(report: PropsReport, profileUrl: string | undefined): string {
@@ -105,7 +88,8 @@ export function toMarkdown(report: PropsReport, profileUrl: string | undefined):
 }
 
 export function writePropsReport(report: PropsReport, baseDir: string): { dir: string; files: string[] } {
-  const dir = createRunDir(baseDir, report);
+  const slug = report.relay.url === undefined ? 'in-process' : relaySlug(report.relay.url);
+  const dir = createRunDir(baseDir, slug, new Date(report.run.startedAt), 'props');
   const files = [join(dir, 'props.json'), join(dir, 'props.md')];
   writeFileSync(files[0]!, `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(files[1]!, toMarkdown(report, profileLink(dir)));

@@ -30,14 +30,14 @@ export function relaySlug(url: string): string {
   return safe === '' ? 'relay' : safe;
 }
 
-/** The run's start time in the folder name; now when startedAt does not parse. */
-function runStamp(report: ConformanceReport): string {
-  const started = new Date(report.run.startedAt);
-  return compactUtc(Number.isNaN(started.getTime()) ? new Date() : started);
-}
-
-/** Creates the run folder; a second run in the same second gets `-2`, `-3`, … */
-function createRunDir(runsDir: string, name: string): string {
+/**
+ * Creates `<baseDir>/runs/<slug>[-<kind>]-<UTC time>/`, the one naming every
+ * suite's runs share (check, props, load); a second run in the same second
+ * gets `-2`, `-3`, …
+ */
+export function createRunDir(baseDir: string, slug: string, started: Date, kind?: string): string {
+  const runsDir = join(baseDir, 'runs');
+  const name = `${slug}${kind ? `-${kind}` : ''}-${compactUtc(Number.isNaN(started.getTime()) ? new Date() : started)}`;
   mkdirSync(runsDir, { recursive: true });
   for (let i = 1; ; i += 1) {
     const dir = join(runsDir, i === 1 ? name : `${name}-${i}`);
@@ -83,7 +83,7 @@ export interface WrittenRun {
 }
 
 export function writeRunReports(report: ConformanceReport, baseDir = 'reports', links: LinkOptions = {}): WrittenRun {
-  const dir = createRunDir(join(baseDir, 'runs'), `${relaySlug(report.relay.url)}-${runStamp(report)}`);
+  const dir = createRunDir(baseDir, relaySlug(report.relay.url), new Date(report.run.startedAt));
   const profileUrl = links.profileUrl ?? profileLink(dir);
   const options: LinkOptions = profileUrl === undefined ? {} : { profileUrl };
   const outputs: [string, string][] = [

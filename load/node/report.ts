@@ -3,27 +3,9 @@
  * with load-<scenario>.json, .junit.xml and .md. (The `latest` pointer stays
  * with conformance runs.)
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { relaySlug } from '../../reports/write.js';
-import { compactUtc } from '../../reports/text.js';
 import { summaryFileNames, toJUnit, toJson, toMarkdown, type LoadSummary } from '../core/summary.js';
-
-/** Creates `<baseDir>/runs/<relay>-<time>[-n]/` and returns it. */
-export function createLoadRunDir(baseDir: string, relayUrl: string, started: Date): string {
-  const runs = join(baseDir, 'runs');
-  mkdirSync(runs, { recursive: true });
-  const name = `${relaySlug(relayUrl)}-${compactUtc(started)}`;
-  for (let i = 1; ; i++) {
-    const dir = join(runs, i === 1 ? name : `${name}-${i}`);
-    try {
-      mkdirSync(dir);
-      return dir;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-  }
-}
 
 /** Writes the summary's JSON, JUnit and Markdown into `dir`; returns the paths. */
 export function writeLoadSummary(dir: string, summary: LoadSummary): string[] {
