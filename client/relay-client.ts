@@ -43,6 +43,13 @@ export class TimeoutError extends Error {
   }
 }
 
+/** The relay sent no NIP-42 challenge, so nothing on this connection can authenticate. */
+export class NoChallengeError extends TimeoutError {
+  constructor(ms: number) {
+    super('the relay\'s ["AUTH", <challenge>] (it sends none on connect)', ms);
+  }
+}
+
 interface Waiter {
   match: (m: RelayMessage) => boolean;
   resolve: (m: RelayMessage) => void;
@@ -57,6 +64,8 @@ export interface ClientOptions {
   label?: string;
   /** Time origin of `WireEntry.t` (ms since epoch), shared by the connections of one log. */
   epochMs?: number;
+  /** How long to wait for the AUTH challenge (default: timeoutMs); 0 when the relay is known to send none. */
+  challengeTimeoutMs?: number;
 }
 
 let subCounter = 0;
@@ -75,6 +84,7 @@ export class RelayClient {
   private readonly waiters: Waiter[] = [];
   private readonly started: number;
   private readonly timeoutMs: number;
+  private readonly challengeTimeoutMs: number;
   private readonly label: string;
   private closedPromise: Promise<void>;
 
@@ -86,6 +96,7 @@ export class RelayClient {
     this.log = opts.log ?? [];
     this.started = opts.epochMs ?? Date.now();
     this.timeoutMs = opts.timeoutMs ?? 5000;
+    this.challengeTimeoutMs = opts.challengeTimeoutMs ?? this.timeoutMs;
     this.label = opts.label ? `${opts.label} ` : '';
     ws.on('message', (data) => this.onFrame(data.toString()));
     this.closedPromise = new Promise((resolve) => ws.once('close', () => resolve()));
@@ -165,10 +176,14 @@ export class RelayClient {
   }
 
   /** Waits for the relay's NIP-42 challenge. */
-  async waitForChallenge(timeoutMs = this.timeoutMs): Promise<string> {
+  async waitForChallenge(timeoutMs = this.challengeTimeoutMs): Promise<string> {
     if (this.challenge !== undefined) return this.challenge;
-    const m = await this.next((x) => x[0] === 'AUTH', 'the AUTH challenge', timeoutMs);
-    return m[1] as string;
+    try {
+      const m = await this.next((x) => x[0] === 'AUTH', 'the AUTH challenge', timeoutMs);
+      return m[1] as string;
+    } catch (err) {
+      throw err instanceof TimeoutError ? new NoChallengeError(timeoutMs) : err;
+    }
   }
 
   private okFor(id: string, what: string): Promise<OkReply> {

@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RelayClient } from '../client/relay-client.js';
+import { NoChallengeError, RelayClient } from '../client/relay-client.js';
 import type { RelayInformation } from '../protocol/messages.js';
 import { PROFILE_VERSION, type KeyPackageLimits } from '../protocol/profile.js';
 import { VERSION } from '../reference-relay/nip11.js';
@@ -106,6 +106,21 @@ function gates(record: TestRecord, strict: boolean): boolean {
   return strict && (record.outcome === 'non-strict' || (record.outcome === 'error' && record.level === 'SHOULD'));
 }
 
+/**
+ * What every run needs to know of the relay before its tests: that it can be
+ * reached (else CheckUsageError), its NIP-11 document, its KeyPackage limits
+ * (flags override), and whether it sends a NIP-42 challenge on connect.
+ */
+export async function prepareRun(
+  url: string,
+  opts: Pick<CheckOptions, 'timeoutMs' | 'quietMs' | 'limits'>,
+): Promise<{ runOptions: RunOptions; limitsSource: ConformanceReport['run']['limitsSource'] }> {
+  const sendsChallenge = await preflight(url, opts.timeoutMs);
+  const nip11 = await fetchNip11(url, opts.timeoutMs);
+  const { limits, source } = settleLimits(nip11, opts.limits);
+  return { runOptions: { url, limits, nip11, timeoutMs: opts.timeoutMs, quietMs: opts.quietMs, sendsChallenge }, limitsSource: source };
+}
+
 export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   let embedded: RunningRelay | undefined;
   let tempDir: string | undefined;
@@ -116,10 +131,8 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
       embedded = await startRelay({ port: 0, db: join(tempDir, 'relay.sqlite') });
     }
     const url = opts.url ?? embedded!.url;
-    await preflight(url, opts.timeoutMs);
-    const nip11 = await fetchNip11(url, opts.timeoutMs);
-    const { limits, source } = settleLimits(nip11, opts.limits);
-    const runOptions: RunOptions = { url, limits, nip11, timeoutMs: opts.timeoutMs, quietMs: opts.quietMs };
+    const { runOptions, limitsSource: source } = await prepareRun(url, opts);
+    const { nip11, limits } = runOptions;
 
     const startedAt = new Date();
     const { records } = await runSuite(opts.tests ?? ALL_TESTS, runOptions, { only: opts.only, exclude: opts.exclude }, opts.concurrency, opts.progress);
@@ -161,13 +174,24 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   }
 }
 
-/** Fails fast, with exit 2, when the relay cannot be reached at all. */
-async function preflight(url: string, timeoutMs: number): Promise<void> {
+/**
+ * Fails fast, with exit 2, when the relay cannot be reached at all; otherwise
+ * says whether it sends a NIP-42 challenge on connect.
+ */
+async function preflight(url: string, timeoutMs: number): Promise<boolean> {
   let client: RelayClient;
   try {
     client = await RelayClient.connect(url, { timeoutMs });
   } catch (err) {
     throw new CheckUsageError(`cannot connect to ${url}: ${(err as Error).message || String(err)}`);
   }
-  await client.close();
+  try {
+    await client.waitForChallenge(timeoutMs);
+    return true;
+  } catch (err) {
+    if (err instanceof NoChallengeError) return false;
+    throw err;
+  } finally {
+    await client.close();
+  }
 }

@@ -36,6 +36,12 @@ export interface RunOptions {
   timeoutMs: number;
   /** How long to wait when checking that nothing more arrives. */
   quietMs: number;
+  /**
+   * Whether the relay sent a NIP-42 challenge on connect when probed. When it
+   * did not, clients stop waiting for one, and tests that must authenticate
+   * are untested at once instead of timing out one by one.
+   */
+  sendsChallenge: boolean;
 }
 
 export class TestContext {
@@ -132,7 +138,13 @@ export class TestContext {
   }
 
   private clientOptions(label: string): ClientOptions {
-    return { log: this.log, label, timeoutMs: this.options.timeoutMs, epochMs: this.epochMs };
+    return {
+      log: this.log,
+      label,
+      timeoutMs: this.options.timeoutMs,
+      challengeTimeoutMs: this.options.sendsChallenge ? this.options.timeoutMs : 0,
+      epochMs: this.epochMs,
+    };
   }
 }
 

@@ -1,5 +1,5 @@
 /** Runs conformance tests against one relay and turns each into a TestRecord with an outcome. */
-import { TimeoutError } from '../client/relay-client.js';
+import { NoChallengeError, TimeoutError } from '../client/relay-client.js';
 import { Informational, RuleBroken, TestContext, Untested, type RunOptions } from './context.js';
 import type { ConformanceTest, Level, Outcome, TestRecord } from './types.js';
 
@@ -53,6 +53,9 @@ export async function runTest(test: ConformanceTest, options: RunOptions): Promi
     } else if (err instanceof Untested) {
       outcome = 'untested';
       message = err.message;
+    } else if (err instanceof NoChallengeError) {
+      outcome = 'untested';
+      message = 'the relay sends no NIP-42 ["AUTH", <challenge>] on connect (see kp-auth-challenge), so this test cannot authenticate';
     } else if (err instanceof Informational) {
       outcome = 'info';
       message = err.message;

@@ -24,6 +24,10 @@ export const FAULTS = {
   'newest-first': { breaks: ['kp-handout-order'], does: 'hands out the newest KeyPackages first' },
   'broadcast-live': { breaks: ['kp-pub-no-broadcast'], does: 'fans new KeyPackages out to every matching live subscription' },
   'ok-before-delivery': { breaks: ['kp-447-ok-after-delivery'], does: 'answers a 447 with OK before sending its KeyPackages' },
+  'no-challenge': {
+    breaks: ['kp-auth-challenge'],
+    does: 'sends no NIP-42 challenge on connect, so nobody can authenticate (as many NIP-01 relays do)',
+  },
 } as const satisfies Record<string, Fault>;
 
 export type FaultName = keyof typeof FAULTS;

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { startRelay, type RunningRelay } from '../../reference-relay/server.js';
 import { FAULTS, type FaultName } from '../../reference-relay/faults.js';
-import type { RelayInformation } from '../../protocol/messages.js';
+import { prepareRun } from '../check.js';
 import { runSuite } from '../runner.js';
 import { handoutTests } from '../tests/handout.js';
 import { rateLimitTests } from '../tests/rate-limits.js';
@@ -29,19 +29,13 @@ afterAll(async () => {
   await Promise.all([...open].map((r) => r.close()));
 });
 
-async function nip11Of(relay: RunningRelay): Promise<RelayInformation> {
-  const res = await fetch(relay.httpUrl, { headers: { Accept: 'application/nostr+json' } });
-  return (await res.json()) as RelayInformation;
-}
-
 async function runAgainst(faults: FaultName[]): Promise<TestRecord[]> {
   const relay = await startRelay({ port: 0, db: ':memory:', limits: LIMITS, faults });
   open.add(relay);
   try {
-    const nip11 = await nip11Of(relay);
-    const limits = nip11.keypackages;
-    expect(limits, 'the reference relay advertises its limits').toBeDefined();
-    const { records } = await runSuite(GROUP, { url: relay.url, limits, nip11, timeoutMs: 3000, quietMs: 200 }, { only: [], exclude: [] }, 4);
+    const { runOptions } = await prepareRun(relay.url, { timeoutMs: 3000, quietMs: 200, limits: {} });
+    expect(runOptions.limits, 'the reference relay advertises its limits').toBeDefined();
+    const { records } = await runSuite(GROUP, runOptions, { only: [], exclude: [] }, 4);
     return records;
   } finally {
     await relay.close();

@@ -5,10 +5,9 @@
  * anchors that fault breaks fail.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RelayInformation } from '../../protocol/messages.js';
 import { FAULTS, type FaultName } from '../../reference-relay/faults.js';
 import { startRelay, type RunningRelay } from '../../reference-relay/server.js';
-import type { RunOptions } from '../context.js';
+import { prepareRun } from '../check.js';
 import { runSuite } from '../runner.js';
 import { authTests } from '../tests/auth.js';
 import { deletionExpiryTests } from '../tests/deletion-expiry.js';
@@ -30,22 +29,8 @@ afterAll(async () => {
 async function runAgainst(faults: FaultName[]): Promise<TestRecord[]> {
   const relay = await startRelay({ port: 0, db: ':memory:', faults });
   relays.push(relay);
-  const res = await fetch(relay.httpUrl, { headers: { Accept: 'application/nostr+json' }, signal: AbortSignal.timeout(3000) });
-  const nip11 = (await res.json()) as RelayInformation;
-  const kp = nip11.keypackages;
-  const options: RunOptions = {
-    url: relay.url,
-    limits: kp && {
-      max_per_query: kp.max_per_query,
-      queries_per_window: kp.queries_per_window,
-      served_per_window: kp.served_per_window,
-      window_seconds: kp.window_seconds,
-    },
-    nip11,
-    timeoutMs: 3000,
-    quietMs: 200,
-  };
-  const { records } = await runSuite(TESTS, options, { only: [], exclude: [] }, 4);
+  const { runOptions } = await prepareRun(relay.url, { timeoutMs: 3000, quietMs: 200, limits: {} });
+  const { records } = await runSuite(TESTS, runOptions, { only: [], exclude: [] }, 4);
   return records;
 }
 

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { startRelay, type RunningRelay } from '../../reference-relay/server.js';
 import { FAULTS, FAULT_NAMES, type FaultName } from '../../reference-relay/faults.js';
-import { fetchNip11, settleLimits } from '../check.js';
+import { prepareRun } from '../check.js';
 import { runSuite } from '../runner.js';
 import { ALL_TESTS } from '../tests/index.js';
 import type { TestRecord } from '../types.js';
@@ -23,9 +23,8 @@ async function runAgainst(faults: FaultName[]): Promise<TestRecord[]> {
   const relay = await startRelay({ port: 0, db: ':memory:', limits: LIMITS, faults });
   relays.push(relay);
   try {
-    const nip11 = await fetchNip11(relay.url, 3000);
-    const { limits } = settleLimits(nip11, {});
-    const { records } = await runSuite(ALL_TESTS, { url: relay.url, limits, nip11, timeoutMs: 3000, quietMs: 200 }, { only: [], exclude: [] }, 4);
+    const { runOptions } = await prepareRun(relay.url, { timeoutMs: 3000, quietMs: 200, limits: {} });
+    const { records } = await runSuite(ALL_TESTS, runOptions, { only: [], exclude: [] }, 4);
     return records;
   } finally {
     await relay.close();

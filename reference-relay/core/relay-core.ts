@@ -44,7 +44,7 @@ export class RelayCore implements RelayContext {
     const session = new Session(this.nextSessionId++, relayHost, sendFrame);
     this.sessions.add(session);
     this.metrics.connections.set(this.sessions.size);
-    session.send(['AUTH', session.challenge]);
+    if (!this.config.faults.has('no-challenge')) session.send(['AUTH', session.challenge]);
     return session;
   }
 

@@ -147,6 +147,15 @@ describe('fault switches', () => {
     expect(late.sort()).toEqual(idsOf(kps.slice(0, 2)).sort());
   });
 
+  faultIt('no-challenge', 'no AUTH challenge on connect, so an AUTH cannot name one', async () => {
+    const relay = await relayWith('no-challenge');
+    const client = await pool.connectRaw(relay.url);
+    client.send(['REQ', 'probe', { kinds: [1], limit: 1 }]);
+    await client.next((m) => m[0] === 'EOSE' && m[1] === 'probe', 'EOSE for probe');
+    expect(client.received.map((m) => m[0])).toEqual(['EOSE']);
+    expect(client.challenge).toBeUndefined();
+  });
+
   it('every fault switch has a test here', () => {
     expect([...covered].sort()).toEqual([...FAULT_NAMES].sort());
   });
