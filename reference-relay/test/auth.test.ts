@@ -1,24 +1,14 @@
 /** PROFILE.md §1 Identity (NIP-42): kp-auth-challenge, kp-auth-verify, kp-auth-multi. */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { newKeys, type Keys } from '../../protocol/crypto.js';
 import { KIND, PREFIX, TAG, prefixOf } from '../../protocol/profile.js';
 import { inventory, publishKeyPackages } from '../../client/choreography.js';
 import { textNote } from '../../client/fixtures.js';
 import { nowSeconds, type RelayClient } from '../../client/relay-client.js';
-import { authEvent, ClientPool, liveSub, sendAuth, sortedIds, startTestRelay, withBadId, withBadSig, type RunningRelay } from './harness.js';
+import { authEvent, liveSub, sendAuth, sortedIds, sharedRelay, withBadId, withBadSig } from './harness.js';
 
-let relay: RunningRelay;
-const pool = new ClientPool();
-
-beforeAll(async () => {
-  relay = await startTestRelay();
-});
-afterEach(async ({ task }) => {
-  await pool.closeAll(task.result?.state === 'fail');
-});
-afterAll(async () => {
-  await relay?.close();
-});
+const relay = sharedRelay();
+const pool = relay.pool;
 
 /** Whether `keys` is authenticated on `client`: a protected note by it is accepted only then (kp-pub-protected). */
 async function protectedNoteAccepted(client: RelayClient, keys: Keys): Promise<boolean> {

@@ -1,28 +1,18 @@
 /** PROFILE.md §7 Deletion (kp-del-owner) and the expiry half of §2.6 (kp-pub-expired), on a clock the tests move. */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { newKeys, type Keys } from '../../protocol/crypto.js';
 import type { NostrEvent } from '../../protocol/messages.js';
 import { KIND, PREFIX, TAG, prefixOf } from '../../protocol/profile.js';
 import { inventory, publishKeyPackages } from '../../client/choreography.js';
 import { deletion, keyPackage, textNote } from '../../client/fixtures.js';
 import { ManualClock, nowSecondsOf } from '../clock.js';
-import { ClientPool, idsOf, liveSub, sortedIds, startTestRelay, type RunningRelay } from './harness.js';
+import { idsOf, liveSub, sortedIds, sharedRelay } from './harness.js';
 
 const K = KIND.keyPackage;
-let relay: RunningRelay;
 // Moves forward by a few seconds per test only: AUTH created_at (wall clock) must stay within 600 s of it.
 const clock = new ManualClock();
-const pool = new ClientPool();
-
-beforeAll(async () => {
-  relay = await startTestRelay({ clock });
-});
-afterEach(async ({ task }) => {
-  await pool.closeAll(task.result?.state === 'fail');
-});
-afterAll(async () => {
-  await relay?.close();
-});
+const relay = sharedRelay({ clock });
+const pool = relay.pool;
 
 async function reqHandout(owner: Keys): Promise<NostrEvent[]> {
   const client = await pool.connectAs(relay.url, newKeys());

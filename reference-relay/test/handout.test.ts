@@ -1,26 +1,16 @@
 /** PROFILE.md §5 Hand-out (shared by REQ and kind 447). */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventProblem, newKeys, type Keys } from '../../protocol/crypto.js';
 import type { NostrEvent } from '../../protocol/messages.js';
 import { KIND, TAG } from '../../protocol/profile.js';
 import { inventory, publishKeyPackages } from '../../client/choreography.js';
 import { keyPackage, keyPackages, oldestFirst } from '../../client/fixtures.js';
 import { newSubId, nowSeconds } from '../../client/relay-client.js';
-import { ClientPool, countBy, idsOf, liveSub, sortedIds, startTestRelay, type RunningRelay } from './harness.js';
+import { countBy, idsOf, liveSub, sortedIds, sharedRelay } from './harness.js';
 
 const K = KIND.keyPackage;
-let relay: RunningRelay;
-const pool = new ClientPool();
-
-beforeAll(async () => {
-  relay = await startTestRelay(); // default limits: max_per_query 2
-});
-afterEach(async ({ task }) => {
-  await pool.closeAll(task.result?.state === 'fail');
-});
-afterAll(async () => {
-  await relay?.close();
-});
+const relay = sharedRelay(); // default limits: max_per_query 2
+const pool = relay.pool;
 
 /** One REQ hand-out to a fresh requester on its own connection. */
 async function reqHandout(owner: Keys, limit?: number): Promise<NostrEvent[]> {

@@ -2,8 +2,9 @@
  * Test-only helpers for the reference relay's own tests: start a relay on
  * loopback, keep track of the connections a test opens (and print their wire
  * log when it fails), and a few frame builders the client helper does not
- * have. Deliberately free of vitest imports: the test files wire the hooks.
+ * have.
  */
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { sign, type Keys } from '../../protocol/crypto.js';
 import type { Filter, NostrEvent, RelayInformation, RelayMessage } from '../../protocol/messages.js';
 import { KIND, TAG } from '../../protocol/profile.js';
@@ -17,6 +18,37 @@ export type { RunningRelay };
 /** A relay on 127.0.0.1, on a free port, in memory unless told otherwise. */
 export function startTestRelay(opts: RelayOptions = {}): Promise<RunningRelay> {
   return startRelay({ host: '127.0.0.1', port: 0, db: ':memory:', ...opts });
+}
+
+export interface SharedRelay {
+  /** ws:// URL of the file's relay (valid inside tests, once beforeAll ran). */
+  readonly url: string;
+  readonly pool: ClientPool;
+}
+
+/**
+ * One relay for a whole test file: started before all tests, its connections
+ * closed after each (printing the wire log when the test failed), stopped after all.
+ */
+export function sharedRelay(opts: RelayOptions = {}): SharedRelay {
+  let relay: RunningRelay | undefined;
+  const pool = new ClientPool();
+  beforeAll(async () => {
+    relay = await startTestRelay(opts);
+  });
+  afterEach(async ({ task }) => {
+    await pool.closeAll(task.result?.state === 'fail');
+  });
+  afterAll(async () => {
+    await relay?.close();
+  });
+  return {
+    pool,
+    get url(): string {
+      if (!relay) throw new Error('sharedRelay: the relay is not started yet (use it inside a test)');
+      return relay.url;
+    },
+  };
 }
 
 /**

@@ -1,24 +1,14 @@
 /** PROFILE.md §2 Publishing KeyPackages (kind 443). */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { newKeys } from '../../protocol/crypto.js';
 import { KIND, PREFIX, TAG, prefixOf } from '../../protocol/profile.js';
 import { inventory, publishKeyPackages } from '../../client/choreography.js';
 import { deletion, keyPackage, keyPackages, keyPackageTags, textNote } from '../../client/fixtures.js';
 import { nowSeconds } from '../../client/relay-client.js';
-import { ClientPool, idsOf, liveSub, startTestRelay, withBadId, withBadSig, type RunningRelay } from './harness.js';
+import { idsOf, liveSub, sharedRelay, withBadId, withBadSig } from './harness.js';
 
-let relay: RunningRelay;
-const pool = new ClientPool();
-
-beforeAll(async () => {
-  relay = await startTestRelay();
-});
-afterEach(async ({ task }) => {
-  await pool.closeAll(task.result?.state === 'fail');
-});
-afterAll(async () => {
-  await relay?.close();
-});
+const relay = sharedRelay();
+const pool = relay.pool;
 
 describe('kp-pub-accept', () => {
   it('kp-pub-accept: a valid KeyPackage gets exactly one OK true with an empty message and is stored', async () => {

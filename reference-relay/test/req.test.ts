@@ -1,25 +1,15 @@
 /** PROFILE.md §3 Asking for KeyPackages with REQ. */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newKeys } from '../../protocol/crypto.js';
 import { KIND, PREFIX, prefixOf } from '../../protocol/profile.js';
 import { inventory, publishKeyPackages } from '../../client/choreography.js';
 import { textNote } from '../../client/fixtures.js';
 import { newSubId } from '../../client/relay-client.js';
-import { ClientPool, closedFor, idsOf, sortedIds, startTestRelay, type RunningRelay } from './harness.js';
+import { closedFor, idsOf, sharedRelay, sortedIds, startTestRelay, type RunningRelay } from './harness.js';
 
 const K = KIND.keyPackage;
-let relay: RunningRelay;
-const pool = new ClientPool();
-
-beforeAll(async () => {
-  relay = await startTestRelay(); // default limits: max_per_query 2
-});
-afterEach(async ({ task }) => {
-  await pool.closeAll(task.result?.state === 'fail');
-});
-afterAll(async () => {
-  await relay?.close();
-});
+const relay = sharedRelay(); // default limits: max_per_query 2
+const pool = relay.pool;
 
 describe('kp-req-auth', () => {
   it("kp-req-auth: an unauthenticated REQ for an owner's KeyPackages is CLOSED \"auth-required:\" and nothing is handed out", async () => {

@@ -1,35 +1,15 @@
 /** PROFILE.md §4 Asking with a KeyPackage request (kind 447). */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { newKeys, type Keys } from '../../protocol/crypto.js';
 import type { Filter } from '../../protocol/messages.js';
 import { KIND, PREFIX, TAG, prefixOf } from '../../protocol/profile.js';
 import { inventory, publishKeyPackages } from '../../client/choreography.js';
 import { nowSeconds, type RelayClient } from '../../client/relay-client.js';
-import {
-  ClientPool,
-  idsOf,
-  keyPackageRequest,
-  liveSub,
-  signedEvent,
-  sortedIds,
-  startTestRelay,
-  withBadSig,
-  type RunningRelay,
-} from './harness.js';
+import { idsOf, keyPackageRequest, liveSub, sharedRelay, signedEvent, sortedIds, withBadSig } from './harness.js';
 
 const K = KIND.keyPackage;
-let relay: RunningRelay;
-const pool = new ClientPool();
-
-beforeAll(async () => {
-  relay = await startTestRelay(); // default limits: max_per_query 2
-});
-afterEach(async ({ task }) => {
-  await pool.closeAll(task.result?.state === 'fail');
-});
-afterAll(async () => {
-  await relay?.close();
-});
+const relay = sharedRelay(); // default limits: max_per_query 2
+const pool = relay.pool;
 
 /** A requester's authenticated connection with one live `{kinds:[443]}` subscription. */
 async function requesterWithSub(filter: Filter = { kinds: [K] }): Promise<{ client: RelayClient; keys: Keys; subId: string }> {

@@ -1,26 +1,16 @@
 /** PROFILE.md §8.1 kp-robust-bad-input: clear refusals, and the relay keeps serving. */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { newKeys } from '../../protocol/crypto.js';
 import type { RelayMessage } from '../../protocol/messages.js';
 import { PREFIX, prefixOf } from '../../protocol/profile.js';
 import { textNote } from '../../client/fixtures.js';
 import { newSubId, type RelayClient } from '../../client/relay-client.js';
-import { ClientPool, closedFor, liveSub, startTestRelay, type RunningRelay } from './harness.js';
+import { closedFor, liveSub, sharedRelay } from './harness.js';
 
 const MAX_MESSAGE_LENGTH = 4096;
 const MAX_SUBSCRIPTIONS = 3;
-let relay: RunningRelay;
-const pool = new ClientPool();
-
-beforeAll(async () => {
-  relay = await startTestRelay({ maxMessageLength: MAX_MESSAGE_LENGTH, maxSubscriptions: MAX_SUBSCRIPTIONS });
-});
-afterEach(async ({ task }) => {
-  await pool.closeAll(task.result?.state === 'fail');
-});
-afterAll(async () => {
-  await relay?.close();
-});
+const relay = sharedRelay({ maxMessageLength: MAX_MESSAGE_LENGTH, maxSubscriptions: MAX_SUBSCRIPTIONS });
+const pool = relay.pool;
 
 function isNotice(m: RelayMessage): boolean {
   return m[0] === 'NOTICE' && typeof m[1] === 'string' && m[1].length > 0;
