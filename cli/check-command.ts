@@ -1,7 +1,7 @@
 /** `kpsuite check`: the conformance run, the README's main command. */
 import { Command } from 'commander';
 import { CheckUsageError, runCheck } from '../conformance/check.js';
-import type { Outcome, TestRecord } from '../conformance/types.js';
+import { OUTCOMES, type Outcome, type TestRecord } from '../conformance/types.js';
 import { positiveInt } from './options.js';
 
 const LABEL: Record<Outcome, string> = {
@@ -93,8 +93,7 @@ export function checkCommand(): Command {
           progress: progressLine,
         });
         const s = result.report.summary;
-        const counts = (['pass', 'fail', 'non-strict', 'info', 'untested', 'skipped', 'error'] as const)
-          .filter((k) => s[k] > 0)
+        const counts = OUTCOMES.filter((k) => s[k] > 0)
           .map((k) => `${s[k]} ${k}`)
           .join(', ');
         process.stdout.write(`\n${s.total} tests in ${(result.report.run.durationMs / 1000).toFixed(1)} s: ${counts}\n`);

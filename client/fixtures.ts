@@ -21,12 +21,22 @@ export interface KeyPackageOptions {
  */
 export function keyPackageTags(encoding: 'hex' | 'base64' = 'hex'): string[][] {
   return [
-    [TAG.mlsProtocolVersion, MLS_PROTOCOL_VERSION],
-    ['ciphersuite', '0x0001'],
-    ['extensions', '0x000a', '0xf2ee'],
+    REQUIRED_TAGS.version,
+    REQUIRED_TAGS.ciphersuite,
+    REQUIRED_TAGS.extensions,
     ...(encoding === 'base64' ? [[TAG.encoding, BASE64_ENCODING]] : []),
   ];
 }
+
+/** The required KeyPackage tags one by one (NIP-EE spelling), for tests that drop or change one. */
+export const REQUIRED_TAGS: Readonly<Record<'version' | 'ciphersuite' | 'extensions' | 'mlsCiphersuite' | 'mlsExtensions', string[]>> = {
+  version: [TAG.mlsProtocolVersion, MLS_PROTOCOL_VERSION],
+  ciphersuite: [TAG.ciphersuite[0], '0x0001'],
+  extensions: [TAG.extensions[0], '0x000a', '0xf2ee'],
+  /** The same two in Marmot MIP-00's spelling. */
+  mlsCiphersuite: [TAG.ciphersuite[1], '0x0001'],
+  mlsExtensions: [TAG.extensions[1], '0x000a', '0xf2ee'],
+};
 
 export function keyPackage(keys: Keys, opts: KeyPackageOptions = {}): NostrEvent {
   const encoding = opts.encoding ?? 'hex';

@@ -15,7 +15,8 @@ import { writeRunReports } from '../reports/write.js';
 import type { RunOptions } from './context.js';
 import { globMatch, runSuite } from './runner.js';
 import { ALL_TESTS } from './tests/index.js';
-import { OUTCOMES, type ConformanceTest, type Outcome, type TestRecord } from './types.js';
+import { countOutcomes } from '../reports/text.js';
+import type { ConformanceTest, TestRecord } from './types.js';
 
 export interface CheckOptions {
   /** The relay to check; undefined starts the embedded reference relay. */
@@ -144,8 +145,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     const unexpectedFailures = records.filter((r) => gates(r, opts.strict) && !r.expectedFailure).length;
     const exitCode: 0 | 1 = unexpectedFailures > 0 ? 1 : 0;
 
-    const counts = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
-    for (const r of records) counts[r.outcome] += 1;
+    const counts = countOutcomes(records);
     const report: ConformanceReport = {
       schema: REPORT_SCHEMA,
       suite: { name: 'kpsuite', version: VERSION },

@@ -15,10 +15,6 @@ export function firstTagValue(event: Pick<NostrEvent, 'tags'>, name: string): st
   return event.tags.find((t) => t[0] === name)?.[1];
 }
 
-export function tagValues(event: Pick<NostrEvent, 'tags'>, name: string): string[] {
-  return event.tags.filter((t) => t[0] === name && typeof t[1] === 'string').map((t) => t[1] as string);
-}
-
 /** NIP-40 expiration in unix seconds, or undefined when absent or unreadable. */
 export function expirationOf(event: Pick<NostrEvent, 'tags'>): number | undefined {
   const raw = firstTagValue(event, TAG.expiration);

@@ -14,12 +14,6 @@ export interface Filter {
   [tag: `#${string}`]: string[] | undefined;
 }
 
-export type ClientMessage =
-  | ['EVENT', NostrEvent]
-  | ['REQ', string, ...Filter[]]
-  | ['CLOSE', string]
-  | ['AUTH', NostrEvent];
-
 export type RelayMessage =
   | ['EVENT', string, NostrEvent]
   | ['OK', string, boolean, string]

@@ -5,8 +5,6 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export type RequestPath = 'req' | '447';
-
 export class RelayMetrics {
   readonly registry = new Registry();
   readonly requestsReceived;

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WireEntry } from '../client/relay-client.js';
-import type { Outcome, Section, TestRecord } from '../conformance/types.js';
+import { OUTCOMES, type Outcome, type Section, type TestRecord } from '../conformance/types.js';
 
 /**
  * Characters a reader cannot see or that reorder text: C0/C1 controls (tab and
@@ -39,7 +39,7 @@ export function groupBySection(tests: readonly TestRecord[]): [Section, TestReco
 }
 
 export function countOutcomes(tests: readonly TestRecord[]): Record<Outcome, number> {
-  const counts: Record<Outcome, number> = { pass: 0, fail: 0, 'non-strict': 0, info: 0, untested: 0, skipped: 0, error: 0 };
+  const counts = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
   for (const test of tests) counts[test.outcome] += 1;
   return counts;
 }

@@ -6,7 +6,7 @@ import { deletion, keyPackage, textNote } from '../../client/fixtures.js';
 import { newSubId, nowSeconds, type RelayClient } from '../../client/relay-client.js';
 import { sign, type Keys } from '../../protocol/crypto.js';
 import type { Filter, NostrEvent } from '../../protocol/messages.js';
-import { KIND, prefixOf } from '../../protocol/profile.js';
+import { KIND, prefixOf, TAG } from '../../protocol/profile.js';
 
 const FILTER_REQUIREMENT =
   'All conditions of a filter that are specified must match for an event to pass the filter ... an event matches a filter if since <= created_at <= until holds.';
@@ -83,7 +83,7 @@ export const nip01Tests: ConformanceTest[] = [
         note,
         sign({ kind: 0, created_at: now, tags: [], content: '{"name":"kpsuite"}' }, author),
         sign({ kind: 7, created_at: now, tags: [['e', note.id]], content: '+' }, author),
-        sign({ kind: KIND.keyPackageRelays, created_at: now, tags: [['relay', 'wss://relay.example.com']], content: '' }, author),
+        sign({ kind: KIND.keyPackageRelays, created_at: now, tags: [[TAG.relay, 'wss://relay.example.com']], content: '' }, author),
         sign({ kind: 30078, created_at: now, tags: [['d', 'kpsuite']], content: 'addressable' }, author),
         sign({ kind: 20001, created_at: now, tags: [], content: 'ephemeral' }, author),
         keyPackage(author),

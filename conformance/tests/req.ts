@@ -5,7 +5,7 @@ import type { ConformanceTest } from '../types.js';
 import { textNote } from '../../client/fixtures.js';
 import { TimeoutError, type RelayClient } from '../../client/relay-client.js';
 import type { Keys } from '../../protocol/crypto.js';
-import type { NostrEvent } from '../../protocol/messages.js';
+import type { Filter, NostrEvent } from '../../protocol/messages.js';
 import { PREFIX } from '../../protocol/profile.js';
 import { askFor, boundedQueries, closedWith, eventFrames, idSet, keyPackagesIn, kp, reqLine, reqOnce } from '../steps.js';
 
@@ -42,6 +42,26 @@ function checkNoOthersKeyPackages(t: TestContext, res: Awaited<ReturnType<RelayC
   t.check(res.eose, `${what} needs no AUTH: it must be answered with EOSE`, 'EOSE', reqLine(res));
   const foreign = keyPackagesIn(res.events).filter((e) => e.pubkey !== self);
   t.equal(ids(foreign), [], `${what} must not return other people's KeyPackages`);
+}
+
+/** kp-req-auth: a REQ that asks for Bob's KeyPackages (by `filter`) on a connection where nobody is authenticated. */
+function unauthenticatedAsk(side: string, what: string, filter: (bob: Keys, published: NostrEvent[]) => Filter): ConformanceTest {
+  return {
+    id: `kp-req-auth/${side}`,
+    anchor: 'kp-req-auth',
+    section: 'REQ',
+    level: 'MUST',
+    requirement: AUTH,
+    async run(t) {
+      const bob = t.newKeys();
+      const published = await t.publishKeyPackages(bob, 2);
+      const anon = await t.connect('anon');
+      const res = await anon.req([filter(bob, published)]);
+      closedWith(t, res, PREFIX.authRequired, what);
+      t.equal(ids(res.events), [], 'nothing is handed out without AUTH');
+      t.equal(idSet(await t.inventory(bob)), idSet(published), 'nothing is consumed without AUTH');
+    },
+  };
 }
 
 export const reqTests: ConformanceTest[] = [
@@ -186,38 +206,8 @@ export const reqTests: ConformanceTest[] = [
       );
     },
   },
-  {
-    id: 'kp-req-auth/authors',
-    anchor: 'kp-req-auth',
-    section: 'REQ',
-    level: 'MUST',
-    requirement: AUTH,
-    async run(t) {
-      const bob = t.newKeys();
-      const published = await t.publishKeyPackages(bob, 2);
-      const anon = await t.connect('anon');
-      const res = await anon.req([askFor(bob)]);
-      closedWith(t, res, PREFIX.authRequired, "an unauthenticated REQ for Bob's KeyPackages");
-      t.equal(ids(res.events), [], 'nothing is handed out without AUTH');
-      t.equal(idSet(await t.inventory(bob)), idSet(published), 'nothing is consumed without AUTH');
-    },
-  },
-  {
-    id: 'kp-req-auth/ids',
-    anchor: 'kp-req-auth',
-    section: 'REQ',
-    level: 'MUST',
-    requirement: AUTH,
-    async run(t) {
-      const bob = t.newKeys();
-      const published = await t.publishKeyPackages(bob, 2);
-      const anon = await t.connect('anon');
-      const res = await anon.req([{ kinds: [kp], ids: [published[0]!.id] }]);
-      closedWith(t, res, PREFIX.authRequired, "an unauthenticated REQ naming one of Bob's KeyPackages by id");
-      t.equal(ids(res.events), [], 'nothing is handed out without AUTH');
-      t.equal(idSet(await t.inventory(bob)), idSet(published), 'nothing is consumed without AUTH');
-    },
-  },
+  unauthenticatedAsk('authors', "an unauthenticated REQ for Bob's KeyPackages", (bob) => askFor(bob)),
+  unauthenticatedAsk('ids', "an unauthenticated REQ naming one of Bob's KeyPackages by id", (_bob, published) => ({ kinds: [kp], ids: [published[0]!.id] })),
   {
     id: 'kp-req-owner/newest-first',
     anchor: 'kp-req-owner',

@@ -46,35 +46,27 @@ async function rawReq(t: TestContext, client: RelayClient, filter: unknown): Pro
   return { sub, reply };
 }
 
+/** A frame the relay must refuse with `answer` (matched by `match`), then keep serving the connection. */
+function badFrame(side: string, what: string, frame: string, match: (m: RelayMessage) => boolean, answer: string): ConformanceTest {
+  return {
+    id: `kp-robust-bad-input/${side}`,
+    anchor: 'kp-robust-bad-input',
+    section: 'Robustness',
+    level: 'MUST',
+    requirement: REQUIREMENT,
+    async run(t: TestContext) {
+      const client = await t.connect('client');
+      client.sendRaw(frame);
+      const reply = await awaitFrame(t, client, match, `${answer} to ${what}`);
+      t.check(reply !== undefined, `${what} must get ${answer}`, '["NOTICE", "..."]', show(reply, t));
+      await stillServes(t, client, what);
+    },
+  };
+}
+
 export const robustnessTests: ConformanceTest[] = [
-  {
-    id: 'kp-robust-bad-input/malformed-json',
-    anchor: 'kp-robust-bad-input',
-    section: 'Robustness',
-    level: 'MUST',
-    requirement: REQUIREMENT,
-    async run(t: TestContext) {
-      const client = await t.connect('client');
-      client.sendRaw('["EVENT", {"kind": 1, "content": ');
-      const reply = await awaitFrame(t, client, isRefusal, 'a refusal of malformed JSON');
-      t.check(reply !== undefined, 'malformed JSON must get a clear refusal', '["NOTICE", "..."]', show(reply, t));
-      await stillServes(t, client, 'malformed JSON');
-    },
-  },
-  {
-    id: 'kp-robust-bad-input/unknown-type',
-    anchor: 'kp-robust-bad-input',
-    section: 'Robustness',
-    level: 'MUST',
-    requirement: REQUIREMENT,
-    async run(t: TestContext) {
-      const client = await t.connect('client');
-      client.send(['HELLO', 'world']);
-      const reply = await awaitFrame(t, client, (m) => m[0] === 'NOTICE', 'a NOTICE for an unknown message type');
-      t.check(reply !== undefined, 'an unknown message type must get a NOTICE', '["NOTICE", "..."]', show(reply, t));
-      await stillServes(t, client, 'an unknown message type');
-    },
-  },
+  badFrame('malformed-json', 'malformed JSON', '["EVENT", {"kind": 1, "content": ', isRefusal, 'a clear refusal'),
+  badFrame('unknown-type', 'an unknown message type', '["HELLO","world"]', (m) => m[0] === 'NOTICE', 'a NOTICE'),
   {
     id: 'kp-robust-bad-input/oversized',
     anchor: 'kp-robust-bad-input',

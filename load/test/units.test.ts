@@ -1,7 +1,7 @@
 /** The pure parts: signer, thresholds, durations, k6 summary data, the rate model, renderings. */
 import { getEventHash, verifyEvent } from 'nostr-tools/pure';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_KEYPACKAGE_LIMITS } from '../../protocol/profile.js';
+import { DEFAULT_KEYPACKAGE_LIMITS, KIND, MLS_PROTOCOL_VERSION, TAG } from '../../protocol/profile.js';
 import { installPolyfills } from '../core/polyfill.js';
 import { nobleSigner, utf8 } from '../core/signer.js';
 import { parseDuration, SettingsError } from '../core/settings.js';
@@ -21,7 +21,7 @@ describe('the k6 signer', () => {
   it('signs events nostr-tools verifies, with the id nostr-tools computes (UTF-8 included)', () => {
     const sk = nobleSigner.newSecretKey();
     for (const content of ['', 'hello', 'ünïcödé ✓ 🔑 中文', '\u{1F600}'.repeat(3)]) {
-      const e = nobleSigner.sign({ kind: 443, created_at: 1_700_000_000, tags: [['mls_protocol_version', '1.0'], ['client', 'ké']], content }, sk);
+      const e = nobleSigner.sign({ kind: KIND.keyPackage, created_at: 1_700_000_000, tags: [[TAG.mlsProtocolVersion, MLS_PROTOCOL_VERSION], ['client', 'ké']], content }, sk);
       expect(e.pubkey).toBe(nobleSigner.publicKey(sk));
       expect(getEventHash(e)).toBe(e.id);
       expect(verifyEvent({ ...e })).toBe(true);

@@ -1,9 +1,9 @@
 /** EVENT: signature → kind routing → publish rules → store → OK → live fan-out. */
 import { eventProblem } from '../../protocol/crypto.js';
-import { HEX64, isExpired, storageOf } from '../../protocol/events.js';
+import { HEX64, storageOf } from '../../protocol/events.js';
 import type { NostrEvent } from '../../protocol/messages.js';
 import { KIND, PREFIX, reason } from '../../protocol/profile.js';
-import { firstRefusal, publishRules } from '../rules/publish.js';
+import { firstRefusal, publishRules, rejectExpired } from '../rules/publish.js';
 import { broadcast } from './broadcast.js';
 import type { RelayContext } from './context.js';
 import { handleKeyPackageRequest } from './keypackage-request.js';
@@ -26,16 +26,15 @@ export async function handleEvent(ctx: RelayContext, session: Session, raw: unkn
     session.send(['OK', id, false, reason(PREFIX.invalid, 'kind 22242 is sent with AUTH, never as EVENT (NIP-42)')]);
     return;
   }
+  const publishCtx = { store: ctx.store, nowSeconds, authenticated: session.authenticated, faults: ctx.config.faults };
   if (event.kind === KIND.keyPackageRequest) {
-    if (isExpired(event, nowSeconds)) session.send(['OK', id, false, reason(PREFIX.invalid, 'event has expired (NIP-40)')]);
+    // kp-447-order: expiration is the one publish rule a request goes through before its own checks.
+    const expired = rejectExpired(publishCtx, event);
+    if (expired) session.send(['OK', id, false, expired.message]);
     else await handleKeyPackageRequest(ctx, session, event);
     return;
   }
-  const refusal = firstRefusal(
-    publishRules,
-    { store: ctx.store, nowSeconds, authenticated: session.authenticated, faults: ctx.config.faults },
-    event,
-  );
+  const refusal = firstRefusal(publishRules, publishCtx, event);
   if (refusal) {
     session.send(['OK', id, false, refusal.message]);
     return;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { newKeys } from '../../protocol/crypto.js';
 import { KIND, PREFIX, TAG, prefixOf } from '../../protocol/profile.js';
 import { inventory, publishKeyPackages } from '../../client/choreography.js';
-import { deletion, keyPackage, keyPackages, keyPackageTags, textNote } from '../../client/fixtures.js';
+import { deletion, keyPackage, keyPackages, keyPackageTags, REQUIRED_TAGS, textNote } from '../../client/fixtures.js';
 import { nowSeconds } from '../../client/relay-client.js';
 import { idsOf, liveSub, sharedRelay, withBadId, withBadSig } from './harness.js';
 
@@ -33,7 +33,7 @@ describe('kp-pub-accept', () => {
     const owner = newKeys();
     const client = await pool.connect(relay.url);
     const kp = keyPackage(owner, {
-      tags: [[TAG.mlsProtocolVersion, '1.0'], ['mls_ciphersuite', '0x0001'], ['mls_extensions', '0x000a', '0xf2ee']],
+      tags: [REQUIRED_TAGS.version, REQUIRED_TAGS.mlsCiphersuite, REQUIRED_TAGS.mlsExtensions],
     });
     const reply = await client.publish(kp);
     expect(reply).toEqual({ ok: true, message: '' });
@@ -72,13 +72,14 @@ describe('kp-pub-signature', () => {
 describe('kp-pub-tags', () => {
   const required = keyPackageTags();
   const without = (name: string): string[][] => required.filter((t) => t[0] !== name);
+  const [ciphersuite, extensions] = [TAG.ciphersuite[0], TAG.extensions[0]];
   const cases: [string, string[][], string][] = [
     ['no mls_protocol_version tag', without(TAG.mlsProtocolVersion), TAG.mlsProtocolVersion],
     ['mls_protocol_version "2.0"', [[TAG.mlsProtocolVersion, '2.0'], ...without(TAG.mlsProtocolVersion)], TAG.mlsProtocolVersion],
-    ['no ciphersuite tag', without('ciphersuite'), 'ciphersuite'],
-    ['an empty ciphersuite value', [...without('ciphersuite'), ['ciphersuite', '']], 'ciphersuite'],
-    ['no extensions tag', without('extensions'), 'extensions'],
-    ['an extensions tag without a value', [...without('extensions'), ['extensions']], 'extensions'],
+    ['no ciphersuite tag', without(ciphersuite), ciphersuite],
+    ['an empty ciphersuite value', [...without(ciphersuite), [ciphersuite, '']], ciphersuite],
+    ['no extensions tag', without(extensions), extensions],
+    ['an extensions tag without a value', [...without(extensions), [extensions]], extensions],
   ];
   for (const [what, tags, tagName] of cases) {
     it(`kp-pub-tags: a KeyPackage with ${what} gets OK false "invalid:" naming the tag, and nothing is stored`, async () => {
