@@ -42,7 +42,8 @@ describe('kp-robust-durable', () => {
         }
       }
     });
-    await new Promise((r) => setTimeout(r, 30));
+    // Kill once hand-outs are under way (not after a fixed delay, which a slow machine could miss), at most 5 s in.
+    for (const deadline = Date.now() + 5000; received.size < 4 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 2));
     await first.kill();
     await Promise.all(asking);
     await Promise.all(requesters.map(({ client }) => client.close()));

@@ -111,7 +111,9 @@ describe('NIP-01', () => {
     const watcher = await pool.connect(relay.url);
     const subId = await liveSub(watcher, { authors: [author.pubkey] });
     watcher.closeSub(subId);
-    await watcher.quietFor(100);
+    // The relay handles one connection's frames in order: once this REQ's EOSE is back, the CLOSE took effect.
+    const probe = await watcher.req([{ ids: ['0'.repeat(64)] }]);
+    watcher.closeSub(probe.subId);
     expect((await client.publish(textNote(author, 'after close'))).ok).toBe(true);
     const late = await watcher.quietFor(200);
     expect(late.filter((m) => m[0] === 'EVENT')).toEqual([]);
