@@ -1,10 +1,9 @@
 /**
  * How long `kpsuite check` takes against the embedded reference relay
- * (target: under 10 s on these machines). Writes reports/bench/check.json.
+ * (target: under 10 s on these machines). Writes bench/results/check.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { runCheck } from '../conformance/check.js';
-import { machine, median } from './machine.js';
+import { machine, median, writeResult } from './machine.js';
 
 const ROUNDS = 3;
 
@@ -42,8 +41,7 @@ export async function benchCheck(): Promise<Record<string, unknown>> {
     wallSeconds: wall.map((ms) => Number((ms / 1000).toFixed(2))),
     note: 'relay start, NIP-11, all tests at --concurrency 4 with --quiet 300, relay stop; reports not written',
   };
-  mkdirSync('reports/bench', { recursive: true });
-  writeFileSync('reports/bench/check.json', `${JSON.stringify(result, null, 2)}\n`);
+  writeResult('check.json', `${JSON.stringify(result, null, 2)}\n`);
   return result;
 }
 

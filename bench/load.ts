@@ -7,24 +7,24 @@
  *     and the same mix against @nostr-relay/core 0.0.40 as a ratio.
  * Each figure is the median of ROUNDS timed rounds; one more round per
  * phase runs under the relay's CPU profiler to say what limits it.
- * Writes reports/bench/load.json and load.md. `node dist/bench/load.js [--seconds 4] [--rounds 3]`.
+ * Writes bench/results/load.json and load.md. `node dist/bench/load.js [--seconds 4] [--rounds 3]`.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newKeys, sign, type Keys } from '../protocol/crypto.js';
-import { keyPackages } from '../client/fixtures.js';
+import { keyPackages } from '../fixtures/events.js';
 import type { NostrEvent } from '../protocol/messages.js';
 import { authenticate, publish, query, subId, TEXT_NOTE_KIND } from '../load/core/nostr.js';
 import { KIND } from '../protocol/profile.js';
 import type { Socket } from '../load/core/runtime.js';
-import { closedLoop, spawnRelay, type Measured, type RelayChild, type Step } from '../load/bench/drive.js';
-import { ensureNostrRelay, NOSTR_RELAY_VERSION } from '../load/bench/nostr-relay.js';
-import { summarizeProfile, type Breakdown } from '../load/bench/profile.js';
+import { closedLoop, spawnRelay, type Measured, type RelayChild, type Step } from './load/drive.js';
+import { ensureNostrRelay, NOSTR_RELAY_VERSION } from './load/nostr-relay.js';
+import { summarizeProfile, type Breakdown } from './load/profile.js';
 import { MetricStore } from '../load/node/metrics.js';
 import { NodeRuntime } from '../load/node/runtime.js';
-import { repoRoot } from '../load/node/variants.js';
-import { machine, median } from './machine.js';
+import { packageRoot } from '../package-info.js';
+import { machine, median, writeResult } from './machine.js';
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -172,7 +172,7 @@ async function calibrate(url: string): Promise<{ publish: number; handout: numbe
 }
 
 async function main(): Promise<void> {
-  const root = repoRoot();
+  const root = packageRoot();
   const work = mkdtempSync(join(tmpdir(), 'kpsuite-bench-load-'));
   const vendorDir = join(root, 'bench', '.vendor');
   log(`installing @nostr-relay ${NOSTR_RELAY_VERSION} into ${vendorDir} (once)…`);
@@ -251,9 +251,8 @@ async function main(): Promise<void> {
       nostrRelay: { package: `@nostr-relay/core@${NOSTR_RELAY_VERSION} + event-repository-sqlite + validator, in a ws server`, nip01Mix: mixNostrRelay },
       ratio: 'error' in mixNostrRelay ? null : { referenceOverNostrRelayMix: Math.round((100 * mixReference.perSecondMedian) / Math.max(1, mixNostrRelay.perSecondMedian)) / 100 },
     };
-    mkdirSync(join(root, 'reports', 'bench'), { recursive: true });
-    writeFileSync(join(root, 'reports', 'bench', 'load.json'), `${JSON.stringify(result, null, 2)}\n`);
-    writeFileSync(join(root, 'reports', 'bench', 'load.md'), markdown(result.machine, handouts, publishes, mixReference, mixNostrRelay));
+    writeResult('load.json', `${JSON.stringify(result, null, 2)}\n`);
+    writeResult('load.md', markdown(result.machine, handouts, publishes, mixReference, mixNostrRelay));
     process.stdout.write(markdown(result.machine, handouts, publishes, mixReference, mixNostrRelay));
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -1,5 +1,17 @@
 /** The machine a benchmark ran on, written beside its figures. */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, platform, release } from 'node:os';
+import { join } from 'node:path';
+import { packageRoot } from '../package-info.js';
+
+/** bench/results/ of the clone: the committed figures the README quotes. */
+export function writeResult(file: string, text: string): string {
+  const dir = join(packageRoot(), 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, file);
+  writeFileSync(path, text);
+  return path;
+}
 
 export function machine(): Record<string, string | number> {
   return {

@@ -1,13 +1,12 @@
 /**
  * The property suite's speed: 1,000 in-process command sequences against the
- * reference relay, three times. Writes reports/bench/props.json with the
+ * reference relay, three times. Writes bench/results/props.json with the
  * machine and the median.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { inProcessFactory } from '../property-tests/in-process-target.js';
-import { DEFAULT_MAX_COMMANDS, runProperty } from '../property-tests/property.js';
-import { PROPERTY_LIMITS } from '../property-tests/props.js';
-import { machine, median } from './machine.js';
+import { inProcessFactory } from '../props/in-process-target.js';
+import { DEFAULT_MAX_COMMANDS, runProperty } from '../props/property.js';
+import { PROPERTY_LIMITS } from '../props/props.js';
+import { machine, median, writeResult } from './machine.js';
 
 const SEQUENCES = 1000;
 const ROUNDS = 3;
@@ -36,8 +35,7 @@ export async function benchProps(): Promise<Record<string, unknown>> {
     sequencesPerSecondMedian: Math.round(SEQUENCES / mid),
     commandsPerRoundMean: Math.round(commands / ROUNDS),
   };
-  mkdirSync('reports/bench', { recursive: true });
-  writeFileSync('reports/bench/props.json', `${JSON.stringify(result, null, 2)}\n`);
+  writeResult('props.json', `${JSON.stringify(result, null, 2)}\n`);
   return result;
 }
 

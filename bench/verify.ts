@@ -1,13 +1,12 @@
 /**
  * Schnorr verification of kind 443 events on one core: nostr-tools' pure-JS
  * path against nostr-tools/wasm on nostr-wasm. The relay uses the faster.
- * Writes reports/bench/verify.json.
+ * Writes bench/results/verify.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { verifyEvent as verifyPure } from 'nostr-tools/pure';
-import { keyPackages } from '../client/fixtures.js';
+import { keyPackages } from '../fixtures/events.js';
 import { eventProblem, newKeys } from '../protocol/crypto.js';
-import { machine, median } from './machine.js';
+import { machine, median, writeResult } from './machine.js';
 
 const EVENTS = 1000;
 const ROUNDS = 5;
@@ -36,8 +35,7 @@ export function benchVerify(): Record<string, unknown> {
     wasmPerSecondMedian: Math.round(median(wasm)),
     ratio: Number((median(wasm) / median(pure)).toFixed(2)),
   };
-  mkdirSync('reports/bench', { recursive: true });
-  writeFileSync('reports/bench/verify.json', `${JSON.stringify(result, null, 2)}\n`);
+  writeResult('verify.json', `${JSON.stringify(result, null, 2)}\n`);
   return result;
 }
 

@@ -1,7 +1,8 @@
 /** `kpsuite check`: the conformance run, the README's main command. */
 import { Command } from 'commander';
+import { DEFAULT_RUNS_DIR } from '../report/write.js';
 import { CheckUsageError, runCheck } from '../conformance/check.js';
-import { OUTCOMES, type Outcome, type TestRecord } from '../conformance/types.js';
+import { OUTCOMES, type Outcome, type TestRecord } from '../report/schema.js';
 import { positiveInt } from './options.js';
 
 const LABEL: Record<Outcome, string> = {
@@ -64,7 +65,7 @@ export function checkCommand(): Command {
     .option('--queries-per-window <n>', 'override the relay-advertised limit', positiveInt('--queries-per-window'))
     .option('--served-per-window <n>', 'override the relay-advertised limit', positiveInt('--served-per-window'))
     .option('--window-seconds <n>', 'override the relay-advertised limit', positiveInt('--window-seconds'))
-    .option('--out <dir>', 'folder for report runs (a run folder per check and a latest pointer)', 'reports')
+    .option('--out <dir>', 'folder for report runs (a run folder per check and a latest pointer)', DEFAULT_RUNS_DIR)
     .option('--no-reports', 'write no report files')
     .action(async (o: CheckCommandOptions) => {
       if (o.url !== undefined && !/^wss?:\/\//.test(o.url)) {

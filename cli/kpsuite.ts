@@ -5,8 +5,8 @@ import { checkCommand } from './check-command.js';
 import { loadCommand } from './load-command.js';
 import { propsCommand } from './props-command.js';
 import { relayCommand } from './relay-command.js';
-import { reportCommand } from '../reports/compare-command.js';
-import { VERSION } from '../reference-relay/nip11.js';
+import { reportCommand } from './report-command.js';
+import { VERSION } from '../package-info.js';
 
 const program = new Command('kpsuite')
   .description('Conformance, property and load suites for Nostr relays that broker MLS KeyPackages (PROFILE.md)')

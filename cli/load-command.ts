@@ -15,7 +15,7 @@ import { fixtureNeeds, SCENARIOS } from '../load/scenarios/index.js';
 import { makeFixture } from '../load/node/fixture.js';
 import { bundlePath, findK6, K6NotFoundError, runK6, variantFor, writeFixtureFile } from '../load/node/k6-driver.js';
 import { writeLoadSummary } from '../load/node/report.js';
-import { createRunDir, relaySlug } from '../reports/write.js';
+import { createRunDir, DEFAULT_RUNS_DIR, relaySlug } from '../report/write.js';
 import { LoadRunError, runNode } from '../load/node/run.js';
 import { NodeRuntime } from '../load/node/runtime.js';
 import { MetricStore } from '../load/node/metrics.js';
@@ -135,7 +135,7 @@ export function loadCommand(): Command {
     .option('--env <NAME=value>', 'another scenario knob, as k6 -e takes it (repeatable; see load/README.md)', keyValue, [])
     .option('--k6 <path>', 'the k6 binary for --driver k6', 'k6')
     .option('--bundles <dir>', 'folder with the k6 bundles, <scenario>.js and compat/<scenario>.js (default: load/dist of this package)')
-    .option('--out <dir>', 'folder for report runs', 'reports')
+    .option('--out <dir>', 'folder for report runs', DEFAULT_RUNS_DIR)
     .option('--no-reports', 'write no report files')
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
     .action(async (scenario: string, o: LoadCommandOptions) => {

@@ -1,6 +1,7 @@
-/** `kpsuite props`: the property-based invariant suite (property-tests/). */
+/** `kpsuite props`: the property-based invariant suite (props/). */
 import { Command, InvalidArgumentError } from 'commander';
-import { runProps, PropsUsageError } from '../property-tests/props.js';
+import { DEFAULT_RUNS_DIR } from '../report/write.js';
+import { runProps, PropsUsageError } from '../props/props.js';
 import type { FaultName } from '../reference-relay/faults.js';
 import { faultName, positiveInt } from './options.js';
 
@@ -39,7 +40,7 @@ export function propsCommand(): Command {
     .option('--window-seconds <n>', 'override the advertised limit', positiveInt('--window-seconds'))
     .option('--fault <name>', 'without --url: switch a fault on in the relay started here, to see the suite catch it (repeatable)', faultName, [])
     .option('--timeout <ms>', 'how long to wait for any one reply', positiveInt('--timeout'), 5000)
-    .option('--out <dir>', 'folder for report runs (props.json and props.md in runs/<relay>-props-<time>/)', 'reports')
+    .option('--out <dir>', 'folder for report runs (props.json and props.md in <dir>/<relay>-props-<time>/)', DEFAULT_RUNS_DIR)
     .option('--no-reports', 'write no report files')
     .action(async (o: PropsCommandOptions) => {
       const usage = (text: string): never => {

@@ -2,7 +2,7 @@
 import { newKeys, type Keys } from '../protocol/crypto.js';
 import type { NostrEvent } from '../protocol/messages.js';
 import { KIND } from '../protocol/profile.js';
-import { keyPackages, type KeyPackageOptions } from './fixtures.js';
+import { keyPackages, type KeyPackageOptions } from '../fixtures/events.js';
 import { RelayClient, type ClientOptions } from './relay-client.js';
 
 export class ChoreographyError extends Error {}

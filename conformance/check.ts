@@ -8,15 +8,16 @@ import { join } from 'node:path';
 import { NoChallengeError, RelayClient } from '../client/relay-client.js';
 import type { RelayInformation } from '../protocol/messages.js';
 import { PROFILE_VERSION, type KeyPackageLimits } from '../protocol/profile.js';
-import { VERSION } from '../reference-relay/nip11.js';
+import { SUITE_NAME, VERSION } from '../package-info.js';
 import { startRelay, type RunningRelay } from '../reference-relay/server.js';
-import { REPORT_SCHEMA, type ConformanceReport } from '../reports/schema.js';
-import { writeRunReports } from '../reports/write.js';
+import { REPORT_SCHEMA, type ConformanceReport } from '../report/schema.js';
+import { writeRunReports } from '../report/write.js';
 import type { RunOptions } from './context.js';
 import { globMatch, runSuite } from './runner.js';
-import { ALL_TESTS } from './tests/index.js';
-import { countOutcomes } from '../reports/text.js';
-import type { ConformanceTest, TestRecord } from './types.js';
+import { ALL_TESTS } from './cases/index.js';
+import { countOutcomes } from '../report/text.js';
+import type { TestRecord } from '../report/schema.js';
+import type { ConformanceTest } from './types.js';
 
 export interface CheckOptions {
   /** The relay to check; undefined starts the embedded reference relay. */
@@ -148,7 +149,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     const counts = countOutcomes(records);
     const report: ConformanceReport = {
       schema: REPORT_SCHEMA,
-      suite: { name: 'kpsuite', version: VERSION },
+      suite: { name: SUITE_NAME, version: VERSION },
       profile: PROFILE_VERSION,
       relay: { url: opts.url ?? `${url} (embedded reference relay)`, nip11 },
       run: {

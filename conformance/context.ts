@@ -8,7 +8,7 @@ import { RelayClient, type ClientOptions, type WireEntry } from '../client/relay
 import { newKeys, type Keys } from '../protocol/crypto.js';
 import type { NostrEvent, RelayInformation } from '../protocol/messages.js';
 import { prefixOf, type KeyPackageLimits } from '../protocol/profile.js';
-import type { KeyPackageOptions } from '../client/fixtures.js';
+import type { KeyPackageOptions } from '../fixtures/events.js';
 
 /** The relay broke the rule under test. */
 export class RuleBroken extends Error {

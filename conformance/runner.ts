@@ -1,7 +1,8 @@
 /** Runs conformance tests against one relay and turns each into a TestRecord with an outcome. */
 import { NoChallengeError, TimeoutError } from '../client/relay-client.js';
 import { Informational, RuleBroken, TestContext, Untested, type RunOptions } from './context.js';
-import type { ConformanceTest, Level, Outcome, TestRecord } from './types.js';
+import type { Level, Outcome, TestRecord } from '../report/schema.js';
+import type { ConformanceTest } from './types.js';
 
 export interface Selection {
   /** Id globs; when given, only matching tests run. */

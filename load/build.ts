@@ -16,10 +16,11 @@ import { SCENARIO_NAMES, type ScenarioName } from './core/scenario.js';
 import { settingsFrom } from './core/settings.js';
 import { fixtureNeeds } from './scenarios/index.js';
 import { makeFixture } from './node/fixture.js';
-import { repoRoot, VARIANTS, type Variant } from './node/variants.js';
+import { packageRoot } from '../package-info.js';
+import { VARIANTS, type Variant } from './node/variants.js';
 import type { Fixture } from './core/fixture.js';
 
-export { repoRoot, VARIANTS, type Variant };
+export { packageRoot, VARIANTS, type Variant };
 
 /** Serves the pools in place of k6/bundled-fixture.ts. */
 function fixturePlugin(fixture: Fixture): Plugin {
@@ -78,7 +79,7 @@ export async function buildBundle(root: string, name: ScenarioName, variant: Var
   return outfile;
 }
 
-export async function buildAll(root = repoRoot(), names: readonly ScenarioName[] = SCENARIO_NAMES): Promise<string[]> {
+export async function buildAll(root = packageRoot(), names: readonly ScenarioName[] = SCENARIO_NAMES): Promise<string[]> {
   const files: string[] = [];
   for (const name of names) {
     // One pool per scenario, shared by both variants; sized for the default settings.

@@ -6,6 +6,9 @@
 
 export const PROFILE_VERSION = 'kp-relay/0.1';
 
+/** NIP-11 `software` of the reference relay, so the suites can tell it from other relays. */
+export const REFERENCE_RELAY_SOFTWARE = 'https://github.com/kp-relay-suite/kp-relay-suite';
+
 export const KIND = {
   deletion: 5,
   keyPackage: 443,

@@ -1,18 +1,17 @@
 /** The NIP-11 document, including the profile's `keypackages` limits (kp-rate-advertise). */
 import type { RelayInformation } from '../protocol/messages.js';
-import { PROFILE_VERSION } from '../protocol/profile.js';
+import { VERSION } from '../package-info.js';
+import { PROFILE_VERSION, REFERENCE_RELAY_SOFTWARE } from '../protocol/profile.js';
 import type { RelayConfig } from './config.js';
 import { FAULT_NAMES } from './faults.js';
 
-export const SOFTWARE = 'https://github.com/kp-relay-suite/kp-relay-suite';
-export const VERSION = '0.1.0';
 
 export function relayInformation(config: RelayConfig): RelayInformation & { faults?: string[] } {
   const faults = FAULT_NAMES.filter((f) => config.faults.has(f));
   return {
     name: 'kpsuite reference relay',
     description: `Reference relay for the KeyPackage relay profile ${PROFILE_VERSION} (NIP-EE kinds 443 and 447).`,
-    software: SOFTWARE,
+    software: REFERENCE_RELAY_SOFTWARE,
     version: VERSION,
     supported_nips: [1, 9, 11, 40, 42, 70],
     limitation: {

@@ -8,11 +8,11 @@ import { startRelay, type RunningRelay } from '../../reference-relay/server.js';
 import { FAULTS, type FaultName } from '../../reference-relay/faults.js';
 import { prepareRun } from '../check.js';
 import { runSuite } from '../runner.js';
-import { handoutTests } from '../tests/handout.js';
-import { rateLimitTests } from '../tests/rate-limits.js';
-import { reqTests } from '../tests/req.js';
-import { request447Tests } from '../tests/request-447.js';
-import type { TestRecord } from '../types.js';
+import { handoutTests } from '../cases/handout.js';
+import { rateLimitTests } from '../cases/rate-limits.js';
+import { reqTests } from '../cases/req.js';
+import { request447Tests } from '../cases/request-447.js';
+import type { TestRecord } from '../../report/schema.js';
 
 const GROUP = [...reqTests, ...request447Tests, ...handoutTests, ...rateLimitTests];
 

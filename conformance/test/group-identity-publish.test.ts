@@ -9,13 +9,14 @@ import { FAULTS, type FaultName } from '../../reference-relay/faults.js';
 import { startRelay, type RunningRelay } from '../../reference-relay/server.js';
 import { prepareRun } from '../check.js';
 import { runSuite } from '../runner.js';
-import { authTests } from '../tests/auth.js';
-import { deletionExpiryTests } from '../tests/deletion-expiry.js';
-import { nip01Tests } from '../tests/nip01.js';
-import { nip11Tests } from '../tests/nip11.js';
-import { publishTests } from '../tests/publish.js';
-import { robustnessTests } from '../tests/robustness.js';
-import type { ConformanceTest, TestRecord } from '../types.js';
+import { authTests } from '../cases/auth.js';
+import { deletionExpiryTests } from '../cases/deletion-expiry.js';
+import { nip01Tests } from '../cases/nip01.js';
+import { nip11Tests } from '../cases/nip11.js';
+import { publishTests } from '../cases/publish.js';
+import { robustnessTests } from '../cases/robustness.js';
+import type { TestRecord } from '../../report/schema.js';
+import type { ConformanceTest } from '../types.js';
 
 const TESTS: readonly ConformanceTest[] = [...authTests, ...publishTests, ...deletionExpiryTests, ...robustnessTests, ...nip01Tests, ...nip11Tests];
 

@@ -8,8 +8,8 @@ import { startRelay, type RunningRelay } from '../../reference-relay/server.js';
 import { FAULTS, FAULT_NAMES, type FaultName } from '../../reference-relay/faults.js';
 import { prepareRun } from '../check.js';
 import { runSuite } from '../runner.js';
-import { ALL_TESTS } from '../tests/index.js';
-import type { TestRecord } from '../types.js';
+import { ALL_TESTS } from '../cases/index.js';
+import type { TestRecord } from '../../report/schema.js';
 
 // Small limits keep the rate-limit tests short; the suite reads them from NIP-11.
 const LIMITS = { queries_per_window: 4, served_per_window: 12 };

@@ -5,7 +5,7 @@
  */
 import type { RelayInformation } from '../../protocol/messages.js';
 import type { KeyPackageLimits } from '../../protocol/profile.js';
-import { SOFTWARE } from '../../reference-relay/nip11.js';
+import { REFERENCE_RELAY_SOFTWARE } from '../../protocol/profile.js';
 import type { LoadRuntime } from './runtime.js';
 import { httpUrlOf, int, type Settings } from './settings.js';
 
@@ -42,7 +42,7 @@ export function settleLimits(nip11: RelayInformation | undefined, s: Settings): 
 
 /** True when the target is the reference relay, whose /metrics this suite knows. */
 export function isReferenceRelay(nip11: RelayInformation | undefined): boolean {
-  return nip11?.software === SOFTWARE;
+  return nip11?.software === REFERENCE_RELAY_SOFTWARE;
 }
 
 /** `process_resident_memory_bytes` from a Prometheus text page, in MiB. */

@@ -8,7 +8,8 @@ import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { ScenarioName } from '../core/scenario.js';
 import type { Fixture } from '../core/fixture.js';
-import { VARIANTS, repoRoot, type Variant } from './variants.js';
+import { packageRoot } from '../../package-info.js';
+import { VARIANTS, type Variant } from './variants.js';
 
 export class K6NotFoundError extends Error {}
 
@@ -47,7 +48,7 @@ export function variantFor(k6: Pick<K6Binary, 'major' | 'minor'>): Variant {
 }
 
 /** The default bundles' folder: load/dist of this package (compat/ inside it). */
-export const defaultBundlesDir = (): string => join(repoRoot(), 'load', 'dist');
+export const defaultBundlesDir = (): string => join(packageRoot(), 'load', 'dist');
 
 export function bundlePath(name: ScenarioName, variant: Variant, bundlesDir = defaultBundlesDir()): string {
   return join(bundlesDir, relative(join('load', 'dist'), variant.outDir), `${name}.js`);

@@ -1,5 +1,5 @@
 /**
- * Load run folders beside the conformance runs: reports/runs/<relay>-<UTC time>/
+ * Load run folders beside the conformance runs: kpsuite-runs/<relay>-<UTC time>/
  * with load-<scenario>.json, .junit.xml and .md. (The `latest` pointer stays
  * with conformance runs.)
  */

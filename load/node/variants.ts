@@ -1,15 +1,4 @@
 /** Where the k6 bundles are and which k6 runs which (no esbuild here: the CLI imports this). */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-/** The repository (package) root: the nearest folder above this file with a package.json. */
-export function repoRoot(from = dirname(fileURLToPath(import.meta.url))): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
-  }
-}
 
 export interface Variant {
   /** Output folder, relative to the repository root. */

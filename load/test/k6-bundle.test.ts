@@ -13,14 +13,14 @@ import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRelay, type RunningRelay } from '../../reference-relay/server.js';
 import type { FaultName } from '../../reference-relay/faults.js';
-import { bundleOptions, buildBundle, repoRoot, VARIANTS } from '../build.js';
+import { bundleOptions, buildBundle, packageRoot, VARIANTS } from '../build.js';
 import { SCENARIO_NAMES, type ScenarioName } from '../core/scenario.js';
 import { httpUrlOf } from '../core/settings.js';
 import type { LoadSummary } from '../core/summary.js';
 import { makeFixture } from '../node/fixture.js';
 import { evaluateBundle, makeShim, runK6Lifecycle, shimPlugin } from './k6-shim.js';
 
-const root = repoRoot();
+const root = packageRoot();
 const out = mkdtempSync(join(tmpdir(), 'kp-k6-bundles-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 

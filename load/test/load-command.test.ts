@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LoadUsageError, runLoad, type Io, type LoadCommandOptions } from '../../cli/load-command.js';
 import { SettingsError } from '../core/settings.js';
 import { K6NotFoundError } from '../node/k6-driver.js';
-import { buildBundle, repoRoot, VARIANTS } from '../build.js';
+import { buildBundle, packageRoot, VARIANTS } from '../build.js';
 import { makeFixture } from '../node/fixture.js';
 import { LOAD_SUMMARY_SCHEMA } from '../core/summary.js';
 
@@ -14,15 +14,15 @@ const tmp = mkdtempSync(join(tmpdir(), 'kp-load-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const quiet: Io = { stdout: () => undefined, stderr: () => undefined };
-const base = (over: Partial<LoadCommandOptions> = {}): LoadCommandOptions => ({ driver: 'node', env: [], k6: 'k6', out: join(tmp, 'reports'), reports: true, ...over });
+const base = (over: Partial<LoadCommandOptions> = {}): LoadCommandOptions => ({ driver: 'node', env: [], k6: 'k6', out: join(tmp, 'kpsuite-runs'), reports: true, ...over });
 
 describe('kpsuite load', () => {
   it('runs on the embedded reference relay and writes JSON, JUnit and Markdown into a run folder', async () => {
     const code = await runLoad('publish', base({ rate: 3, duration: '1s', env: ['BATCH=2'] }), quiet);
     expect(code).toBe(0);
-    const runs = readdirSync(join(tmp, 'reports', 'runs'));
+    const runs = readdirSync(join(tmp, 'kpsuite-runs'));
     expect(runs).toHaveLength(1);
-    const dir = join(tmp, 'reports', 'runs', runs[0] ?? '');
+    const dir = join(tmp, 'kpsuite-runs', runs[0] ?? '');
     expect(readdirSync(dir).sort()).toEqual(['load-publish.json', 'load-publish.junit.xml', 'load-publish.md']);
     const json = JSON.parse(readFileSync(join(dir, 'load-publish.json'), 'utf8')) as { schema: string; passed: boolean; settings: Record<string, unknown> };
     expect(json).toMatchObject({ schema: LOAD_SUMMARY_SCHEMA, passed: true, settings: { RATE: 3, DURATION: '1s', BATCH: 2 } });
@@ -37,7 +37,7 @@ describe('kpsuite load', () => {
 
   it('--driver k6 runs the bundle its k6 version supports, with a fresh fixture and the run folder', async () => {
     const bundles = join(tmp, 'bundles');
-    for (const v of VARIANTS) await buildBundle(repoRoot(), 'contend', v, makeFixture({ keyPackages: 0, notes: 0 }), bundles);
+    for (const v of VARIANTS) await buildBundle(packageRoot(), 'contend', v, makeFixture({ keyPackages: 0, notes: 0 }), bundles);
     const log = join(tmp, 'fake-k6.json');
     const fake = join(tmp, 'fake-k6');
     // Prints a 1.3 version (so the compat bundle is chosen), records its arguments, fails a threshold.
@@ -54,6 +54,6 @@ describe('kpsuite load', () => {
     expect(seen.fixture).toBe(true);
     expect(seen.env.RELAY_URL).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
     expect(existsSync(seen.env.SUMMARY_DIR ?? '')).toBe(true);
-    expect(seen.env.SUMMARY_DIR).toContain(join('k6-reports', 'runs'));
+    expect(seen.env.SUMMARY_DIR).toContain('k6-reports');
   });
 });

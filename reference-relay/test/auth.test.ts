@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { newKeys, type Keys } from '../../protocol/crypto.js';
 import { KIND, PREFIX, TAG, prefixOf } from '../../protocol/profile.js';
 import { inventory, publishKeyPackages } from '../../client/choreography.js';
-import { textNote } from '../../client/fixtures.js';
+import { textNote } from '../../fixtures/events.js';
 import { nowSeconds, type RelayClient } from '../../client/relay-client.js';
 import { authEvent, liveSub, sendAuth, sortedIds, sharedRelay, withBadId, withBadSig } from './harness.js';
 

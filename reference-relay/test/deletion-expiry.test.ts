@@ -4,7 +4,7 @@ import { newKeys, type Keys } from '../../protocol/crypto.js';
 import type { NostrEvent } from '../../protocol/messages.js';
 import { KIND, PREFIX, TAG, prefixOf } from '../../protocol/profile.js';
 import { inventory, publishKeyPackages } from '../../client/choreography.js';
-import { deletion, keyPackage, textNote } from '../../client/fixtures.js';
+import { deletion, keyPackage, textNote } from '../../fixtures/events.js';
 import { ManualClock, nowSecondsOf } from '../clock.js';
 import { idsOf, liveSub, sortedIds, sharedRelay } from './harness.js';
 

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newKeys } from '../../protocol/crypto.js';
 import { KIND, PREFIX, prefixOf } from '../../protocol/profile.js';
 import { inventory, publishKeyPackages } from '../../client/choreography.js';
-import { deletion } from '../../client/fixtures.js';
+import { deletion } from '../../fixtures/events.js';
 import { ClientPool, idsOf, sortedIds, startTestRelay, type RunningRelay } from './harness.js';
 
 const pool = new ClientPool();

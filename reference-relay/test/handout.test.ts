@@ -4,7 +4,7 @@ import { eventProblem, newKeys, type Keys } from '../../protocol/crypto.js';
 import type { NostrEvent } from '../../protocol/messages.js';
 import { KIND, TAG } from '../../protocol/profile.js';
 import { inventory, publishKeyPackages } from '../../client/choreography.js';
-import { keyPackage, keyPackages, oldestFirst } from '../../client/fixtures.js';
+import { keyPackage, keyPackages, oldestFirst } from '../../fixtures/events.js';
 import { newSubId, nowSeconds } from '../../client/relay-client.js';
 import { countBy, idsOf, liveSub, sortedIds, sharedRelay } from './harness.js';
 

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { newKeys } from '../../protocol/crypto.js';
 import { DEFAULT_KEYPACKAGE_LIMITS, KIND, PROFILE_VERSION } from '../../protocol/profile.js';
 import { publishKeyPackages } from '../../client/choreography.js';
-import { textNote } from '../../client/fixtures.js';
+import { textNote } from '../../fixtures/events.js';
 import { nowSeconds } from '../../client/relay-client.js';
 import { ClientPool, fetchMetrics, fetchRelayInfo, hasMetric, liveSub, metricSum, signedEvent, startTestRelay, type RunningRelay } from './harness.js';
 

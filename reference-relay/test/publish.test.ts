@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { newKeys } from '../../protocol/crypto.js';
 import { KIND, PREFIX, TAG, prefixOf } from '../../protocol/profile.js';
 import { inventory, publishKeyPackages } from '../../client/choreography.js';
-import { deletion, keyPackage, keyPackages, keyPackageTags, REQUIRED_TAGS, textNote } from '../../client/fixtures.js';
+import { deletion, keyPackage, keyPackages, keyPackageTags, REQUIRED_TAGS, textNote } from '../../fixtures/events.js';
 import { nowSeconds } from '../../client/relay-client.js';
 import { idsOf, liveSub, sharedRelay, withBadId, withBadSig } from './harness.js';
 

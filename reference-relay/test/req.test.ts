@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newKeys } from '../../protocol/crypto.js';
 import { KIND, PREFIX, prefixOf } from '../../protocol/profile.js';
 import { inventory, publishKeyPackages } from '../../client/choreography.js';
-import { textNote } from '../../client/fixtures.js';
+import { textNote } from '../../fixtures/events.js';
 import { newSubId } from '../../client/relay-client.js';
 import { closedFor, idsOf, sharedRelay, sortedIds, startTestRelay, type RunningRelay } from './harness.js';
 

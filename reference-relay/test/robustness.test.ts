@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { newKeys } from '../../protocol/crypto.js';
 import type { RelayMessage } from '../../protocol/messages.js';
 import { PREFIX, prefixOf } from '../../protocol/profile.js';
-import { textNote } from '../../client/fixtures.js';
+import { textNote } from '../../fixtures/events.js';
 import { newSubId, type RelayClient } from '../../client/relay-client.js';
 import { closedFor, liveSub, sharedRelay } from './harness.js';
 

@@ -1,0 +1,106 @@
+/**
+ * The bench driver: relays in child processes, and closed-loop workers on
+ * the load suite's own Node sockets (each connection sends its next
+ * request when the previous one is answered). The same code drives every
+ * relay, so their figures compare.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { percentile } from '../../load/node/metrics.js';
+
+export interface Measured {
+  /** Requests answered per second. */
+  opsPerSecond: number;
+  /** Items (KeyPackages handed out, events accepted) per second. */
+  itemsPerSecond: number;
+  p50: number;
+  p99: number;
+  ops: number;
+  errors: number;
+  seconds: number;
+}
+
+export type Step = () => Promise<{ ms: number; items: number } | 'done' | undefined>;
+
+/** Runs `workers` loops of `step` for `seconds` (or until a step says done). */
+export async function closedLoop(workers: readonly Step[], seconds: number): Promise<Measured> {
+  const latencies: number[] = [];
+  let items = 0;
+  let errors = 0;
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  await Promise.all(
+    workers.map(async (step) => {
+      while (performance.now() < end) {
+        const r = await step();
+        if (r === 'done') return;
+        if (r === undefined) errors += 1;
+        else {
+          latencies.push(r.ms);
+          items += r.items;
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    opsPerSecond: latencies.length / elapsed,
+    itemsPerSecond: items / elapsed,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    ops: latencies.length,
+    errors,
+    seconds: elapsed,
+  };
+}
+
+export interface RelayChild {
+  url: string;
+  /** Starts the child's CPU profiler (inspector), for the next timed phase only. */
+  startProfile(): Promise<void>;
+  /** Stops it and writes the .cpuprofile to `file`. */
+  stopProfile(file: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts load/bench/relay-process.js; resolves once it printed its URL. */
+export async function spawnRelay(kind: 'reference' | 'nostr-relay', dir: string, vendorDir = ''): Promise<RelayChild> {
+  const script = fileURLToPath(new URL('./relay-process.js', import.meta.url));
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [script, kind, dir, vendorDir], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += String(d)));
+  const lines = createInterface({ input: child.stdout });
+  const waiting: { resolve: (line: string) => void; reject: (err: Error) => void }[] = [];
+  lines.on('line', (line) => waiting.shift()?.resolve(line));
+  child.once('exit', (code) => {
+    for (const w of waiting.splice(0)) w.reject(new Error(`${kind} relay exited (${code}): ${stderr.trim().slice(-500)}`));
+  });
+  const nextLine = (what: string, timeoutMs = 60_000): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${kind} relay: no ${what} in ${timeoutMs} ms ${stderr.trim()}`)), timeoutMs);
+      const settle = <T>(f: (v: T) => void) => (v: T): void => {
+        clearTimeout(timer);
+        f(v);
+      };
+      waiting.push({ resolve: settle(resolve), reject: settle(reject) });
+    });
+  const { url } = JSON.parse(await nextLine('URL')) as { url: string };
+  const command = async (text: string): Promise<void> => {
+    child.stdin.write(`${text}\n`);
+    const reply = await nextLine(`reply to ${text}`);
+    if (reply !== 'ok') throw new Error(`${kind} relay: ${reply}`);
+  };
+  return {
+    url,
+    startProfile: () => command('start-profile'),
+    stopProfile: (file) => command(`stop-profile ${file}`),
+    stop: async () => {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.stdin.end('stop\n');
+      const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
+      if (!inTime) child.kill('SIGKILL');
+    },
+  };
+}

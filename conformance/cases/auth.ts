@@ -1,0 +1,263 @@
+/** PROFILE.md §1 Identity (NIP-42): the challenge, verifying AUTH, several pubkeys on one connection. */
+import { ids, type TestContext } from '../context.js';
+import type { ConformanceTest } from '../types.js';
+import { okLine } from '../steps.js';
+import { textNote } from '../../fixtures/events.js';
+import { newSubId, nowSeconds, TimeoutError, type AuthTemplate, type RelayClient } from '../../client/relay-client.js';
+import { sign, type Keys } from '../../protocol/crypto.js';
+import type { NostrEvent } from '../../protocol/messages.js';
+import { AUTH_MAX_SKEW_SECONDS, KIND, PREFIX, TAG } from '../../protocol/profile.js';
+
+const kp = KIND.keyPackage;
+
+const VERIFY_REQUIREMENT =
+  'The relay MUST accept ["AUTH", <event>] only when the event has a valid id and signature, kind 22242, a ["challenge", <the connection\'s challenge>] tag, a ["relay", <url>] tag naming this relay, and a created_at within 600 seconds of the relay\'s clock. Otherwise it answers ["OK", <id>, false, "invalid: ..."] and authenticates nobody.';
+
+/** The connection's challenge; no AUTH can be tested without one. */
+async function challengeOf(t: TestContext, client: RelayClient): Promise<string> {
+  try {
+    return await client.waitForChallenge();
+  } catch (err) {
+    if (err instanceof TimeoutError) t.untested('the relay sent no ["AUTH", <challenge>] on connect (see kp-auth-challenge), so AUTH cannot be tested');
+    throw err;
+  }
+}
+
+/** A kind 22242 event for this relay and `challenge`, optionally broken by `tweak`. */
+function authEvent(t: TestContext, keys: Keys, challenge: string, tweak: (tpl: AuthTemplate) => AuthTemplate = (tpl) => tpl): NostrEvent {
+  const template: AuthTemplate = {
+    kind: KIND.auth,
+    created_at: nowSeconds(),
+    tags: [
+      [TAG.relay, t.url],
+      [TAG.challenge, challenge],
+    ],
+    content: '',
+  };
+  return sign(tweak(template), keys);
+}
+
+/** Sends ["AUTH", event] as is and waits for its OK. */
+
+/** A NIP-70 protected note by `keys`: accepted only when `keys` is authenticated on the connection. */
+function protectedNote(keys: Keys, label: string): NostrEvent {
+  return textNote(keys, `protected note (${label})`, [[TAG.protected]]);
+}
+
+
+/** An AUTH broken one way: refused with invalid:, and its pubkey is still not authenticated afterwards. */
+function refusedAuth(
+  side: string,
+  what: string,
+  build: (t: TestContext, keys: Keys, challenge: string) => Promise<NostrEvent> | NostrEvent,
+): ConformanceTest {
+  return {
+    id: `kp-auth-verify/${side}`,
+    anchor: 'kp-auth-verify',
+    section: 'Identity (NIP-42)',
+    level: 'MUST',
+    requirement: VERIFY_REQUIREMENT,
+    async run(t) {
+      const keys = t.newKeys();
+      const client = await t.connect('client');
+      const challenge = await challengeOf(t, client);
+      // Control: this connection cannot yet publish the pubkey's protected events. Without it we cannot see who is authenticated.
+      const before = await client.publish(protectedNote(keys, 'before AUTH'));
+      if (before.ok) t.untested('the relay accepts ["-"] events (NIP-70) from unauthenticated connections, so this test cannot observe whether AUTH authenticated anyone');
+      const event = await build(t, keys, challenge);
+      const reply = await client.sendAuth(event);
+      t.check(!reply.ok, `an AUTH event with ${what} must be refused`, '["OK", <id>, false, "invalid: ..."]', okLine(reply));
+      t.hasPrefix(reply.message, PREFIX.invalid, `the refusal of an AUTH event with ${what}`);
+      const after = await client.publish(protectedNote(keys, 'after refused AUTH'));
+      t.check(
+        !after.ok && after.message.startsWith(`${PREFIX.authRequired}:`),
+        `after refusing the AUTH, the relay must not treat its pubkey as authenticated: a ["-"] event by that pubkey must still be refused`,
+        '["OK", <id>, false, "auth-required: ..."]',
+        okLine(after),
+      );
+    },
+  };
+}
+
+export const authTests: ConformanceTest[] = [
+  {
+    id: 'kp-auth-challenge/first',
+    anchor: 'kp-auth-challenge',
+    section: 'Identity (NIP-42)',
+    level: 'MUST',
+    requirement: 'The relay MUST send ["AUTH", <challenge>] on every new connection, before any other message.',
+    async run(t) {
+      const client = await t.connect('client');
+      // Ask for something at once, so a relay that sends AUTH only when needed shows its other reply first.
+      const sub = newSubId('probe');
+      client.send(['REQ', sub, { kinds: [1], authors: [t.newKeys().pubkey] }]);
+      try {
+        await client.next((m) => (m[0] === 'EOSE' || m[0] === 'CLOSED') && m[1] === sub, `EOSE or CLOSED for ${sub}`);
+      } catch (err) {
+        if (!(err instanceof TimeoutError)) throw err;
+      }
+      const first = client.received[0];
+      t.check(
+        first !== undefined && first[0] === 'AUTH' && typeof first[1] === 'string' && first[1].length > 0,
+        'the first message on a new connection must be ["AUTH", <challenge>]',
+        '["AUTH", "<non-empty challenge>"] first',
+        first === undefined ? `nothing within ${t.options.timeoutMs} ms` : JSON.stringify(first),
+      );
+    },
+  },
+  {
+    id: 'kp-auth-challenge/unique',
+    anchor: 'kp-auth-challenge',
+    section: 'Identity (NIP-42)',
+    level: 'MUST',
+    requirement: 'The relay MUST send ["AUTH", <challenge>] on every new connection, ..., with a challenge string unique to that connection.',
+    async run(t) {
+      const [a, b] = await Promise.all([t.connect('a'), t.connect('b')]);
+      const [ca, cb] = await Promise.all([challengeOf(t, a), challengeOf(t, b)]);
+      t.check(ca !== cb, 'two connections must get different challenges', 'two different challenge strings', `both got ${JSON.stringify(ca)}`);
+    },
+  },
+  {
+    id: 'kp-auth-verify/valid',
+    anchor: 'kp-auth-verify',
+    section: 'Identity (NIP-42)',
+    level: 'MUST',
+    requirement:
+      'The relay MUST accept ["AUTH", <event>] [when valid] ... It answers ["OK", <id>, true, ""] and from then on the event\'s pubkey is authenticated on that connection.',
+    async run(t) {
+      const keys = t.newKeys();
+      const client = await t.connect('client');
+      const challenge = await challengeOf(t, client);
+      const reply = await client.sendAuth(authEvent(t, keys, challenge));
+      t.check(reply.ok, 'a valid AUTH event (kind 22242, this connection\'s challenge, this relay\'s URL, created now) must be accepted', '["OK", <id>, true, ""]', okLine(reply));
+      const note = await client.publish(protectedNote(keys, 'after AUTH'));
+      t.check(
+        note.ok,
+        'once authenticated, the pubkey may publish its own ["-"] events on this connection (NIP-70)',
+        '["OK", <id>, true, ""]',
+        okLine(note),
+      );
+    },
+  },
+  refusedAuth('wrong-challenge', "another connection's challenge", async (t, keys, challenge) => {
+    const other = await t.connect('other');
+    const otherChallenge = await challengeOf(t, other);
+    if (otherChallenge === challenge) t.untested('two connections got the same challenge (see kp-auth-challenge/unique)');
+    return authEvent(t, keys, otherChallenge);
+  }),
+  refusedAuth('other-relay', 'a relay tag naming another relay', (t, keys, challenge) =>
+    authEvent(t, keys, challenge, (tpl) => ({ ...tpl, tags: [[TAG.relay, 'wss://relay.example.com/'], [TAG.challenge, challenge]] })),
+  ),
+  refusedAuth('wrong-kind', 'kind 1 instead of 22242', (t, keys, challenge) => authEvent(t, keys, challenge, (tpl) => ({ ...tpl, kind: 1 }))),
+  refusedAuth('stale', `a created_at 11 minutes old (limit ${AUTH_MAX_SKEW_SECONDS} s)`, (t, keys, challenge) =>
+    authEvent(t, keys, challenge, (tpl) => ({ ...tpl, created_at: nowSeconds() - 660 })),
+  ),
+  refusedAuth('future', `a created_at 11 minutes ahead (limit ${AUTH_MAX_SKEW_SECONDS} s)`, (t, keys, challenge) =>
+    authEvent(t, keys, challenge, (tpl) => ({ ...tpl, created_at: nowSeconds() + 660 })),
+  ),
+  refusedAuth('bad-signature', 'a signature that does not verify', (t, keys, challenge) => {
+    const event = authEvent(t, keys, challenge);
+    const last = event.sig.endsWith('0') ? '1' : '0';
+    return { ...event, sig: event.sig.slice(0, -1) + last };
+  }),
+  {
+    id: 'kp-auth-verify/not-stored',
+    anchor: 'kp-auth-verify',
+    section: 'Identity (NIP-42)',
+    level: 'MUST',
+    requirement: 'Kind 22242 events are never stored or broadcast.',
+    async run(t) {
+      const keys = t.newKeys();
+      const watcher = await t.connect('watcher');
+      const live = await watcher.req([{ kinds: [KIND.auth], authors: [keys.pubkey] }]);
+      if (!live.eose) t.untested(`the relay refused a live subscription for kind 22242: ${live.closed ?? ''}`);
+      const client = await t.connect('client');
+      const event = authEvent(t, keys, await challengeOf(t, client));
+      const reply = await client.sendAuth(event);
+      if (!reply.ok) t.untested(`a valid AUTH was refused (see kp-auth-verify/valid): ${reply.message}`);
+      const arrived = (await t.quiet(watcher)).flatMap((m) => (m[0] === 'EVENT' ? [m[2]] : []));
+      t.equal(ids(arrived), [], 'the AUTH event must not be broadcast to a live {kinds:[22242]} subscription');
+      const stored = await watcher.req([{ ids: [event.id] }]);
+      t.equal(ids(stored.events), [], 'the AUTH event must not be stored: a REQ for its id returns nothing');
+    },
+  },
+  {
+    id: 'kp-auth-multi/each-authenticated',
+    anchor: 'kp-auth-multi',
+    section: 'Identity (NIP-42)',
+    level: 'MUST',
+    requirement: 'A connection MAY authenticate several pubkeys, one AUTH each. Each of them is a requester.',
+    async run(t) {
+      const { client, keys: alice } = await t.connectAs('alice+bob');
+      const bob = t.newKeys();
+      const second = await client.auth(bob);
+      t.check(second.ok, 'a second AUTH, for another pubkey, on the same connection must be accepted', '["OK", <id>, true, ""]', okLine(second));
+      for (const [name, keys] of [
+        ['alice (first AUTH)', alice],
+        ['bob (second AUTH)', bob],
+      ] as const) {
+        const reply = await client.publish(protectedNote(keys, name));
+        t.check(reply.ok, `both pubkeys stay authenticated: ${name}'s ["-"] event must be accepted`, '["OK", <id>, true, ""]', okLine(reply));
+      }
+    },
+  },
+  {
+    id: 'kp-auth-multi/owner-among',
+    anchor: 'kp-auth-multi',
+    section: 'Identity (NIP-42)',
+    level: 'MUST',
+    requirement: 'A connection MAY authenticate several pubkeys ... a query is an owner\'s query when the owner is among them.',
+    async run(t) {
+      const owner = t.newKeys();
+      const kps = await t.publishKeyPackages(owner, 3);
+      const { client } = await t.connectAs('alice+owner');
+      const auth = await client.auth(owner);
+      if (!auth.ok) t.untested(`a second AUTH on one connection was refused (see kp-auth-multi/each-authenticated): ${auth.message}`);
+      const res = await client.req([{ kinds: [kp], authors: [owner.pubkey] }]);
+      t.check(res.eose, "an owner's query must not be refused", 'EOSE', `CLOSED ${JSON.stringify(res.closed)}`);
+      const all = ids(kps).sort();
+      t.equal(ids(res.events).sort(), all, "with the owner authenticated next to another pubkey, the REQ is an owner's query and returns all the owner's KeyPackages");
+      t.equal(ids(await t.inventory(owner)).sort(), all, "an owner's query consumes nothing: the owner's KeyPackages are all still stored");
+    },
+  },
+  {
+    id: 'kp-auth-multi/charged-to-each',
+    anchor: 'kp-auth-multi',
+    section: 'Identity (NIP-42)',
+    level: 'MUST',
+    requirement: 'A REQ hand-out is charged to every authenticated pubkey that is not the owner.',
+    needsLimits: true,
+    async run(t) {
+      const quota = t.limits.queries_per_window;
+      if (quota > 100) t.untested(`queries_per_window is ${quota}; using it up takes too many queries for a conformance run`);
+      const owner = t.newKeys();
+      await t.publishKeyPackages(owner, 1);
+      const { client, keys: alice } = await t.connectAs('alice+bob');
+      const bob = t.newKeys();
+      const second = await client.auth(bob);
+      if (!second.ok) t.untested(`a second AUTH on one connection was refused (see kp-auth-multi/each-authenticated): ${second.message}`);
+      const filter = { kinds: [kp], authors: [owner.pubkey] };
+      for (let i = 1; i <= quota; i++) {
+        const res = await client.req([filter]);
+        t.check(res.eose, `charged query ${i} of queries_per_window=${quota} for this owner must be served`, 'EOSE', `CLOSED ${JSON.stringify(res.closed)}`);
+        client.closeSub(res.subId);
+      }
+      // Charges show only through kp-rate-queries; a relay that never refuses leaves nothing to observe here.
+      const over = await client.req([filter]);
+      if (over.eose) t.untested(`query ${quota + 1} was served: the relay does not enforce kp-rate-queries, so charges cannot be observed`);
+      for (const [name, keys] of [
+        ['alice', alice],
+        ['bob', bob],
+      ] as const) {
+        const { client: alone } = await t.connectAs(`${name} alone`, keys);
+        const res = await alone.req([filter]);
+        t.check(
+          !res.eose && res.closed !== undefined && res.closed.startsWith(`${PREFIX.rateLimited}:`),
+          `${quota} REQs on a connection where alice and bob were both authenticated are charged to each of them, so ${name} alone has used up queries_per_window for this owner`,
+          '["CLOSED", <sub>, "rate-limited: ..."]',
+          res.eose ? `EOSE after ${res.events.length} event(s)` : `CLOSED ${JSON.stringify(res.closed)}`,
+        );
+      }
+    },
+  },
+];

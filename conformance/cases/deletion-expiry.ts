@@ -1,0 +1,119 @@
+/** PROFILE.md §7 Deletion, and §2.6 expiry of stored events (NIP-09, NIP-40). */
+import { ids, type TestContext } from '../context.js';
+import type { ConformanceTest } from '../types.js';
+import { okLine } from '../steps.js';
+import { deletion, keyPackage, textNote } from '../../fixtures/events.js';
+import type { Keys } from '../../protocol/crypto.js';
+import type { NostrEvent } from '../../protocol/messages.js';
+import { KIND, TAG } from '../../protocol/profile.js';
+
+const kp = KIND.keyPackage;
+
+const DEL_REQUIREMENT =
+  'A NIP-09 kind 5 event from the owner, with e tags naming KeyPackages, removes them, the last one included; they are never served again and, by §2.7, never accepted again. A kind 5 from anyone else removes nothing.';
+
+
+/** The owner publishes a kind 5 for `targets` on their own connection; it must be accepted. */
+async function ownerDeletes(t: TestContext, owner: Keys, targets: readonly NostrEvent[], kind: number = kp): Promise<void> {
+  const { client } = await t.connectAs('owner', owner);
+  const reply = await client.publish(deletion(owner, targets.map((e) => e.id), kind));
+  t.check(reply.ok, "the owner's kind 5 deletion must be accepted", '["OK", <id>, true, ""]', okLine(reply));
+}
+
+/** What a requester (someone else, authenticated) is handed for the owner. */
+async function requesterGets(t: TestContext, owner: Keys): Promise<NostrEvent[]> {
+  const { client } = await t.connectAs('requester');
+  const res = await client.req([{ kinds: [kp], authors: [owner.pubkey] }]);
+  if (!res.eose) t.untested(`a requester's REQ for the owner's KeyPackages was refused (${res.closed ?? ''}), so hand-out cannot be observed`);
+  return res.events;
+}
+
+export const deletionExpiryTests: ConformanceTest[] = [
+  {
+    id: 'kp-del-owner/removes',
+    anchor: 'kp-del-owner',
+    section: 'Deletion and expiry',
+    level: 'MUST',
+    requirement: DEL_REQUIREMENT,
+    async run(t) {
+      const owner = t.newKeys();
+      const [first, second] = await t.publishKeyPackages(owner, 2);
+      await ownerDeletes(t, owner, [first!]);
+      t.equal(ids(await t.inventory(owner)), ids([second!]), "the owner's kind 5 removes the KeyPackage it names, and only that one");
+    },
+  },
+  {
+    id: 'kp-del-owner/last-one',
+    anchor: 'kp-del-owner',
+    section: 'Deletion and expiry',
+    level: 'MUST',
+    requirement: DEL_REQUIREMENT,
+    async run(t) {
+      const owner = t.newKeys();
+      const [only] = await t.publishKeyPackages(owner, 1);
+      await ownerDeletes(t, owner, [only!]);
+      t.equal(ids(await t.inventory(owner)), [], "the owner's kind 5 removes the last KeyPackage too");
+      t.equal(ids(await requesterGets(t, owner)), [], 'a deleted last KeyPackage is never served again, not even as a last resort');
+    },
+  },
+  {
+    id: 'kp-del-owner/others-cannot',
+    anchor: 'kp-del-owner',
+    section: 'Deletion and expiry',
+    level: 'MUST',
+    requirement: DEL_REQUIREMENT,
+    async run(t) {
+      const owner = t.newKeys();
+      const kps = await t.publishKeyPackages(owner, 2);
+      const { client, keys: mallory } = await t.connectAs('mallory');
+      // Accepted or refused, either is fine; it must remove nothing.
+      await client.publish(deletion(mallory, kps.map((e) => e.id)));
+      t.equal(ids(await t.inventory(owner)).sort(), ids(kps).sort(), "a kind 5 from someone else removes none of the owner's KeyPackages");
+    },
+  },
+  {
+    id: 'kp-pub-expired/stored-expires',
+    anchor: 'kp-pub-expired',
+    section: 'Deletion and expiry',
+    level: 'MUST',
+    requirement:
+      'A stored event whose expiration passes MUST NOT be served afterwards, and an expired KeyPackage no longer counts as stored (it is never a last resort).',
+    async run(t) {
+      const { client, keys: owner } = await t.connectAs('owner');
+      // 2 to 3 seconds ahead: in the future on arrival, passed within a bounded wait.
+      const expiration = Math.ceil(Date.now() / 1000) + 2;
+      const event = keyPackage(owner, { extraTags: [[TAG.expiration, String(expiration)]] });
+      const reply = await client.publish(event);
+      t.check(reply.ok, 'a KeyPackage whose expiration is 2-3 s in the future must be accepted', '["OK", <id>, true, ""]', okLine(reply));
+      t.equal(ids(await t.inventory(owner)), ids([event]), 'before its expiration the KeyPackage is stored');
+      const waitMs = expiration * 1000 + 500 - Date.now();
+      t.note(`waiting ${waitMs} ms for expiration ${expiration} to pass`);
+      t.waitedMs += waitMs;
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+      t.equal(ids(await t.inventory(owner)), [], "after its expiration passed, the KeyPackage is not served, not even to the owner's query");
+      t.equal(ids(await requesterGets(t, owner)), [], 'after its expiration passed, the only KeyPackage is not handed out: it is never a last resort');
+    },
+  },
+  {
+    id: 'nip-09/owner-deletes-note',
+    anchor: 'nip-09',
+    section: 'Deletion and expiry',
+    level: 'SHOULD',
+    requirement: 'Relays SHOULD delete or stop publishing any referenced events that have an identical pubkey as the deletion request.',
+    async run(t) {
+      const author = t.newKeys();
+      const { client } = await t.connectAs('author', author);
+      const note = textNote(author, 'a note to delete');
+      const kept = textNote(author, 'a note to keep');
+      for (const e of [note, kept]) {
+        const reply = await client.publish(e);
+        if (!reply.ok) t.untested(`the relay refused a kind 1 note: ${reply.message}`);
+      }
+      const del = await client.publish(deletion(author, [note.id], 1));
+      t.check(del.ok, "the author's kind 5 deletion request must be accepted", '["OK", <id>, true, ""]', okLine(del));
+      const reader = await t.connect('reader');
+      const res = await reader.req([{ ids: [note.id, kept.id] }]);
+      t.equal(ids(res.events), ids([kept]), 'the deleted note is no longer served; the other note by the same author still is');
+    },
+  },
+];

@@ -1,0 +1,401 @@
+/**
+ * PROFILE.md §5 Hand-out, shared by REQ and kind 447.
+ */
+import { ids, type TestContext } from '../context.js';
+import type { ConformanceTest } from '../types.js';
+import { kp, reqLine, distinct, askFor, liveSub, reqOnce, allDeliveries } from '../steps.js';
+import { keyPackage, oldestFirst } from '../../fixtures/events.js';
+import { nowSeconds } from '../../client/relay-client.js';
+import { eventProblem, type Keys } from '../../protocol/crypto.js';
+import type { NostrEvent } from '../../protocol/messages.js';
+
+/** Publishes `count` KeyPackages with one shared created_at, so only their ids order them. Returns them in hand-out order. */
+async function publishSameSecond(t: TestContext, owner: Keys, count: number): Promise<NostrEvent[]> {
+  const { client } = await t.connectAs('owner', owner);
+  const createdAt = nowSeconds() - 5;
+  const kps = Array.from({ length: count }, () => keyPackage(owner, { createdAt }));
+  for (const e of kps) {
+    const reply = await client.publish(e);
+    if (!reply.ok) throw new Error(`setup: publishing a KeyPackage was refused: ${reply.message}`);
+  }
+  await client.close();
+  return kps.sort(oldestFirst);
+}
+
+/** A relay that consumes a lone last resort even without concurrency: kp-handout-last-resort reports that. */
+async function consumesLastResortAlone(t: TestContext): Promise<boolean> {
+  const owner = t.newKeys();
+  await t.publishKeyPackages(owner, 1);
+  const { client } = await t.connectAs('probe');
+  await reqOnce(client, [askFor(owner)]);
+  return (await t.inventory(owner)).length === 0;
+}
+
+/**
+ * kp-handout-exactly-once, judged on everything handed out in a race: only
+ * the last resort may appear twice, and it must still be stored.
+ */
+async function judgeRace(t: TestContext, owner: Keys, handed: readonly NostrEvent[]): Promise<void> {
+  const left = await t.inventory(owner);
+  const counts = new Map<string, number>();
+  for (const e of handed) counts.set(e.id, (counts.get(e.id) ?? 0) + 1);
+  const repeated = [...counts].filter(([, n]) => n > 1);
+  const lastResort = left.length === 1 ? left[0]!.id : undefined;
+  const twice = repeated.filter(([id]) => id !== lastResort);
+  t.check(
+    twice.length === 0,
+    'concurrent requesters got the same KeyPackage, and it was not the last resort',
+    `each KeyPackage handed out once, except the one still stored at the end (${lastResort?.slice(0, 12) ?? 'none'})`,
+    twice.map(([id, n]) => `${id.slice(0, 12)} handed out ${n} times`).join(', '),
+  );
+  if (left.length === 0) {
+    if (await consumesLastResortAlone(t)) {
+      t.untested("the relay consumes a lone last resort even without concurrency (see kp-handout-last-resort), so the race cannot judge the last one");
+    }
+    t.fail("the owner's last KeyPackage was consumed by concurrent requests", 'one KeyPackage still stored after the race', 'none stored');
+  }
+}
+
+// ---- requirements, quoted from PROFILE.md §5
+
+const MAX = 'One charged query hands out at most max_per_query KeyPackages of its owner (REQ: at most min(limit, max_per_query); kind 447: at most n).';
+const ORDER = 'KeyPackages are handed out oldest first: created_at ascending, then id ascending (lowercase hex). With ids, oldest first is among the named KeyPackages.';
+const CONSUME =
+  'Each KeyPackage handed out is consumed — deleted, never returned to anyone again — in one atomic step with the decision to hand it out, before it is sent, except the last resort.';
+const LAST_RESORT =
+  "The owner's last remaining stored KeyPackage is handed out but MUST NOT be consumed: it stays stored and is handed out again to the next requester.";
+const EXACTLY_ONCE =
+  'Whatever the interleaving of concurrent requests, on one connection or many, by REQ or kind 447, no KeyPackage other than a last resort is handed out twice, and the last one is never consumed.';
+const INTACT = 'A handed-out KeyPackage MUST be the event the owner published, unchanged: the same id, tags, content and a signature that verifies.';
+
+const RACERS = 8;
+
+/** kp-handout-intact: every handed-out event verifies and is the published event, field for field. */
+function checkIntact(t: TestContext, published: readonly NostrEvent[], handed: readonly NostrEvent[]): void {
+  if (handed.length === 0) t.untested('nothing was handed out (see kp-req-handout, kp-447-delivery), so there is no KeyPackage to inspect');
+  for (const e of handed) {
+    const problem = eventProblem(e);
+    t.check(problem === undefined, `handed-out KeyPackage ${e.id.slice(0, 12)} must verify as the owner signed it`, 'a valid id and signature', problem ?? '');
+    const original = published.find((p) => p.id === e.id);
+    t.check(original !== undefined, 'a handed-out KeyPackage must carry the id the owner published', ids(published).join(', '), e.id.slice(0, 12));
+    const fields = (x: NostrEvent): unknown[] => [x.pubkey, x.kind, x.created_at, x.tags, x.content];
+    t.equal(fields(e), fields(original!), `handed-out KeyPackage ${e.id.slice(0, 12)} must have the published pubkey, kind, created_at, tags and content`);
+  }
+}
+
+/** Extra tags a relay rebuilding events from its columns tends to drop. */
+const UNUSUAL_TAGS = { encoding: 'base64' as const, extraTags: [['client', 'kpsuite conformance'], ['relays', 'wss://relay.example.com']] };
+
+export const handoutTests: ConformanceTest[] = [
+  {
+    id: 'kp-handout-max/req',
+    anchor: 'kp-handout-max',
+    section: 'Hand-out',
+    level: 'MUST',
+    requirement: MAX,
+    needsLimits: true,
+    async run(t) {
+      const m = t.limits.max_per_query;
+      const owner = t.newKeys();
+      await t.publishKeyPackages(owner, 2 * m + 2);
+      const { client } = await t.connectAs('alice');
+      const plain = await client.req([askFor(owner)]);
+      t.check(plain.events.length <= m, `a REQ without limit may hand out at most max_per_query (${m}) KeyPackages`, `at most ${m} EVENT`, reqLine(plain));
+      const large = await client.req([askFor(owner, { limit: m + 5 })]);
+      t.check(large.events.length <= m, `a REQ with limit ${m + 5} may still hand out at most max_per_query (${m})`, `at most ${m} EVENT`, reqLine(large));
+    },
+  },
+  {
+    id: 'kp-handout-max/447',
+    anchor: 'kp-handout-max',
+    section: 'Hand-out',
+    level: 'MUST',
+    requirement: MAX,
+    needsLimits: true,
+    async run(t) {
+      const m = t.limits.max_per_query;
+      const owner = t.newKeys();
+      await t.publishKeyPackages(owner, m + 3);
+      const { client, keys } = await t.connectAs('alice');
+      await liveSub(client, askFor(owner));
+      const dflt = distinct((await allDeliveries(t, client, await client.requestKeyPackages(keys, owner.pubkey))).map((d) => d.event));
+      t.check(dflt.length <= m, `a 447 without n asks for max_per_query (${m}) at most`, `at most ${m} KeyPackages`, `${dflt.length}: ${ids(dflt).join(', ')}`);
+      const one = distinct((await allDeliveries(t, client, await client.requestKeyPackages(keys, owner.pubkey, 1))).map((d) => d.event));
+      t.check(one.length <= 1, 'a 447 with ["n", "1"] hands out at most one KeyPackage', 'at most 1 KeyPackage', `${one.length}: ${ids(one).join(', ')}`);
+    },
+  },
+  {
+    id: 'kp-handout-order/req',
+    anchor: 'kp-handout-order',
+    section: 'Hand-out',
+    level: 'MUST',
+    requirement: ORDER,
+    needsLimits: true,
+    async run(t) {
+      const k = Math.min(2, t.limits.max_per_query);
+      const owner = t.newKeys();
+      const published = await t.publishKeyPackages(owner, 4);
+      const { client } = await t.connectAs('alice');
+      const res = await client.req([askFor(owner, { limit: k })]);
+      t.equal(ids(res.events), ids(published.slice(0, k)), `of 4 KeyPackages with distinct created_at, the ${k} oldest are handed out, oldest first`);
+    },
+  },
+  {
+    id: 'kp-handout-order/req-same-created-at',
+    anchor: 'kp-handout-order',
+    section: 'Hand-out',
+    level: 'MUST',
+    requirement: ORDER,
+    needsLimits: true,
+    async run(t) {
+      const k = Math.min(2, t.limits.max_per_query);
+      const owner = t.newKeys();
+      const published = await publishSameSecond(t, owner, 3);
+      const { client } = await t.connectAs('alice');
+      const res = await client.req([askFor(owner, { limit: k })]);
+      t.equal(ids(res.events), ids(published.slice(0, k)), `of 3 KeyPackages with the same created_at, the ${k} with the lowest ids are handed out, lowest first`);
+    },
+  },
+  {
+    id: 'kp-handout-order/req-ids',
+    anchor: 'kp-handout-order',
+    section: 'Hand-out',
+    level: 'MUST',
+    requirement: ORDER,
+    needsLimits: true,
+    async run(t) {
+      const k = Math.min(2, t.limits.max_per_query);
+      const owner = t.newKeys();
+      const published = await t.publishKeyPackages(owner, 4);
+      const named = published.slice(1).reverse();
+      const { client } = await t.connectAs('alice');
+      const res = await client.req([{ kinds: [kp], ids: named.map((e) => e.id), limit: k }]);
+      t.equal(ids(res.events), ids(published.slice(1, 1 + k)), `with ids naming the 3 newest of 4 KeyPackages, the ${k} oldest of the named ones are handed out`);
+    },
+  },
+  {
+    id: 'kp-handout-order/447',
+    anchor: 'kp-handout-order',
+    section: 'Hand-out',
+    level: 'MUST',
+    requirement: ORDER,
+    needsLimits: true,
+    async run(t) {
+      const k = Math.min(2, t.limits.max_per_query);
+      const owner = t.newKeys();
+      const published = await t.publishKeyPackages(owner, 4);
+      const { client, keys } = await t.connectAs('alice');
+      await liveSub(client, askFor(owner));
+      const got = (await allDeliveries(t, client, await client.requestKeyPackages(keys, owner.pubkey, k))).map((d) => d.event);
+      t.equal(ids(got), ids(published.slice(0, k)), `a 447 with ["n", "${k}"] gets the ${k} oldest of 4 KeyPackages, oldest first`);
+    },
+  },
+  {
+    id: 'kp-handout-order/447-same-created-at',
+    anchor: 'kp-handout-order',
+    section: 'Hand-out',
+    level: 'MUST',
+    requirement: ORDER,
+    needsLimits: true,
+    async run(t) {
+      const k = Math.min(2, t.limits.max_per_query);
+      const owner = t.newKeys();
+      const published = await publishSameSecond(t, owner, 3);
+      const { client, keys } = await t.connectAs('alice');
+      await liveSub(client, askFor(owner));
+      const got = (await allDeliveries(t, client, await client.requestKeyPackages(keys, owner.pubkey, k))).map((d) => d.event);
+      t.equal(ids(got), ids(published.slice(0, k)), `of 3 KeyPackages with the same created_at, a 447 gets the ${k} with the lowest ids, lowest first`);
+    },
+  },
+  {
+    id: 'kp-handout-consume/req',
+    anchor: 'kp-handout-consume',
+    section: 'Hand-out',
+    level: 'MUST',
+    requirement: CONSUME,
+    needsLimits: true,
+    async run(t) {
+      const m = t.limits.max_per_query;
+      const owner = t.newKeys();
+      await t.publishKeyPackages(owner, 2 * m + 1);
+      const { client: alice } = await t.connectAs('alice');
+      const first = (await alice.req([askFor(owner)])).events;
+      if (first.length === 0) t.untested('nothing was handed out to the first requester (see kp-req-handout)');
+      const { client: bob } = await t.connectAs('bob');
+      const second = (await bob.req([askFor(owner)])).events;
+      const again = second.filter((e) => first.some((f) => f.id === e.id));
+      t.equal(ids(again), [], "KeyPackages handed out to alice must not be handed out again to the next requester");
+      const byId = (await bob.req([{ kinds: [kp], ids: first.map((e) => e.id) }])).events;
+      t.equal(ids(byId), [], 'a consumed KeyPackage must not be returned even when named by id');
+      const kept = (await t.inventory(owner)).filter((e) => first.some((f) => f.id === e.id));
+      t.equal(ids(kept), [], 'KeyPackages handed out (not the last resort) are deleted: the owner no longer has them');
+    },
+  },
+  {
+    id: 'kp-handout-consume/447',
+    anchor: 'kp-handout-consume',
+    section: 'Hand-out',
+    level: 'MUST',
+    requirement: CONSUME,
+    needsLimits: true,
+    async run(t) {
+      const m = t.limits.max_per_query;
+      const owner = t.newKeys();
+      await t.publishKeyPackages(owner, 2 * m + 1);
+      const { client: alice, keys } = await t.connectAs('alice');
+      await liveSub(alice, askFor(owner));
+      const first = distinct((await allDeliveries(t, alice, await alice.requestKeyPackages(keys, owner.pubkey))).map((d) => d.event));
+      if (first.length === 0) t.untested('nothing was delivered to the first requester (see kp-447-delivery)');
+      const { client: bob } = await t.connectAs('bob');
+      const second = (await bob.req([askFor(owner)])).events;
+      t.equal(ids(second.filter((e) => first.some((f) => f.id === e.id))), [], 'KeyPackages delivered by a 447 must not be handed out again by REQ');
+      const kept = (await t.inventory(owner)).filter((e) => first.some((f) => f.id === e.id));
+      t.equal(ids(kept), [], 'KeyPackages delivered by a 447 (not the last resort) are deleted: the owner no longer has them');
+    },
+  },
+  {
+    id: 'kp-handout-last-resort/req',
+    anchor: 'kp-handout-last-resort',
+    section: 'Hand-out',
+    level: 'MUST',
+    requirement:
+      "The owner's last remaining stored KeyPackage is handed out but MUST NOT be consumed: it stays stored and is handed out again to the next requester.",
+    async run(t) {
+      const owner = t.newKeys();
+      const [only] = await t.publishKeyPackages(owner, 1);
+      const { client: alice } = await t.connectAs('alice');
+      const first = await alice.req([{ kinds: [kp], authors: [owner.pubkey] }]);
+      t.equal(ids(first.events), ids([only!]), 'the only KeyPackage is handed out to the first requester');
+      const { client: bob } = await t.connectAs('bob');
+      const second = await bob.req([{ kinds: [kp], authors: [owner.pubkey] }]);
+      t.equal(ids(second.events), ids([only!]), 'the same last resort is handed out to the next requester');
+      t.equal(ids(await t.inventory(owner)), ids([only!]), 'the owner still has their last KeyPackage');
+    },
+  },
+  {
+    id: 'kp-handout-last-resort/447',
+    anchor: 'kp-handout-last-resort',
+    section: 'Hand-out',
+    level: 'MUST',
+    requirement: LAST_RESORT,
+    async run(t) {
+      const owner = t.newKeys();
+      const [only] = await t.publishKeyPackages(owner, 1);
+      for (const who of ['alice', 'bob']) {
+        const { client, keys } = await t.connectAs(who);
+        await liveSub(client, askFor(owner));
+        const got = distinct((await allDeliveries(t, client, await client.requestKeyPackages(keys, owner.pubkey))).map((d) => d.event));
+        t.equal(ids(got), ids([only!]), `the owner's only KeyPackage is delivered by 447 to ${who}, ${who === 'alice' ? 'the first' : 'the next'} requester`);
+      }
+      t.equal(ids(await t.inventory(owner)), ids([only!]), 'the owner still has their last KeyPackage');
+    },
+  },
+  {
+    id: 'kp-handout-last-resort/req-after-batch',
+    anchor: 'kp-handout-last-resort',
+    section: 'Hand-out',
+    level: 'MUST',
+    requirement: LAST_RESORT,
+    needsLimits: true,
+    async run(t) {
+      const m = t.limits.max_per_query;
+      const owner = t.newKeys();
+      const published = await t.publishKeyPackages(owner, m + 1);
+      const { client: alice } = await t.connectAs('alice');
+      const first = (await alice.req([askFor(owner)])).events;
+      if (first.length !== m) t.untested(`the first requester of ${m + 1} KeyPackages got ${first.length}, not max_per_query (${m}) (see kp-req-handout), so more than one is left`);
+      const rest = published.filter((e) => !first.some((f) => f.id === e.id));
+      for (const who of ['bob', 'carol']) {
+        const { client } = await t.connectAs(who);
+        const got = (await client.req([askFor(owner)])).events;
+        t.equal(ids(got), ids(rest), `${who} gets the one KeyPackage left, the last resort`);
+      }
+      t.equal(ids(await t.inventory(owner)), ids(rest), 'the last resort is still stored');
+    },
+  },
+  {
+    id: 'kp-handout-exactly-once/race-req',
+    anchor: 'kp-handout-exactly-once',
+    section: 'Hand-out',
+    level: 'MUST',
+    requirement: EXACTLY_ONCE,
+    needsLimits: true,
+    async run(t) {
+      const owner = t.newKeys();
+      await t.publishKeyPackages(owner, 2 * t.limits.max_per_query + 1);
+      const racers = await Promise.all(Array.from({ length: RACERS }, (_, i) => t.connectAs(`r${i}`)));
+      t.note(`${RACERS} requesters on separate connections send their REQs at once`);
+      const results = await Promise.all(racers.map(({ client }) => client.req([askFor(owner)])));
+      await judgeRace(t, owner, results.flatMap((r) => r.events));
+    },
+  },
+  {
+    id: 'kp-handout-exactly-once/race-req-447',
+    anchor: 'kp-handout-exactly-once',
+    section: 'Hand-out',
+    level: 'MUST',
+    requirement: EXACTLY_ONCE,
+    needsLimits: true,
+    async run(t) {
+      const owner = t.newKeys();
+      await t.publishKeyPackages(owner, 2 * t.limits.max_per_query + 1);
+      const racers = await Promise.all(Array.from({ length: RACERS }, (_, i) => t.connectAs(`r${i}`)));
+      const by447 = racers.filter((_, i) => i % 2 === 1);
+      await Promise.all(by447.map(({ client }) => liveSub(client, askFor(owner))));
+      t.note(`${RACERS} requesters on separate connections, half by REQ and half by 447, ask at once`);
+      const got = await Promise.all(
+        racers.map(async ({ client, keys }, i) => {
+          if (i % 2 === 0) return (await client.req([askFor(owner)])).events;
+          const result = await client.requestKeyPackages(keys, owner.pubkey);
+          return distinct((await allDeliveries(t, client, result)).map((d) => d.event));
+        }),
+      );
+      await judgeRace(t, owner, got.flat());
+    },
+  },
+  {
+    id: 'kp-handout-exactly-once/race-one-connection',
+    anchor: 'kp-handout-exactly-once',
+    section: 'Hand-out',
+    level: 'MUST',
+    requirement: EXACTLY_ONCE,
+    needsLimits: true,
+    async run(t) {
+      const k = Math.min(4, t.limits.queries_per_window);
+      const owner = t.newKeys();
+      await t.publishKeyPackages(owner, 2 * t.limits.max_per_query + 1);
+      const { client } = await t.connectAs('alice');
+      t.note(`${k} REQs on one connection sent without waiting for each other`);
+      const results = await Promise.all(Array.from({ length: k }, () => client.req([askFor(owner)])));
+      await judgeRace(t, owner, results.flatMap((r) => r.events));
+    },
+  },
+  {
+    id: 'kp-handout-intact/req',
+    anchor: 'kp-handout-intact',
+    section: 'Hand-out',
+    level: 'MUST',
+    requirement: INTACT,
+    async run(t) {
+      const owner = t.newKeys();
+      const published = await t.publishKeyPackages(owner, 2, UNUSUAL_TAGS);
+      const { client } = await t.connectAs('alice');
+      checkIntact(t, published, (await client.req([askFor(owner)])).events);
+    },
+  },
+  {
+    id: 'kp-handout-intact/447',
+    anchor: 'kp-handout-intact',
+    section: 'Hand-out',
+    level: 'MUST',
+    requirement: INTACT,
+    async run(t) {
+      const owner = t.newKeys();
+      const published = await t.publishKeyPackages(owner, 2, UNUSUAL_TAGS);
+      const { client, keys } = await t.connectAs('alice');
+      await liveSub(client, askFor(owner));
+      const delivered = await allDeliveries(t, client, await client.requestKeyPackages(keys, owner.pubkey));
+      checkIntact(t, published, delivered.map((d) => d.event));
+    },
+  },
+];

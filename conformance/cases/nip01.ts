@@ -1,0 +1,211 @@
+/** NIP-01, as far as the profile leans on it: OK for every EVENT, EOSE, CLOSED prefixes, filters, live delivery. */
+import { ids, type TestContext } from '../context.js';
+import type { ConformanceTest } from '../types.js';
+import { awaitFrame } from '../steps.js';
+import { deletion, keyPackage, textNote } from '../../fixtures/events.js';
+import { newSubId, nowSeconds, type RelayClient } from '../../client/relay-client.js';
+import { sign, type Keys } from '../../protocol/crypto.js';
+import type { Filter, NostrEvent } from '../../protocol/messages.js';
+import { KIND, prefixOf, TAG } from '../../protocol/profile.js';
+
+const FILTER_REQUIREMENT =
+  'All conditions of a filter that are specified must match for an event to pass the filter ... an event matches a filter if since <= created_at <= until holds.';
+
+
+/** Publishes `events` on `client`; a refusal means the filter tests have nothing to read. */
+async function publishAll(t: TestContext, client: RelayClient, events: readonly NostrEvent[]): Promise<void> {
+  for (const e of events) {
+    const reply = await client.publish(e);
+    if (!reply.ok) t.untested(`the relay refused a kind ${e.kind} event the test needs: ${reply.message}`);
+  }
+}
+
+interface Notes {
+  author: Keys;
+  /** kind 1, oldest */
+  n1: NostrEvent;
+  /** kind 1 with an e tag naming n1 */
+  n2: NostrEvent;
+  /** kind 7 reacting to n1 */
+  reaction: NostrEvent;
+  /** kind 1, newest */
+  n3: NostrEvent;
+  /** kind 1 by someone else, with an e tag naming n1 */
+  stranger: NostrEvent;
+}
+
+/** Fresh events with distinct created_at, all in the past, published before a filter test reads them. */
+async function publishNotes(t: TestContext): Promise<Notes> {
+  const author = t.newKeys();
+  const now = nowSeconds();
+  const n1 = textNote(author, 'first', [], now - 40);
+  const n2 = textNote(author, 'second', [['e', n1.id]], now - 30);
+  const reaction = sign({ kind: 7, created_at: now - 25, tags: [['e', n1.id]], content: '+' }, author);
+  const n3 = textNote(author, 'third', [], now - 20);
+  const stranger = textNote(t.newKeys(), 'a reply by someone else', [['e', n1.id]], now - 35);
+  await publishAll(t, await t.connect('writer'), [n1, n2, reaction, n3, stranger]);
+  return { author, n1, n2, reaction, n3, stranger };
+}
+
+/** A filter test: publish the notes, run one REQ from another connection, compare the ids it returns. */
+function filterTest(side: string, filter: (n: Notes) => Filter, expected: (n: Notes) => NostrEvent[], what: string): ConformanceTest {
+  return {
+    id: `nip-01/filter-${side}`,
+    anchor: 'nip-01',
+    section: 'NIP-01',
+    level: 'MUST',
+    requirement: FILTER_REQUIREMENT,
+    async run(t: TestContext) {
+      const notes = await publishNotes(t);
+      const reader = await t.connect('reader');
+      const f = filter(notes);
+      const res = await reader.req([f]);
+      t.check(res.eose, `the REQ ${JSON.stringify(f)} must be served`, 'EOSE', `CLOSED ${JSON.stringify(res.closed)}`);
+      t.equal(ids(res.events).sort(), ids(expected(notes)).sort(), `${what}: ${JSON.stringify(f)}`);
+    },
+  };
+}
+
+export const nip01Tests: ConformanceTest[] = [
+  {
+    id: 'nip-01/ok-every-event',
+    anchor: 'nip-01',
+    section: 'NIP-01',
+    level: 'MUST',
+    requirement:
+      'OK messages MUST be sent in response to EVENT messages received from clients ... The 4th parameter MUST always be present, but MAY be an empty string when the 3rd is true, otherwise it MUST be a string formed by a machine-readable single-word prefix followed by a : and then a human-readable message.',
+    async run(t: TestContext) {
+      const author = t.newKeys();
+      const now = nowSeconds();
+      const note = textNote(author, 'a note');
+      const broken = textNote(author, 'a note with a broken signature');
+      const events: NostrEvent[] = [
+        note,
+        sign({ kind: 0, created_at: now, tags: [], content: '{"name":"kpsuite"}' }, author),
+        sign({ kind: 7, created_at: now, tags: [['e', note.id]], content: '+' }, author),
+        sign({ kind: KIND.keyPackageRelays, created_at: now, tags: [[TAG.relay, 'wss://relay.example.com']], content: '' }, author),
+        sign({ kind: 30078, created_at: now, tags: [['d', 'kpsuite']], content: 'addressable' }, author),
+        sign({ kind: 20001, created_at: now, tags: [], content: 'ephemeral' }, author),
+        keyPackage(author),
+        deletion(author, [note.id], 1),
+        { ...broken, sig: broken.sig.slice(0, -1) + (broken.sig.endsWith('0') ? '1' : '0') },
+      ];
+      const client = await t.connect('client');
+      for (const e of events) client.send(['EVENT', e]);
+      for (const e of events) {
+        const what = `kind ${e.kind}${e === events[events.length - 1] ? ' with a broken signature' : ''}`;
+        const ok = await awaitFrame(t, client, (m) => m[0] === 'OK' && m[1] === e.id, `OK for ${what}`);
+        if (ok === undefined || ok[0] !== 'OK') t.fail(`an EVENT of ${what} must be answered with OK`, `["OK", "${e.id.slice(0, 12)}...", <bool>, <message>]`, `nothing within ${t.options.timeoutMs} ms`);
+        t.check(typeof ok[3] === 'string', `the OK for ${what} must carry a message string (4th element)`, 'a string', JSON.stringify(ok));
+        if (ok[2] !== true) {
+          t.check(prefixOf(ok[3]) !== undefined, `the OK false for ${what} must start with a machine-readable prefix`, '"<prefix>: ..."', JSON.stringify(ok[3]));
+        }
+      }
+      const extra = (await t.quiet(client)).filter((m) => m[0] === 'OK');
+      t.equal(extra.map((m) => JSON.stringify(m)), [], 'each EVENT gets exactly one OK');
+    },
+  },
+  {
+    id: 'nip-01/req-eose',
+    anchor: 'nip-01',
+    section: 'NIP-01',
+    level: 'MUST',
+    requirement: '["EOSE", <subscription_id>], used to indicate the end of stored events and the beginning of events newly received in real-time.',
+    async run(t: TestContext) {
+      const author = t.newKeys();
+      const notes = [textNote(author, 'one', [], nowSeconds() - 2), textNote(author, 'two', [], nowSeconds() - 1)];
+      await publishAll(t, await t.connect('writer'), notes);
+      const reader = await t.connect('reader');
+      const sub = newSubId('eose');
+      reader.send(['REQ', sub, { authors: [author.pubkey] }]);
+      const before: NostrEvent[] = [];
+      for (;;) {
+        const m = await awaitFrame(t, reader, (x) => (x[0] === 'EVENT' || x[0] === 'EOSE' || x[0] === 'CLOSED') && x[1] === sub, `EOSE for ${sub}`);
+        if (m === undefined) t.fail('a REQ must end its stored events with EOSE', `["EOSE", "${sub}"]`, `nothing after ${before.length} event(s) within ${t.options.timeoutMs} ms`);
+        if (m[0] === 'CLOSED') t.fail('an ordinary REQ must be served and end with EOSE', `["EOSE", "${sub}"]`, JSON.stringify(m));
+        if (m[0] === 'EOSE') break;
+        if (m[0] === 'EVENT') before.push(m[2]);
+      }
+      t.equal(ids(before).sort(), ids(notes).sort(), 'the stored events matching the REQ arrive before its EOSE');
+    },
+  },
+  {
+    id: 'nip-01/closed-prefix',
+    anchor: 'nip-01',
+    section: 'NIP-01',
+    level: 'MUST',
+    requirement:
+      'CLOSED messages MUST be sent in response to a REQ when the relay refuses to fulfill it ... This message uses the same pattern of OK messages with the machine-readable prefix and human-readable message.',
+    async run(t: TestContext) {
+      const client = await t.connect('client');
+      // Requests a relay of this profile refuses: an invalid filter, a too-long id, someone's KeyPackages without AUTH.
+      const probes: [string, unknown][] = [
+        [newSubId('bad-filter'), { kinds: 'x' }],
+        [`${newSubId('long')}-${'x'.repeat(80)}`, { kinds: [1], limit: 1 }],
+        [newSubId('kp-anon'), { kinds: [KIND.keyPackage], authors: [t.newKeys().pubkey] }],
+      ];
+      const closed: string[] = [];
+      for (const [sub, filter] of probes) {
+        client.send(['REQ', sub, filter]);
+        const m = await awaitFrame(t, client, (x) => (x[0] === 'EOSE' || x[0] === 'CLOSED') && x[1] === sub, `EOSE or CLOSED for ${sub.slice(0, 20)}`);
+        if (m?.[0] !== 'CLOSED') continue;
+        closed.push(m[2]);
+        t.check(prefixOf(m[2]) !== undefined, `the CLOSED for ${JSON.stringify(filter)} must start with a machine-readable prefix`, '"<prefix>: ..."', JSON.stringify(m[2]));
+      }
+      if (closed.length === 0) t.untested('the relay refused none of the probe REQs with CLOSED, so no CLOSED message could be checked');
+    },
+  },
+  {
+    id: 'nip-01/text-note-query',
+    anchor: 'nip-01',
+    section: 'NIP-01',
+    level: 'SHOULD',
+    requirement: 'Upon receiving a REQ message, the relay SHOULD query its internal database and return events that match the filter.',
+    async run(t: TestContext) {
+      const note = textNote(t.newKeys(), 'a text note to read back');
+      await publishAll(t, await t.connect('writer'), [note]);
+      const res = await (await t.connect('reader')).req([{ ids: [note.id] }]);
+      t.equal(res.events, [note], 'a published kind 1 note is returned, unchanged, by a REQ for its id');
+    },
+  },
+  {
+    id: 'nip-01/live-delivery',
+    anchor: 'nip-01',
+    section: 'NIP-01',
+    level: 'SHOULD',
+    requirement: '... then store that filter and send again all future events it receives to that same websocket until the websocket is closed.',
+    async run(t: TestContext) {
+      const author = t.newKeys();
+      const reader = await t.connect('reader');
+      const live = await reader.req([{ kinds: [1], authors: [author.pubkey] }]);
+      if (!live.eose) t.untested(`the relay refused the subscription: ${live.closed ?? ''}`);
+      const note = textNote(author, 'delivered live');
+      await publishAll(t, await t.connect('writer'), [note]);
+      const m = await awaitFrame(t, reader, (x) => x[0] === 'EVENT' && x[1] === live.subId && x[2].id === note.id, 'the live EVENT');
+      t.check(m !== undefined, "a kind 1 note published on one connection is sent to another connection's open matching subscription", `["EVENT", "${live.subId}", <note>]`, `nothing within ${t.options.timeoutMs} ms`);
+    },
+  },
+  filterTest('ids', (n) => ({ ids: [n.n2.id] }), (n) => [n.n2], 'ids returns exactly the named event'),
+  filterTest('authors', (n) => ({ authors: [n.author.pubkey] }), (n) => [n.n1, n.n2, n.reaction, n.n3], "authors returns the author's events and nobody else's"),
+  filterTest('kinds', (n) => ({ authors: [n.author.pubkey], kinds: [7] }), (n) => [n.reaction], 'kinds returns only events of those kinds'),
+  filterTest('tag-e', (n) => ({ '#e': [n.n1.id] }), (n) => [n.n2, n.reaction, n.stranger], '#e returns the events whose e tags name that id, by any author'),
+  filterTest(
+    'since-until',
+    (n) => ({ authors: [n.author.pubkey], kinds: [1], since: n.n2.created_at, until: n.n3.created_at }),
+    (n) => [n.n2, n.n3],
+    'since and until both include their bound (since <= created_at <= until)',
+  ),
+  {
+    id: 'nip-01/filter-limit',
+    anchor: 'nip-01',
+    section: 'NIP-01',
+    level: 'SHOULD',
+    requirement:
+      'limit: <maximum number of events relays SHOULD return in the initial query> ... When limit: n is present it is assumed that the events returned in the initial query will be the last n events ordered by the created_at.',
+    async run(t: TestContext) {
+      const notes = await publishNotes(t);
+      const res = await (await t.connect('reader')).req([{ authors: [notes.author.pubkey], kinds: [1], limit: 2 }]);
+      t.equal(ids(res.events), ids([notes.n3, notes.n2]), 'limit: 2 returns the two newest matching events, newest first');
+    },
+  },
+];

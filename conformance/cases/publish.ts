@@ -1,0 +1,330 @@
+/** PROFILE.md §2 Publishing KeyPackages (kind 443). */
+import { ids, type TestContext } from '../context.js';
+import type { ConformanceTest } from '../types.js';
+import { okLine } from '../steps.js';
+import { deletion, keyPackage, keyPackageTags, REQUIRED_TAGS, textNote } from '../../fixtures/events.js';
+import { nowSeconds, type RelayClient } from '../../client/relay-client.js';
+import type { Keys } from '../../protocol/crypto.js';
+import type { NostrEvent } from '../../protocol/messages.js';
+import { BASE64_ENCODING, KIND, PREFIX, TAG } from '../../protocol/profile.js';
+
+const kp = KIND.keyPackage;
+
+
+/** Publishes `event` and checks it is refused with `prefix:`. */
+async function expectRefused(t: TestContext, client: RelayClient, event: NostrEvent, prefix: string, what: string): Promise<void> {
+  const reply = await client.publish(event);
+  t.check(!reply.ok, `${what} must be refused`, `["OK", <id>, false, "${prefix}: ..."]`, okLine(reply));
+  t.hasPrefix(reply.message, prefix, `the refusal of ${what}`);
+}
+
+/** Publishes `event` and checks it is accepted. */
+async function expectAccepted(t: TestContext, client: RelayClient, event: NostrEvent, what: string): Promise<void> {
+  const reply = await client.publish(event);
+  t.check(reply.ok, `${what} must be accepted`, '["OK", <id>, true, ""]', okLine(reply));
+}
+
+/** The owner's query must (or must not) list `event`. */
+async function expectStored(t: TestContext, owner: Keys, event: NostrEvent, stored: boolean, what: string): Promise<void> {
+  const inventory = await t.inventory(owner);
+  const found = inventory.some((e) => e.id === event.id);
+  t.check(
+    found === stored,
+    stored ? `${what} must be stored: the owner's query returns it` : `${what} must not be stored: the owner's query must not return it`,
+    stored ? `${event.id.slice(0, 12)} among ${JSON.stringify(ids(inventory))}` : `${event.id.slice(0, 12)} absent`,
+    JSON.stringify(ids(inventory)),
+  );
+}
+
+/** A note that is not stored must not come back for its id. */
+async function expectNoteNotStored(t: TestContext, client: RelayClient, event: NostrEvent, what: string): Promise<void> {
+  const res = await client.req([{ ids: [event.id] }]);
+  t.equal(ids(res.events), [], `${what} must not be stored: a REQ for its id returns nothing`);
+}
+
+/** Breaks one bit of the signature's last hex digit. */
+function withBadSig(event: NostrEvent): NostrEvent {
+  const last = event.sig.endsWith('0') ? '1' : '0';
+  return { ...event, sig: event.sig.slice(0, -1) + last };
+}
+
+const TAGS_REQUIREMENT =
+  'A KeyPackage MUST carry ["mls_protocol_version", "1.0"], a ciphersuite tag (ciphersuite or mls_ciphersuite) and an extensions tag (extensions or mls_extensions), each with a non-empty value. Otherwise the relay answers ["OK", <id>, false, "invalid: <which tag>"] and stores nothing.';
+const CONTENT_REQUIREMENT =
+  'A KeyPackage\'s content MUST be non-empty and decode as base64 when the event has ["encoding", "base64"], and as hex (an even number of hex digits) when it has no encoding tag. Any other content, or any other encoding, is refused with ["OK", <id>, false, "invalid: ..."].';
+
+const { version, ciphersuite, extensions } = REQUIRED_TAGS;
+
+/** A KeyPackage shape the relay must refuse with invalid: and not store, or accept and store. */
+function shapeCase(
+  verdict: 'refused' | 'accepted',
+  anchor: 'kp-pub-tags' | 'kp-pub-content',
+  side: string,
+  what: string,
+  build: (owner: Keys) => NostrEvent,
+): ConformanceTest {
+  return {
+    id: `${anchor}/${side}`,
+    anchor,
+    section: 'Publishing',
+    level: 'MUST',
+    requirement: anchor === 'kp-pub-tags' ? TAGS_REQUIREMENT : CONTENT_REQUIREMENT,
+    async run(t) {
+      const { client, keys: owner } = await t.connectAs('owner');
+      const event = build(owner);
+      if (verdict === 'refused') await expectRefused(t, client, event, PREFIX.invalid, `a KeyPackage with ${what}`);
+      else await expectAccepted(t, client, event, `a KeyPackage with ${what}`);
+      await expectStored(t, owner, event, verdict === 'accepted', `a KeyPackage with ${what}`);
+    },
+  };
+}
+const malformed = shapeCase.bind(undefined, 'refused');
+const wellFormed = shapeCase.bind(undefined, 'accepted');
+
+export const publishTests: ConformanceTest[] = [
+  {
+    id: 'kp-pub-accept/valid',
+    anchor: 'kp-pub-accept',
+    section: 'Publishing',
+    level: 'MUST',
+    requirement: 'A valid KeyPackage MUST be answered ["OK", <id>, true, ""] and stored. Every EVENT gets exactly one OK.',
+    async run(t) {
+      const { client, keys: owner } = await t.connectAs('owner');
+      const event = keyPackage(owner);
+      await expectAccepted(t, client, event, 'a valid KeyPackage');
+      const extra = (await t.quiet(client)).filter((m) => m[0] === 'OK' && m[1] === event.id);
+      t.equal(extra.length, 0, 'every EVENT gets exactly one OK: no second OK for the same event');
+      await expectStored(t, owner, event, true, 'a valid KeyPackage');
+    },
+  },
+  {
+    id: 'kp-pub-signature/bad-sig',
+    anchor: 'kp-pub-signature',
+    section: 'Publishing',
+    level: 'MUST',
+    requirement: 'An event (of any kind) ... whose signature does not verify, MUST be refused with ["OK", <id>, false, "invalid: ..."] and not stored.',
+    async run(t) {
+      const { client, keys: owner } = await t.connectAs('owner');
+      const event = withBadSig(keyPackage(owner));
+      await expectRefused(t, client, event, PREFIX.invalid, 'a KeyPackage whose signature does not verify');
+      await expectStored(t, owner, event, false, 'a KeyPackage whose signature does not verify');
+    },
+  },
+  {
+    id: 'kp-pub-signature/bad-id',
+    anchor: 'kp-pub-signature',
+    section: 'Publishing',
+    level: 'MUST',
+    requirement: 'An event (of any kind) whose id is not the hash of its serialization ... MUST be refused with ["OK", <id>, false, "invalid: ..."] and not stored.',
+    async run(t) {
+      const { client, keys: owner } = await t.connectAs('owner');
+      const original = keyPackage(owner);
+      // Same id and signature, other content: the id is no longer the hash of the event.
+      const event = { ...original, content: keyPackage(owner).content };
+      await expectRefused(t, client, event, PREFIX.invalid, 'a KeyPackage whose id is not the hash of its serialization');
+      await expectStored(t, owner, event, false, 'a KeyPackage whose id is not the hash of its serialization');
+    },
+  },
+  {
+    id: 'kp-pub-signature/any-kind',
+    anchor: 'kp-pub-signature',
+    section: 'Publishing',
+    level: 'MUST',
+    requirement: 'An event (of any kind) whose id is not the hash of its serialization, or whose signature does not verify, MUST be refused with ["OK", <id>, false, "invalid: ..."] and not stored.',
+    async run(t) {
+      const client = await t.connect('client');
+      const event = withBadSig(textNote(t.newKeys(), 'a note with a broken signature'));
+      await expectRefused(t, client, event, PREFIX.invalid, 'a kind 1 note whose signature does not verify');
+      await expectNoteNotStored(t, client, event, 'a kind 1 note whose signature does not verify');
+    },
+  },
+  malformed('kp-pub-tags', 'missing-version', 'no mls_protocol_version tag', (owner) => keyPackage(owner, { tags: [ciphersuite, extensions] })),
+  malformed('kp-pub-tags', 'wrong-version', '["mls_protocol_version", "2.0"]', (owner) =>
+    keyPackage(owner, { tags: [[TAG.mlsProtocolVersion, '2.0'], ciphersuite, extensions] }),
+  ),
+  malformed('kp-pub-tags', 'missing-ciphersuite', 'no ciphersuite tag', (owner) => keyPackage(owner, { tags: [version, extensions] })),
+  malformed('kp-pub-tags', 'empty-ciphersuite', 'an empty ciphersuite value', (owner) =>
+    keyPackage(owner, { tags: [version, [TAG.ciphersuite[0], ''], extensions] }),
+  ),
+  malformed('kp-pub-tags', 'missing-extensions', 'no extensions tag', (owner) => keyPackage(owner, { tags: [version, ciphersuite] })),
+  wellFormed('kp-pub-tags', 'mls-prefixed', 'mls_ciphersuite and mls_extensions tags (Marmot spelling)', (owner) =>
+    keyPackage(owner, { tags: [version, REQUIRED_TAGS.mlsCiphersuite, REQUIRED_TAGS.mlsExtensions] }),
+  ),
+  malformed('kp-pub-content', 'empty', 'empty content', (owner) => keyPackage(owner, { content: '' })),
+  malformed('kp-pub-content', 'bad-hex', 'content that is not hex and no encoding tag', (owner) => keyPackage(owner, { content: 'zz11' + 'ab'.repeat(20) })),
+  malformed('kp-pub-content', 'odd-hex', 'an odd number of hex digits and no encoding tag', (owner) => keyPackage(owner, { content: 'abc' })),
+  malformed('kp-pub-content', 'bad-base64', '["encoding", "base64"] and content that is not base64', (owner) =>
+    keyPackage(owner, { encoding: 'base64', content: 'not base64 at all!' }),
+  ),
+  malformed('kp-pub-content', 'unknown-encoding', '["encoding", "base32"]', (owner) =>
+    keyPackage(owner, { tags: [...keyPackageTags('hex'), [TAG.encoding, 'base32']], content: 'ab'.repeat(24) }),
+  ),
+  wellFormed('kp-pub-content', 'base64', `["encoding", "${BASE64_ENCODING}"] and base64 content`, (owner) => keyPackage(owner, { encoding: 'base64' })),
+  {
+    id: 'kp-pub-protected/no-auth',
+    anchor: 'kp-pub-protected',
+    section: 'Publishing',
+    level: 'MUST',
+    requirement:
+      'An event (of any kind) with a ["-"] tag (NIP-70) MUST be accepted only when its author is authenticated on the connection; otherwise ["OK", <id>, false, "auth-required: ..."]. The relay does not wait for the author to authenticate later.',
+    async run(t) {
+      const owner = t.newKeys();
+      const client = await t.connect('anon');
+      const event = keyPackage(owner, { extraTags: [[TAG.protected]] });
+      await expectRefused(t, client, event, PREFIX.authRequired, 'a protected KeyPackage on a connection where nobody is authenticated');
+      const auth = await client.auth(owner);
+      if (!auth.ok) t.untested(`AUTH as the author was refused: ${auth.message}`);
+      await t.quiet(client);
+      await expectStored(t, owner, event, false, 'a refused protected KeyPackage, after its author authenticates later,');
+    },
+  },
+  {
+    id: 'kp-pub-protected/other-auth',
+    anchor: 'kp-pub-protected',
+    section: 'Publishing',
+    level: 'MUST',
+    requirement: 'An event (of any kind) with a ["-"] tag (NIP-70) MUST be accepted only when its author is authenticated on the connection; otherwise ["OK", <id>, false, "auth-required: ..."].',
+    async run(t) {
+      const owner = t.newKeys();
+      const { client } = await t.connectAs('someone else');
+      const event = keyPackage(owner, { extraTags: [[TAG.protected]] });
+      await expectRefused(t, client, event, PREFIX.authRequired, 'a protected KeyPackage on a connection where only someone else is authenticated');
+      await expectStored(t, owner, event, false, 'a protected KeyPackage published by someone else');
+    },
+  },
+  {
+    id: 'kp-pub-protected/author-auth',
+    anchor: 'kp-pub-protected',
+    section: 'Publishing',
+    level: 'MUST',
+    requirement: 'An event (of any kind) with a ["-"] tag (NIP-70) MUST be accepted only when its author is authenticated on the connection.',
+    async run(t) {
+      const { client, keys: owner } = await t.connectAs('owner');
+      const event = keyPackage(owner, { extraTags: [[TAG.protected]] });
+      await expectAccepted(t, client, event, 'a protected KeyPackage on a connection where its author is authenticated');
+      await expectStored(t, owner, event, true, 'a protected KeyPackage published by its authenticated author');
+    },
+  },
+  {
+    id: 'kp-pub-protected/any-kind',
+    anchor: 'kp-pub-protected',
+    section: 'Publishing',
+    level: 'MUST',
+    requirement: 'An event (of any kind) with a ["-"] tag (NIP-70) MUST be accepted only when its author is authenticated on the connection; otherwise ["OK", <id>, false, "auth-required: ..."].',
+    async run(t) {
+      const client = await t.connect('anon');
+      const event = textNote(t.newKeys(), 'a protected note', [[TAG.protected]]);
+      await expectRefused(t, client, event, PREFIX.authRequired, 'a protected kind 1 note on a connection where nobody is authenticated');
+      await expectNoteNotStored(t, client, event, 'a refused protected note');
+    },
+  },
+  {
+    id: 'kp-pub-expired/past',
+    anchor: 'kp-pub-expired',
+    section: 'Publishing',
+    level: 'MUST',
+    requirement: 'An event (of any kind) whose NIP-40 expiration is not in the future when it arrives MUST be refused with ["OK", <id>, false, "invalid: ..."].',
+    async run(t) {
+      const { client, keys: owner } = await t.connectAs('owner');
+      const event = keyPackage(owner, { extraTags: [[TAG.expiration, String(nowSeconds() - 60)]] });
+      await expectRefused(t, client, event, PREFIX.invalid, 'a KeyPackage whose expiration passed a minute ago');
+      await expectStored(t, owner, event, false, 'an expired KeyPackage');
+    },
+  },
+  {
+    id: 'kp-pub-expired/any-kind',
+    anchor: 'kp-pub-expired',
+    section: 'Publishing',
+    level: 'MUST',
+    requirement: 'An event (of any kind) whose NIP-40 expiration is not in the future when it arrives MUST be refused with ["OK", <id>, false, "invalid: ..."].',
+    async run(t) {
+      const client = await t.connect('anon');
+      const event = textNote(t.newKeys(), 'an expired note', [[TAG.expiration, String(nowSeconds() - 60)]]);
+      await expectRefused(t, client, event, PREFIX.invalid, 'a kind 1 note whose expiration passed a minute ago');
+      await expectNoteNotStored(t, client, event, 'an expired note');
+    },
+  },
+  {
+    id: 'kp-pub-no-replay/consumed',
+    anchor: 'kp-pub-no-replay',
+    section: 'Publishing',
+    level: 'MUST',
+    requirement: 'A KeyPackage that was consumed (§3, §4) ... MUST never be accepted again: ["OK", <id>, false, "duplicate: ..."].',
+    async run(t: TestContext) {
+      const owner = t.newKeys();
+      const published = await t.publishKeyPackages(owner, 2);
+      const { client } = await t.connectAs('requester');
+      const res = await client.req([{ kinds: [kp], authors: [owner.pubkey], limit: 1 }]);
+      // Republish the owner's signed original (what any holder of a copy has), whichever one was handed out.
+      const handed = published.find((e) => e.id === res.events[0]?.id);
+      if (handed === undefined) t.untested(`the REQ handed out none of the owner's KeyPackages to consume (${res.closed ?? 'EOSE with nothing'})`);
+      const kept = published.filter((e) => e.id !== handed.id);
+      await expectRefused(t, client, handed, PREFIX.duplicate, 'a consumed KeyPackage, republished by the requester who got it,');
+      t.equal(ids(await t.inventory(owner)), ids(kept), 'the consumed KeyPackage stays consumed; only the other one is stored');
+    },
+  },
+  {
+    id: 'kp-pub-no-replay/deleted',
+    anchor: 'kp-pub-no-replay',
+    section: 'Publishing',
+    level: 'MUST',
+    requirement: 'A KeyPackage that was ... deleted (§7) MUST never be accepted again: ["OK", <id>, false, "duplicate: ..."].',
+    async run(t) {
+      const owner = t.newKeys();
+      const [first, second] = await t.publishKeyPackages(owner, 2);
+      const { client } = await t.connectAs('owner', owner);
+      const del = await client.publish(deletion(owner, [first!.id]));
+      if (!del.ok) t.untested(`the owner's kind 5 deletion was refused (see kp-del-owner): ${del.message}`);
+      await expectRefused(t, client, first!, PREFIX.duplicate, 'a deleted KeyPackage, republished by its owner,');
+      t.equal(ids(await t.inventory(owner)), ids([second!]), 'the deleted KeyPackage stays deleted; only the other one is stored');
+    },
+  },
+  {
+    id: 'nip-01/duplicate-ok-true',
+    anchor: 'nip-01',
+    section: 'Publishing',
+    level: 'SHOULD',
+    requirement: 'An event the relay still stores, sent again, gets ["OK", <id>, true, "duplicate: ..."] as in NIP-01.',
+    async run(t) {
+      const { client, keys: owner } = await t.connectAs('owner');
+      const event = keyPackage(owner);
+      await expectAccepted(t, client, event, 'a valid KeyPackage');
+      const again = await client.publish(event);
+      t.check(again.ok, 'a KeyPackage the relay still stores, sent again, is answered OK true', '["OK", <id>, true, "duplicate: ..."]', okLine(again));
+      t.hasPrefix(again.message, PREFIX.duplicate, 'the OK for an event sent twice');
+    },
+  },
+  {
+    id: 'kp-pub-no-broadcast/live-subscriptions',
+    anchor: 'kp-pub-no-broadcast',
+    section: 'Publishing',
+    level: 'MUST',
+    requirement:
+      'A newly accepted KeyPackage MUST NOT be sent to live subscriptions, except on connections where its owner is authenticated. KeyPackages reach other people only by hand-out.',
+    async run(t) {
+      const owner = t.newKeys();
+      const anon = await t.connect('anon watcher');
+      const { client: bob } = await t.connectAs('bob watcher');
+      const filters = [{ kinds: [kp] }, { kinds: [kp], authors: [owner.pubkey], limit: 0 }, { authors: [owner.pubkey] }];
+      for (const watcher of [anon, bob]) {
+        for (const filter of filters) {
+          const res = await watcher.req([filter]);
+          if (!res.eose) t.untested(`the relay refused the live subscription ${JSON.stringify(filter)}: ${res.closed ?? ''}`);
+        }
+      }
+      const published = await t.publishKeyPackages(owner, 2);
+      const [fromAnon, fromBob] = await Promise.all([t.quiet(anon), t.quiet(bob)]);
+      for (const [who, frames] of [
+        ['an unauthenticated connection', fromAnon],
+        ['a connection where only bob is authenticated', fromBob],
+      ] as const) {
+        const leaked = frames.flatMap((m) => (m[0] === 'EVENT' && m[2].kind === kp && m[2].pubkey === owner.pubkey ? [m[2]] : []));
+        t.equal(
+          ids(leaked),
+          [],
+          `new KeyPackages (${ids(published).join(', ')}) must not be sent to the live {kinds:[443]}, {kinds:[443],authors:[owner],limit:0} and {authors:[owner]} subscriptions of ${who}`,
+        );
+      }
+    },
+  },
+];

@@ -1,0 +1,164 @@
+/** PROFILE.md §8 Robustness: bad input gets a clear refusal, and the relay keeps serving. */
+import { ids, type TestContext } from '../context.js';
+import type { ConformanceTest } from '../types.js';
+import { awaitFrame } from '../steps.js';
+import { textNote } from '../../fixtures/events.js';
+import { newSubId, type RelayClient } from '../../client/relay-client.js';
+import type { RelayMessage } from '../../protocol/messages.js';
+import { PREFIX, prefixOf } from '../../protocol/profile.js';
+
+const REQUIREMENT =
+  'Malformed JSON, unknown message types, frames longer than the advertised max_message_length, invalid filters and more subscriptions than max_subscriptions each get a clear refusal — NOTICE, ["CLOSED", <sub>, "invalid: ..."] (or "restricted: ..." for the subscription cap) or ["OK", <id>, false, "invalid: ..."] when the subscription id or event id can be read — and the relay keeps serving that connection and every other one.';
+
+/** Beyond these, a limit is too large to exercise in a conformance run. */
+const MAX_TESTED_MESSAGE_LENGTH = 16 * 1024 * 1024;
+const MAX_TESTED_SUBSCRIPTIONS = 1000;
+
+/** The next matching frame, or undefined when none arrives in time. */
+
+function isRefusal(m: RelayMessage): boolean {
+  return m[0] === 'NOTICE' || m[0] === 'CLOSED' || (m[0] === 'OK' && m[2] === false);
+}
+
+function show(m: RelayMessage | undefined, t: TestContext): string {
+  return m === undefined ? `nothing within ${t.options.timeoutMs} ms` : JSON.stringify(m);
+}
+
+/** The connection still answers a valid EVENT with OK true. */
+async function stillServes(t: TestContext, client: RelayClient, after: string): Promise<void> {
+  t.check(client.isOpen, `the relay must keep serving the connection after ${after}`, 'the connection stays open', 'the relay closed it');
+  const note = textNote(t.newKeys(), `still served after ${after}`);
+  client.send(['EVENT', note]);
+  const ok = await awaitFrame(t, client, (m) => m[0] === 'OK' && m[1] === note.id, 'OK for a valid note');
+  t.check(
+    ok !== undefined && ok[0] === 'OK' && ok[2] === true,
+    `after ${after}, the same connection must still answer a valid EVENT with OK true`,
+    '["OK", <id>, true, ""]',
+    show(ok, t),
+  );
+}
+
+/** Sends a REQ with raw filters (which may be invalid) and returns its EOSE or CLOSED. */
+async function rawReq(t: TestContext, client: RelayClient, filter: unknown): Promise<{ sub: string; reply: RelayMessage | undefined }> {
+  const sub = newSubId('raw');
+  client.send(['REQ', sub, filter]);
+  const reply = await awaitFrame(t, client, (m) => ((m[0] === 'EOSE' || m[0] === 'CLOSED') && m[1] === sub) || m[0] === 'NOTICE', `EOSE, CLOSED or NOTICE for ${sub}`);
+  return { sub, reply };
+}
+
+/** A frame the relay must refuse with `answer` (matched by `match`), then keep serving the connection. */
+function badFrame(side: string, what: string, frame: string, match: (m: RelayMessage) => boolean, answer: string): ConformanceTest {
+  return {
+    id: `kp-robust-bad-input/${side}`,
+    anchor: 'kp-robust-bad-input',
+    section: 'Robustness',
+    level: 'MUST',
+    requirement: REQUIREMENT,
+    async run(t: TestContext) {
+      const client = await t.connect('client');
+      client.sendRaw(frame);
+      const reply = await awaitFrame(t, client, match, `${answer} to ${what}`);
+      t.check(reply !== undefined, `${what} must get ${answer}`, '["NOTICE", "..."]', show(reply, t));
+      await stillServes(t, client, what);
+    },
+  };
+}
+
+export const robustnessTests: ConformanceTest[] = [
+  badFrame('malformed-json', 'malformed JSON', '["EVENT", {"kind": 1, "content": ', isRefusal, 'a clear refusal'),
+  badFrame('unknown-type', 'an unknown message type', '["HELLO","world"]', (m) => m[0] === 'NOTICE', 'a NOTICE'),
+  {
+    id: 'kp-robust-bad-input/oversized',
+    anchor: 'kp-robust-bad-input',
+    section: 'Robustness',
+    level: 'MUST',
+    requirement: REQUIREMENT,
+    async run(t: TestContext) {
+      const max = t.options.nip11?.limitation?.max_message_length;
+      if (max === undefined) t.untested('the relay advertises no limitation.max_message_length in NIP-11');
+      if (max > MAX_TESTED_MESSAGE_LENGTH) t.untested(`max_message_length is ${max} bytes; frames that long are too large for a conformance run`);
+      const client = await t.connect('client');
+      const note = textNote(t.newKeys(), 'x'.repeat(max));
+      const frame = JSON.stringify(['EVENT', note]);
+      t.note(`sending an EVENT frame of ${Buffer.byteLength(frame)} bytes (max_message_length ${max})`);
+      client.sendRaw(frame);
+      const reply = await Promise.race([
+        awaitFrame(t, client, (m) => (m[0] === 'OK' && m[1] === note.id) || m[0] === 'NOTICE', 'a refusal of an oversized frame'),
+        client.closed.then(() => 'closed' as const),
+      ]);
+      const expected = '["OK", <id>, false, "invalid: ..."] or a NOTICE';
+      if (reply === 'closed') t.fail('a frame longer than max_message_length must get a clear refusal', expected, 'the relay closed the connection without one');
+      if (reply === undefined) t.fail('a frame longer than max_message_length must get a clear refusal', expected, show(reply, t));
+      if (reply[0] === 'OK') {
+        t.check(reply[2] === false, `an EVENT frame of ${Buffer.byteLength(frame)} bytes, over max_message_length ${max}, must be refused`, '["OK", <id>, false, "invalid: ..."]', JSON.stringify(reply));
+        t.hasPrefix(reply[3], PREFIX.invalid, 'the refusal of an oversized EVENT');
+      }
+      if (client.isOpen) await stillServes(t, client, 'an oversized frame');
+      else await stillServes(t, await t.connect('new connection'), 'an oversized frame closed the previous connection');
+    },
+  },
+  {
+    id: 'kp-robust-bad-input/invalid-filter',
+    anchor: 'kp-robust-bad-input',
+    section: 'Robustness',
+    level: 'MUST',
+    requirement: REQUIREMENT,
+    async run(t: TestContext) {
+      const client = await t.connect('client');
+      const { reply } = await rawReq(t, client, { kinds: 'x' });
+      if (reply === undefined || reply[0] !== 'CLOSED') {
+        t.fail('a REQ with the invalid filter {"kinds":"x"} must be refused with CLOSED', '["CLOSED", <sub>, "invalid: ..."]', show(reply, t));
+      }
+      t.hasPrefix(reply[2], PREFIX.invalid, 'the CLOSED for an invalid filter');
+      await stillServes(t, client, 'an invalid filter');
+    },
+  },
+  {
+    id: 'kp-robust-bad-input/too-many-subscriptions',
+    anchor: 'kp-robust-bad-input',
+    section: 'Robustness',
+    level: 'MUST',
+    requirement: REQUIREMENT,
+    async run(t: TestContext) {
+      const max = t.options.nip11?.limitation?.max_subscriptions;
+      if (max === undefined) t.untested('the relay advertises no limitation.max_subscriptions in NIP-11');
+      if (max > MAX_TESTED_SUBSCRIPTIONS) t.untested(`max_subscriptions is ${max}; opening that many is too much for a conformance run`);
+      const client = await t.connect('client');
+      const filter = { kinds: [1], authors: [t.newKeys().pubkey] };
+      const open = await Promise.all(Array.from({ length: max }, () => client.req([filter])));
+      const refused = open.findIndex((r) => !r.eose);
+      if (refused >= 0) t.untested(`subscription ${refused + 1} of the advertised max_subscriptions=${max} was already refused: ${open[refused]!.closed ?? ''}`);
+      const { reply } = await rawReq(t, client, filter);
+      if (reply === undefined || reply[0] !== 'CLOSED') {
+        t.fail(`subscription ${max + 1}, over max_subscriptions=${max}, must be refused with CLOSED`, '["CLOSED", <sub>, "restricted: ..."] or "invalid: ..."', show(reply, t));
+      }
+      const prefix = prefixOf(reply[2]);
+      t.check(
+        prefix === PREFIX.restricted || prefix === PREFIX.invalid,
+        'the CLOSED for a subscription over the cap must carry the prefix "restricted:" (or "invalid:")',
+        '"restricted: ..." or "invalid: ..."',
+        JSON.stringify(reply[2]),
+      );
+      await stillServes(t, client, 'a subscription over max_subscriptions');
+    },
+  },
+  {
+    id: 'kp-robust-bad-input/other-connections',
+    anchor: 'kp-robust-bad-input',
+    section: 'Robustness',
+    level: 'MUST',
+    requirement: REQUIREMENT,
+    async run(t: TestContext) {
+      const [bad, good] = await Promise.all([t.connect('bad'), t.connect('good')]);
+      bad.sendRaw('{"not": "closed"');
+      bad.send(['HELLO', 'world']);
+      bad.send(['REQ', newSubId('bad'), { kinds: 'x' }]);
+      const note = textNote(t.newKeys(), 'served while another connection misbehaves');
+      const ok = await good.publish(note);
+      t.check(ok.ok, 'while another connection sends bad input, this one must still get its valid EVENT accepted', '["OK", <id>, true, ""]', JSON.stringify(ok));
+      const res = await good.req([{ ids: [note.id] }]);
+      t.equal(ids(res.events), ids([note]), 'while another connection sends bad input, this one must still be served its REQ');
+      await stillServes(t, bad, 'bad input');
+    },
+  },
+];
