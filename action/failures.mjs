@@ -1,3 +1,4 @@
+/* global process */
 // Prints one GitHub error annotation per failing requirement of the runs under the given reports folder.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -7,12 +7,14 @@ shared=()
 [ -n "${INPUT_QUERIES_PER_WINDOW:-}" ] && shared+=(--queries-per-window "$INPUT_QUERIES_PER_WINDOW")
 [ -n "${INPUT_SERVED_PER_WINDOW:-}" ] && shared+=(--served-per-window "$INPUT_SERVED_PER_WINDOW")
 [ -n "${INPUT_WINDOW_SECONDS:-}" ] && shared+=(--window-seconds "$INPUT_WINDOW_SECONDS")
-[ "${INPUT_STRICT:-false}" = true ] && shared+=(--strict)
 [ -n "${INPUT_EXPECT_FAIL:-}" ] && shared+=(--expect-fail "$INPUT_EXPECT_FAIL")
 extra=()
 [ -n "${INPUT_ARGS:-}" ] && read -r -a extra <<< "$INPUT_ARGS"
 
-"$KPSUITE" check --url "$INPUT_URL" --wait "${INPUT_WAIT_TIMEOUT:-0}" --out "$REPORTS/check" "${shared[@]}" "${extra[@]}"
+strict=()
+[ "${INPUT_STRICT:-false}" = true ] && strict=(--strict)  # SHOULDs exist only in check
+
+"$KPSUITE" check --url "$INPUT_URL" --wait "${INPUT_WAIT_TIMEOUT:-0}" --out "$REPORTS/check" "${strict[@]}" "${shared[@]}" "${extra[@]}"
 code=$?
 if [ "${INPUT_PROPS:-true}" = true ] && [ "$code" -ne 2 ]; then
   "$KPSUITE" props --url "$INPUT_URL" --runs "${INPUT_PROPS_RUNS:-50}" --out "$REPORTS/props" "${shared[@]}" "${extra[@]}"

@@ -3,7 +3,8 @@ import { Command } from 'commander';
 import { DEFAULT_RUNS_DIR } from '../report/write.js';
 import { CheckUsageError, runCheck } from '../conformance/check.js';
 import { OUTCOMES, type Outcome, type TestRecord } from '../report/schema.js';
-import { positiveInt } from './options.js';
+import { positiveInt, waitSeconds } from './options.js';
+import { waitForUrl } from './wait.js';
 
 const LABEL: Record<Outcome, string> = {
   pass: 'PASS',
@@ -34,6 +35,7 @@ function list(value: string, previous: string[] = []): string[] {
 }
 
 interface CheckCommandOptions {
+  wait: number;
   url?: string;
   strict: boolean;
   only: string[];
@@ -58,6 +60,7 @@ export function checkCommand(): Command {
     .option('--only <globs>', 'run only tests whose id matches (comma-separated or repeated; * and ?)', list, [])
     .option('--exclude <globs>', 'skip tests whose id matches', list, [])
     .option('--expect-fail <file>', 'id globs (one a line) of known failures that do not fail the run')
+    .option('--wait <seconds>', 'with --url: wait up to this long for the relay to accept connections before starting', waitSeconds, 0)
     .option('--timeout <ms>', 'how long to wait for any one reply', positiveInt('--timeout'), 5000)
     .option('--quiet <ms>', 'how long to wait when checking that nothing more arrives', positiveInt('--quiet'), 300)
     .option('--concurrency <n>', 'tests run at once (each uses fresh keys)', positiveInt('--concurrency'), 4)
@@ -79,6 +82,7 @@ export function checkCommand(): Command {
         ...(o.windowSeconds ? { window_seconds: o.windowSeconds } : {}),
       };
       process.stdout.write(`kpsuite check: ${o.url ?? 'embedded reference relay'}\n`);
+      await waitForUrl('check', o.url, o.wait);
       try {
         const result = await runCheck({
           url: o.url,

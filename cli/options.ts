@@ -19,3 +19,9 @@ export function faultName(value: string, previous: FaultName[] = []): FaultName[
   if (!isFaultName(value)) throw new InvalidArgumentError(`unknown fault "${value}"; known faults: ${FAULT_NAMES.join(', ')}`);
   return [...previous, value];
 }
+
+/** `--wait SECONDS`: a whole number of seconds, 0 for no wait. */
+export function waitSeconds(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`--wait must be a whole number of seconds (0 for no wait), got "${value}"`);
+  return Number(value);
+}

@@ -1,11 +1,15 @@
 /** `kpsuite props`: the property-based invariant suite (props/). */
 import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_RUNS_DIR } from '../report/write.js';
+import { readExpectedFailures } from '../conformance/check.js';
 import { runProps, PropsUsageError } from '../props/props.js';
 import type { FaultName } from '../reference-relay/faults.js';
-import { faultName, positiveInt } from './options.js';
+import { faultName, positiveInt, waitSeconds } from './options.js';
+import { waitForUrl } from './wait.js';
 
 interface PropsCommandOptions {
+  wait: number;
+  expectFail?: string;
   url?: string;
   inProcess: boolean;
   runs: number;
@@ -39,6 +43,8 @@ export function propsCommand(): Command {
     .option('--served-per-window <n>', 'override the advertised limit', positiveInt('--served-per-window'))
     .option('--window-seconds <n>', 'override the advertised limit', positiveInt('--window-seconds'))
     .option('--fault <name>', 'without --url: switch a fault on in the relay started here, to see the suite catch it (repeatable)', faultName, [])
+    .option('--expect-fail <file>', 'id globs (one a line, as for check) of known failures: a violated invariant of a listed anchor does not fail the run')
+    .option('--wait <seconds>', 'with --url: wait up to this long for the relay to accept connections before starting', waitSeconds, 0)
     .option('--timeout <ms>', 'how long to wait for any one reply', positiveInt('--timeout'), 5000)
     .option('--out <dir>', 'folder for report runs (props.json and props.md in <dir>/<relay>-props-<time>/)', DEFAULT_RUNS_DIR)
     .option('--no-reports', 'write no report files')
@@ -56,6 +62,7 @@ export function propsCommand(): Command {
         ...(o.windowSeconds ? { window_seconds: o.windowSeconds } : {}),
       };
       const target = o.url ?? (o.inProcess ? 'reference relay in process' : 'embedded reference relay');
+      await waitForUrl('props', o.url, o.wait);
       process.stdout.write(`kpsuite props: ${target}, ${o.path === undefined ? `${o.runs} sequences` : 'replaying one sequence'}\n`);
       try {
         const result = await runProps({
@@ -67,6 +74,7 @@ export function propsCommand(): Command {
           limits,
           faults: o.fault,
           timeoutMs: o.timeout,
+          expectFail: o.expectFail === undefined ? [] : readExpectedFailures(o.expectFail),
           reportsDir: o.reports ? o.out : undefined,
         });
         const { run, result: r } = result.report;
@@ -80,6 +88,7 @@ export function propsCommand(): Command {
           process.stdout.write(`shrunk sequence (${f.commands.length} commands; sequence ${f.numRuns} of the run, ${f.numShrinks} shrink steps):\n`);
           f.commands.forEach((c, i) => process.stdout.write(`  ${i + 1}. ${c}\n`));
           process.stdout.write(`seed ${f.seed}, path ${f.path}\nreplay: ${result.replay}\n`);
+          if (f.expected) process.stdout.write(`expected failure: ${f.anchor} is listed in ${o.expectFail}\n`);
         } else if (r.error) {
           process.stderr.write(`kpsuite props: the relay could not be used: ${r.error}\n`);
         } else if (o.path !== undefined) {

@@ -35,7 +35,7 @@ export interface PropsReport {
     /** 0 no invariant violated, 1 one was, 2 the relay could not be used. */
     exitCode: 0 | 1 | 2;
     numRuns: number;
-    failure: (PropertyFailure & { invariant: string; replay: string }) | undefined;
+    failure: (PropertyFailure & { invariant: string; replay: string; /** Listed as a known failure (--expect-fail). */ expected: boolean }) | undefined;
     error: string | undefined;
   };
   /** The invariants checked after every command and at the end, by anchor. */
