@@ -4,7 +4,7 @@
  * import these, so a later profile (Marmot's kind 30443) changes one file.
  */
 
-export const PROFILE_VERSION = 'kp-relay/0.1';
+export const PROFILE_VERSION = 'kp-relay/0.2';
 
 /** NIP-11 `software` of the reference relay, so the suites can tell it from other relays. */
 export const REFERENCE_RELAY_SOFTWARE = 'https://github.com/kp-relay-suite/kp-relay-suite';

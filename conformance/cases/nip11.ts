@@ -86,7 +86,7 @@ export const nip11Tests: ConformanceTest[] = [
     section: 'NIP-11',
     level: 'SHOULD',
     requirement:
-      'The relay SHOULD advertise its limits in its NIP-11 document ... as a top-level object: "keypackages": {"profile": "kp-relay/0.1", "max_per_query": 2, "queries_per_window": 10, "served_per_window": 50, "window_seconds": 3600}',
+      'The relay SHOULD advertise its limits in its NIP-11 document ... as a top-level object: "keypackages": {"profile": "kp-relay/0.2", "max_per_query": 2, "queries_per_window": 10, "served_per_window": 50, "window_seconds": 3600}',
     async run(t: TestContext) {
       const kps = (await documentOf(t)).keypackages;
       if (!isObject(kps)) t.fail('the NIP-11 document should have a top-level "keypackages" object', '"keypackages": {"profile": ..., limits}', JSON.stringify(kps) ?? 'absent');
