@@ -9,7 +9,9 @@ const checkReport = join(reports, 'check', 'latest', 'report.json');
 if (existsSync(checkReport)) {
   const report = JSON.parse(readFileSync(checkReport, 'utf8'));
   for (const t of report.tests ?? []) {
-    const failing = t.outcome === 'fail' || t.outcome === 'error' || (report.run?.strict && t.outcome === 'non-strict');
+    // Untested MUSTs stop the run when the report says so (summary.untestedMust.gating; README, "The gate").
+    const untestedGates = report.summary?.untestedMust?.gating === true && t.outcome === 'untested' && t.level === 'MUST';
+    const failing = t.outcome === 'fail' || t.outcome === 'error' || untestedGates || (report.run?.strict && t.outcome === 'non-strict');
     if (failing && !t.expectedFailure) lines.push(`${t.outcome.toUpperCase()} ${t.id} [${t.level}]: ${t.message ?? t.requirement}`);
   }
 }

@@ -90,7 +90,11 @@ export async function runLoad(name: ScenarioName, o: LoadCommandOptions, io: Io 
   SCENARIOS[name].plan(settingsFrom({ ...knobs, RELAY_URL: o.url ?? DEFAULT_RELAY_URL }), { createdAt: 0, keyPackages: [], notes: [] });
   const k6 = o.driver === 'k6' ? await findK6(o.k6) : undefined;
   const bundle = k6 === undefined ? undefined : bundlePath(name, variantFor(k6), o.bundles);
-  if (bundle !== undefined && !existsSync(bundle)) throw new LoadUsageError(`${bundle} is missing: build the k6 bundles first (npm run build)`);
+  if (bundle !== undefined && !existsSync(bundle)) {
+    // The npm package ships the bundles; only a clone that was never built lacks them.
+    const fix = o.bundles !== undefined ? 'give --bundles the folder holding <scenario>.js and compat/<scenario>.js' : 'in a clone, build them with npm run build; an installed kpsuite ships them, so reinstall it';
+    throw new LoadUsageError(`${bundle} is missing: ${fix}`);
+  }
   if (o.rate !== undefined && !RATE_SCENARIOS.includes(name)) io.stdout(`note: --rate does not apply to ${name}; ignored\n`);
 
   const tempDir = mkdtempSync(join(tmpdir(), 'kpsuite-load-'));
@@ -144,7 +148,8 @@ export function loadCommand(): Command {
         process.exit(2);
       }
       try {
-        process.exitCode = await runLoad(scenario, o);
+        // runLoad has printed everything: exit now rather than wait for a lingering socket or timer.
+        process.exit(await runLoad(scenario, o));
       } catch (err) {
         if (err instanceof LoadUsageError || err instanceof SettingsError || err instanceof K6NotFoundError) {
           const hint = err instanceof K6NotFoundError ? ' (install k6: https://grafana.com/docs/k6/latest/set-up/install-k6/, or use --driver node)' : '';
