@@ -2,7 +2,12 @@
 import { Command } from 'commander';
 import { DEFAULT_RUNS_DIR } from '../report/write.js';
 import { CheckUsageError, runCheck } from '../conformance/check.js';
-import { OUTCOMES, type Outcome, type TestRecord } from '../report/schema.js';
+import { OUTCOMES, type ConformanceReport, type Outcome, type TestRecord } from '../report/schema.js';
+import { sourceLabel } from '../report/text.js';
+import { ALL_TESTS } from '../conformance/cases/index.js';
+import { selectionProblem } from '../conformance/gate.js';
+import { sourceOf } from '../conformance/requirements.js';
+import { isSelected } from '../conformance/runner.js';
 import { positiveInt, waitSeconds } from './options.js';
 import { waitForUrl } from './wait.js';
 
@@ -23,11 +28,77 @@ function paint(outcome: Outcome, text: string): string {
   return process.stdout.isTTY && code ? `\u001b[${code}m${text}\u001b[0m` : text;
 }
 
+const INDENT = '             ';
+
 function progressLine(r: TestRecord): void {
   if (r.outcome === 'skipped') return;
   const label = paint(r.outcome, LABEL[r.outcome].padEnd(10));
-  const why = r.outcome === 'pass' ? '' : `\n             ${r.message ?? ''}`;
-  process.stdout.write(`  ${label} ${r.id} [${r.level}] (${r.durationMs} ms)${why}\n`);
+  const details = r.outcome === 'pass' ? [] : [r.message ?? '', ...(r.expected !== undefined ? [`Expected: ${r.expected}`] : []), ...(r.observed !== undefined ? [`Observed: ${r.observed}`] : [])];
+  const source = r.source && 'stricterThan' in r.source ? ` (${sourceLabel(r)})` : '';
+  process.stdout.write(`  ${label} ${r.id} [${r.level}]${r.outcome === 'pass' ? '' : source} (${r.durationMs} ms)${details.map((d) => `\n${INDENT}${d}`).join('')}\n`);
+}
+
+/** `--list`: every selected test with its anchor, level and source; no connection. */
+function listTests(only: string[], exclude: string[]): number {
+  const problem = selectionProblem(ALL_TESTS, { only, exclude });
+  if (problem !== undefined) {
+    process.stderr.write(`kpsuite check: ${problem}\n`);
+    return 2;
+  }
+  const tests = ALL_TESTS.filter((t) => isSelected(t, { only, exclude }));
+  const idWidth = Math.max(...tests.map((t) => t.id.length));
+  const anchorWidth = Math.max(...tests.map((t) => t.anchor.length));
+  for (const t of tests) {
+    process.stdout.write(`${t.id.padEnd(idWidth)}  ${t.anchor.padEnd(anchorWidth)}  ${`[${t.level}]`.padEnd(8)}  ${sourceLabel({ anchor: t.anchor, source: sourceOf(t) })}\n`);
+  }
+  process.stdout.write(`${tests.length} tests, ${new Set(tests.map((t) => t.anchor)).size} requirements (anchors)\n`);
+  return 0;
+}
+
+/** What the run ends with before the report paths: untested MUSTs by reason, then one line per failing requirement. */
+function summaryLines(report: ConformanceReport, expectFail: string | undefined): string[] {
+  const s = report.summary;
+  const lines: string[] = [];
+  const untested = s.untestedMust;
+  if (untested && untested.count > 0) {
+    const effect = untested.gating
+      ? 'they fail the run: the relay claims the profile (--allow-untested to accept)'
+      : report.run.profileClaim?.claimed
+        ? 'accepted by --allow-untested'
+        : 'the relay claims no profile, so the profile was not checked';
+    lines.push(`${untested.count} MUST test(s) could not be checked, ${effect}:`);
+    for (const g of untested.byReason) lines.push(`  ${g.ids.length} × ${g.reason}`);
+  }
+  if (s.profileChecked === false) {
+    lines.push(
+      `profile ${report.profile} NOT checked: the relay advertises no NIP-11 "keypackages" and no limits were given.`,
+      '  To check it, give its limits: --max-per-query 2 --queries-per-window 10 --served-per-window 50 --window-seconds 3600 (your values).',
+    );
+  }
+  const expected = report.tests.filter((r) => r.expectedFailure).length;
+  if (expected > 0) lines.push(`${expected} failure(s) listed in ${expectFail} (expected)`);
+  if (s.unexpectedPasses.length > 0) lines.push(`listed as expected failures but passed: ${s.unexpectedPasses.join(', ')}`);
+  const anchors = s.failingRequirements ?? [];
+  if (anchors.length > 0) {
+    lines.push('', 'failed requirements:');
+    for (const anchor of anchors) {
+      const stops = (r: TestRecord): boolean =>
+        r.outcome === 'fail' || r.outcome === 'error' || (r.outcome === 'untested' && untested?.gating === true) || (r.outcome === 'non-strict' && report.run.strict);
+      const tests = report.tests.filter((r) => r.anchor === anchor && !r.expectedFailure && stops(r));
+      const first = tests[0] ?? report.tests.find((r) => r.anchor === anchor)!;
+      const level = tests.some((r) => r.level === 'MUST') ? 'MUST' : first.level;
+      lines.push(`  ${anchor} [${level}] ${sourceLabel(first)}: ${tests.map((r) => `${r.id} ${r.outcome}`).join(', ')}`);
+    }
+  }
+  const tests = s.unexpectedFailures;
+  if (report.summary.exitCode === 0) {
+    lines.push(s.profileChecked === false ? 'result: no checked MUST failed; the profile was not checked (--allow-untested)' : 'result: every MUST passed');
+  } else if (report.summary.exitCode === 2) {
+    lines.push('result: the profile was not checked (exit 2): give the relay\'s limits as flags, or --allow-untested to accept a NIP-only run');
+  } else {
+    lines.push(`result: ${anchors.length} failing requirement(s) (${tests} test(s))`);
+  }
+  return lines;
 }
 
 function list(value: string, previous: string[] = []): string[] {
@@ -38,6 +109,8 @@ interface CheckCommandOptions {
   wait: number;
   url?: string;
   strict: boolean;
+  allowUntested: boolean;
+  list: boolean;
   only: string[];
   exclude: string[];
   expectFail?: string;
@@ -50,13 +123,19 @@ interface CheckCommandOptions {
   windowSeconds?: number;
   out: string;
   reports: boolean;
+  deadline: number;
 }
+
+/** After --deadline the runner ends the run itself; past this much more, the process exits regardless. */
+const DEADLINE_GRACE_SECONDS = 15;
 
 export function checkCommand(): Command {
   return new Command('check')
     .description('run the conformance suite against a relay (default: the embedded reference relay) and write reports')
     .option('--url <ws-url>', 'relay to check, ws:// or wss://; without it the embedded reference relay is started on a free loopback port')
     .option('--strict', 'fail the run on a broken SHOULD too', false)
+    .option('--allow-untested', 'a relay that claims the profile does not fail for MUST tests that could not be checked', false)
+    .option('--list', 'print the test ids with anchor, level and source, and exit without connecting', false)
     .option('--only <globs>', 'run only tests whose id matches (comma-separated or repeated; * and ?)', list, [])
     .option('--exclude <globs>', 'skip tests whose id matches', list, [])
     .option('--expect-fail <file>', 'id globs (one a line) of known failures that do not fail the run')
@@ -70,7 +149,12 @@ export function checkCommand(): Command {
     .option('--window-seconds <n>', 'override the relay-advertised limit', positiveInt('--window-seconds'))
     .option('--out <dir>', 'folder for report runs (a run folder per check and a latest pointer)', DEFAULT_RUNS_DIR)
     .option('--no-reports', 'write no report files')
+    .option('--deadline <seconds>', "the whole run's deadline: tests unfinished by then are errors and the run ends", positiveInt('--deadline'), 300)
     .action(async (o: CheckCommandOptions) => {
+      if (o.list) {
+        process.exitCode = listTests(o.only, o.exclude);
+        return;
+      }
       if (o.url !== undefined && !/^wss?:\/\//.test(o.url)) {
         process.stderr.write(`kpsuite check: --url must start with ws:// or wss://, got "${o.url}"\n`);
         process.exit(2);
@@ -83,10 +167,16 @@ export function checkCommand(): Command {
       };
       process.stdout.write(`kpsuite check: ${o.url ?? 'embedded reference relay'}\n`);
       await waitForUrl('check', o.url, o.wait);
+      // The last guard: whatever hangs, the process ends (unref: it never keeps a finished run alive).
+      setTimeout(() => {
+        process.stderr.write(`kpsuite check: the run's deadline of ${o.deadline} s passed ${DEADLINE_GRACE_SECONDS} s ago and the run has not ended; exiting\n`);
+        process.exit(1);
+      }, (o.deadline + DEADLINE_GRACE_SECONDS) * 1000).unref();
       try {
         const result = await runCheck({
           url: o.url,
           strict: o.strict,
+          allowUntested: o.allowUntested,
           only: o.only,
           exclude: o.exclude,
           expectFailFile: o.expectFail,
@@ -96,6 +186,7 @@ export function checkCommand(): Command {
           limits,
           reportsDir: o.reports ? o.out : undefined,
           progress: progressLine,
+          deadlineSeconds: o.deadline,
         });
         const s = result.report.summary;
         const counts = OUTCOMES.filter((k) => s[k] > 0)
@@ -105,12 +196,15 @@ export function checkCommand(): Command {
         if (result.report.run.limitsSource === 'none') {
           process.stdout.write('KeyPackage limits: none advertised (NIP-11 keypackages) or given; tests that need them are untested\n');
         }
-        const expected = result.report.tests.filter((r) => r.expectedFailure).length;
-        if (expected > 0) process.stdout.write(`${expected} failure(s) listed in ${o.expectFail} (expected)\n`);
-        if (s.unexpectedPasses.length > 0) process.stdout.write(`listed as expected failures but passed: ${s.unexpectedPasses.join(', ')}\n`);
-        process.stdout.write(result.exitCode === 0 ? 'result: every MUST passed\n' : `result: ${s.unexpectedFailures} failing requirement(s)\n`);
+        const lost = s.relayLost;
+        if (lost) {
+          const also = lost.alsoRunning.length > 0 ? ` (also running then: ${lost.alsoRunning.join(', ')})` : '';
+          process.stdout.write(`the relay stopped accepting connections during ${lost.during}${also}: ${lost.message}; the tests it left are error\n`);
+        }
+        for (const line of summaryLines(result.report, o.expectFail)) process.stdout.write(`${line}\n`);
         for (const f of result.files) process.stdout.write(`report: ${f}\n`);
-        process.exitCode = result.exitCode;
+        // Everything is printed: exit now rather than wait for a handle a misbehaving relay keeps open.
+        process.exit(result.exitCode);
       } catch (err) {
         if (err instanceof CheckUsageError) {
           process.stderr.write(`kpsuite check: ${err.message}\n`);

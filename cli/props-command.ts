@@ -97,7 +97,8 @@ export function propsCommand(): Command {
           process.stdout.write(`PASS: ${r.numRuns} sequences in ${(run.durationMs / 1000).toFixed(1)} s, no invariant violated (seed ${run.seed})\n`);
         }
         for (const f of result.files) process.stdout.write(`report: ${f}\n`);
-        process.exitCode = result.exitCode;
+        // Everything is printed: exit now rather than wait for a lingering socket or timer.
+        process.exit(result.exitCode);
       } catch (err) {
         if (err instanceof PropsUsageError) usage(err.message);
         throw err;

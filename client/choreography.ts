@@ -10,10 +10,13 @@ export class ChoreographyError extends Error {}
 /** Connects and authenticates as `keys` (fresh keys when omitted). */
 export async function connectAs(url: string, keys: Keys = newKeys(), opts: ClientOptions = {}): Promise<{ client: RelayClient; keys: Keys }> {
   const client = await RelayClient.connect(url, opts);
-  const reply = await client.auth(keys);
-  if (!reply.ok) {
+  try {
+    const reply = await client.auth(keys);
+    if (!reply.ok) throw new ChoreographyError(`AUTH as ${keys.pubkey.slice(0, 8)} was refused: ${reply.message}`);
+  } catch (err) {
+    // The caller never sees this client, so it must not outlive the failure (no challenge, timeout, refusal).
     await client.close();
-    throw new ChoreographyError(`AUTH as ${keys.pubkey.slice(0, 8)} was refused: ${reply.message}`);
+    throw err;
   }
   return { client, keys };
 }

@@ -3,6 +3,7 @@
  * authenticate, publish, subscribe, request KeyPackages) and a wire log of
  * every frame, which the reports print so a failure explains itself.
  */
+import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import type { Filter, NostrEvent, RelayMessage } from '../protocol/messages.js';
 import { KIND, TAG } from '../protocol/profile.js';
@@ -45,14 +46,47 @@ export class TimeoutError extends Error {
 
 /** The relay sent no NIP-42 challenge, so nothing on this connection can authenticate. */
 export class NoChallengeError extends TimeoutError {
-  constructor(ms: number) {
-    super('the relay\'s ["AUTH", <challenge>] (it sends none on connect)', ms);
+  constructor(ms: number, when = `none on connect within ${ms} ms`) {
+    super('the relay\'s ["AUTH", <challenge>]', ms);
+    this.message = `the relay sent no ["AUTH", <challenge>]: ${when}`;
   }
+}
+
+/** The relay closed the connection (or it dropped) while the client still needed it. */
+export class ConnectionClosedError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    readonly waitingFor?: string,
+  ) {
+    super(`the relay closed the connection (${closeText(code, reason)})${waitingFor ? ` while the client waited for ${waitingFor}` : ''}`);
+  }
+}
+
+/** The relay refused the TCP connection (ECONNREFUSED and the like): it is not accepting connections. */
+export class RelayUnreachableError extends Error {
+  constructor(
+    readonly url: string,
+    readonly code: string,
+    detail: string,
+  ) {
+    super(`the relay at ${url} does not accept connections (${code}: ${detail})`);
+  }
+}
+
+/** Connection errors that mean nothing listens there (not a slow or misbehaving relay). */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** "code 1009, \"message too big\"" for reports. */
+export function closeText(code: number, reason: string): string {
+  return reason === '' ? `code ${code}` : `code ${code}, ${JSON.stringify(reason)}`;
 }
 
 interface Waiter {
   match: (m: RelayMessage) => boolean;
   resolve: (m: RelayMessage) => void;
+  reject: (err: Error) => void;
+  what: string;
 }
 
 export interface ClientOptions {
@@ -64,8 +98,12 @@ export interface ClientOptions {
   label?: string;
   /** Time origin of `WireEntry.t` (ms since epoch), shared by the connections of one log. */
   epochMs?: number;
-  /** How long to wait for the AUTH challenge (default: timeoutMs); 0 when the relay is known to send none. */
+  /** How long to wait for the AUTH challenge on connect (default: timeoutMs); 0 when the relay is known to send none then. */
   challengeTimeoutMs?: number;
+  /** Aborting closes the connection and wakes every wait: the end of a test, or of the run. */
+  signal?: AbortSignal;
+  /** Called when the relay's side ends the connection without a close frame (code 1006): it may have gone down. */
+  onDrop?: () => void;
 }
 
 let subCounter = 0;
@@ -87,6 +125,11 @@ export class RelayClient {
   private readonly challengeTimeoutMs: number;
   private readonly label: string;
   private closedPromise: Promise<void>;
+  /** Set once the connection is closed: the code and reason every later wait reports. */
+  private closeInfo: { code: number; reason: string } | undefined;
+  /** This side asked for the close (close() or abort()), so a 1006 is ours, not the relay's. */
+  private closing = false;
+  private readonly onDrop: (() => void) | undefined;
 
   private constructor(
     readonly url: string,
@@ -98,20 +141,62 @@ export class RelayClient {
     this.timeoutMs = opts.timeoutMs ?? 5000;
     this.challengeTimeoutMs = opts.challengeTimeoutMs ?? this.timeoutMs;
     this.label = opts.label ? `${opts.label} ` : '';
+    this.onDrop = opts.onDrop;
     ws.on('message', (data) => this.onFrame(data.toString()));
-    this.closedPromise = new Promise((resolve) => ws.once('close', () => resolve()));
+    // Without a listener a late socket error would crash the process; the close that follows is what waits report.
+    ws.on('error', (err) => this.note(`socket error: ${err.message}`));
+    this.closedPromise = new Promise((resolve) =>
+      ws.once('close', (code, reason) => {
+        this.onClose(code, reason.toString());
+        resolve();
+      }),
+    );
   }
 
   static async connect(url: string, opts: ClientOptions = {}): Promise<RelayClient> {
     const timeoutMs = opts.timeoutMs ?? 5000;
+    if (opts.signal?.aborted) throw new Error(`not connecting to ${url}: ${abortText(opts.signal)}`);
     const ws = new WebSocket(url, { handshakeTimeout: timeoutMs });
     const client = new RelayClient(url, ws, opts);
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', (err) => reject(err));
-    });
+    const onAbort = (): void => client.abort(abortText(opts.signal));
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', (err) => reject(err));
+        // A handshake cut short by an abort or a close never emits error.
+        void client.closedPromise.then(() => reject(new Error(`the connection to ${url} closed before it opened${client.closeInfo ? ` (${closeText(client.closeInfo.code, client.closeInfo.reason)})` : ''}`)));
+      });
+    } catch (err) {
+      opts.signal?.removeEventListener('abort', onAbort);
+      ws.terminate();
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== undefined && UNREACHABLE_CODES.has(code)) throw new RelayUnreachableError(url, code, (err as Error).message);
+      throw err;
+    }
+    void client.closedPromise.then(() => opts.signal?.removeEventListener('abort', onAbort));
     client.note(`connected to ${url}`);
     return client;
+  }
+
+  /** Ends the connection at once (the test or the run is over) and wakes every wait. */
+  abort(why: string): void {
+    if (this.ws.readyState === WebSocket.CLOSED) return;
+    this.note(`closing: ${why}`);
+    this.closing = true;
+    this.ws.terminate();
+  }
+
+  private onClose(code: number, reason: string): void {
+    this.closeInfo = { code, reason };
+    this.note(`connection closed (${closeText(code, reason)})`);
+    if (code === 1006 && !this.closing) this.onDrop?.();
+    for (const waiter of this.waiters.splice(0)) waiter.reject(new ConnectionClosedError(code, reason, waiter.what));
+  }
+
+  /** The close code and reason, once the connection is closed. */
+  get closedWith(): { code: number; reason: string } | undefined {
+    return this.closeInfo;
   }
 
   get isOpen(): boolean {
@@ -135,12 +220,19 @@ export class RelayClient {
   next(match: (m: RelayMessage) => boolean, what: string, timeoutMs = this.timeoutMs): Promise<RelayMessage> {
     const idx = this.backlog.findIndex(match);
     if (idx >= 0) return Promise.resolve(this.backlog.splice(idx, 1)[0] as RelayMessage);
+    // Nothing more can arrive on a closed connection: say so rather than time out as if the relay were silent.
+    if (this.closeInfo) return Promise.reject(new ConnectionClosedError(this.closeInfo.code, this.closeInfo.reason, what));
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         match,
+        what,
         resolve: (m) => {
           clearTimeout(timer);
           resolve(m);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
         },
       };
       const timer = setTimeout(() => {
@@ -175,15 +267,40 @@ export class RelayClient {
     }
   }
 
-  /** Waits for the relay's NIP-42 challenge. */
+  /** Waits for the relay's NIP-42 challenge without asking for anything (the one sent on connect). */
   async waitForChallenge(timeoutMs = this.challengeTimeoutMs): Promise<string> {
     if (this.challenge !== undefined) return this.challenge;
     try {
-      const m = await this.next((x) => x[0] === 'AUTH', 'the AUTH challenge', timeoutMs);
+      const m = await this.next((x) => x[0] === 'AUTH' && typeof x[1] === 'string', 'the AUTH challenge', timeoutMs);
       return m[1] as string;
     } catch (err) {
       throw err instanceof TimeoutError ? new NoChallengeError(timeoutMs) : err;
     }
+  }
+
+  /**
+   * The connection's challenge: the one sent on connect, or else the one a
+   * relay with lazy AUTH sends with its first auth-required: refusal (NIP-42
+   * allows both), provoked by a REQ that needs AUTH: KeyPackages of a fresh
+   * pubkey, which nobody has, so nothing is handed out or charged.
+   */
+  async obtainChallenge(): Promise<string> {
+    if (this.challenge !== undefined) return this.challenge;
+    try {
+      return await this.waitForChallenge();
+    } catch (err) {
+      if (!(err instanceof NoChallengeError)) throw err;
+    }
+    const sub = newSubId('auth-probe');
+    this.note('no challenge yet: asking for something that needs AUTH, so a relay with lazy AUTH sends one');
+    this.send(['REQ', sub, { kinds: [KIND.keyPackage], authors: [randomPubkey()], limit: 1 }]);
+    // NIP-42: the challenge comes "immediately before the CLOSED", so it is here once the REQ is answered.
+    const end = await this.next((m) => (m[0] === 'EOSE' || m[0] === 'CLOSED') && m[1] === sub, `EOSE or CLOSED for ${sub}`);
+    if (end[0] === 'EOSE') this.closeSub(sub);
+    if (this.challenge !== undefined) return this.challenge;
+    // No sub id in the text: runs group untested tests by this reason.
+    const answer = end[0] === 'CLOSED' ? `["CLOSED", <sub>, ${JSON.stringify(end[2])}]` : 'EOSE';
+    throw new NoChallengeError(this.timeoutMs, `neither on connect nor with its answer (${answer}) to a REQ for KeyPackages that needs AUTH`);
   }
 
   private okFor(id: string, what: string): Promise<OkReply> {
@@ -201,7 +318,7 @@ export class RelayClient {
 
   /** Answers the relay's challenge as `keys` (NIP-42). `tweak` lets a test break the event. */
   async auth(keys: Keys, tweak: (t: AuthTemplate) => AuthTemplate = (t) => t): Promise<OkReply> {
-    const challenge = await this.waitForChallenge();
+    const challenge = await this.obtainChallenge();
     const template = tweak({
       kind: KIND.auth,
       created_at: Math.floor(Date.now() / 1000),
@@ -273,7 +390,11 @@ export class RelayClient {
   /** Waits `ms` and returns the frames that arrived and were not taken meanwhile. */
   async quietFor(ms: number): Promise<RelayMessage[]> {
     this.note(`waiting ${ms} ms for anything more`);
-    await new Promise((r) => setTimeout(r, ms));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise((r) => (timer = setTimeout(r, ms))), this.closedPromise]);
+    clearTimeout(timer);
+    // A closed connection is not a quiet relay: nothing could have arrived.
+    if (this.closeInfo) throw new ConnectionClosedError(this.closeInfo.code, this.closeInfo.reason, `anything more within ${ms} ms`);
     return this.takeFromBacklog(() => true);
   }
 
@@ -291,8 +412,12 @@ export class RelayClient {
 
   async close(): Promise<void> {
     if (this.ws.readyState === WebSocket.CLOSED) return;
+    this.closing = true;
     this.ws.close();
-    const closedInTime = await Promise.race([this.closedPromise.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 1000))]);
+    let timer: NodeJS.Timeout | undefined;
+    const closedInTime = await Promise.race([this.closedPromise.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), 1000)))]);
+    clearTimeout(timer);
+    // A relay that never completes the closing handshake must not keep the process alive.
     if (!closedInTime) this.ws.terminate();
   }
 
@@ -314,6 +439,16 @@ const MAX_LOGGED_FRAME = 4096;
 
 function loggable(text: string): string {
   return text.length <= MAX_LOGGED_FRAME ? text : `${text.slice(0, MAX_LOGGED_FRAME)}… (${text.length} characters in all)`;
+}
+
+function abortText(signal: AbortSignal | undefined): string {
+  const reason: unknown = signal?.reason;
+  return reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'aborted';
+}
+
+/** A pubkey-shaped random hex string: nobody's key, so nobody's KeyPackages. */
+function randomPubkey(): string {
+  return randomBytes(32).toString('hex');
 }
 
 export function nowSeconds(): number {

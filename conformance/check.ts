@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NoChallengeError, RelayClient } from '../client/relay-client.js';
+import { closeText, ConnectionClosedError, NoChallengeError, RelayClient } from '../client/relay-client.js';
 import type { RelayInformation } from '../protocol/messages.js';
 import { PROFILE_VERSION, type KeyPackageLimits } from '../protocol/profile.js';
 import { SUITE_NAME, VERSION } from '../package-info.js';
@@ -13,7 +13,8 @@ import { startRelay, type RunningRelay } from '../reference-relay/server.js';
 import { REPORT_SCHEMA, type ConformanceReport } from '../report/schema.js';
 import { writeRunReports } from '../report/write.js';
 import type { RunOptions } from './context.js';
-import { globMatch, runSuite } from './runner.js';
+import { runSuite, selectorMatches } from './runner.js';
+import { failingAnchors, gates, profileClaim, selectionProblem, untestedMust } from './gate.js';
 import { ALL_TESTS } from './cases/index.js';
 import { countOutcomes } from '../report/text.js';
 import type { TestRecord } from '../report/schema.js';
@@ -23,6 +24,8 @@ export interface CheckOptions {
   /** The relay to check; undefined starts the embedded reference relay. */
   url: string | undefined;
   strict: boolean;
+  /** Untested MUSTs do not fail a relay that claims the profile (conformance/gate.ts). */
+  allowUntested?: boolean;
   only: string[];
   exclude: string[];
   expectFailFile: string | undefined;
@@ -36,6 +39,8 @@ export interface CheckOptions {
   /** One line per finished test. */
   progress: (record: TestRecord) => void;
   tests?: readonly ConformanceTest[];
+  /** The whole run's deadline (--deadline): tests unfinished by then are errors. Undefined: none. */
+  deadlineSeconds?: number;
 }
 
 /** The relay cannot be reached or the options cannot be used: exit 2. */
@@ -43,7 +48,7 @@ export class CheckUsageError extends Error {}
 
 export interface CheckResult {
   report: ConformanceReport;
-  exitCode: 0 | 1;
+  exitCode: 0 | 1 | 2;
   reportDir: string | undefined;
   files: string[];
 }
@@ -101,13 +106,6 @@ export function readExpectedFailures(path: string): string[] {
     .filter((line) => line !== '');
 }
 
-/** Whether a record stops the run: a MUST that failed or could not run, or with --strict a SHOULD. */
-function gates(record: TestRecord, strict: boolean): boolean {
-  if (record.outcome === 'fail') return true;
-  if (record.outcome === 'error' && record.level === 'MUST') return true;
-  return strict && (record.outcome === 'non-strict' || (record.outcome === 'error' && record.level === 'SHOULD'));
-}
-
 /**
  * What every run needs to know of the relay before its tests: that it can be
  * reached (else CheckUsageError), its NIP-11 document, its KeyPackage limits
@@ -127,6 +125,10 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   let embedded: RunningRelay | undefined;
   let tempDir: string | undefined;
   const expected = opts.expectFailFile ? readExpectedFailures(opts.expectFailFile) : [];
+  // Before connecting: a selection that matches nothing would be a green run that checked nothing.
+  const problem = selectionProblem(opts.tests ?? ALL_TESTS, { only: opts.only, exclude: opts.exclude });
+  if (problem !== undefined) throw new CheckUsageError(problem);
+  const deadline = opts.deadlineSeconds === undefined ? undefined : { at: Date.now() + opts.deadlineSeconds * 1000, seconds: opts.deadlineSeconds };
   try {
     if (opts.url === undefined) {
       tempDir = mkdtempSync(join(tmpdir(), 'kpsuite-check-'));
@@ -134,17 +136,25 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     }
     const url = opts.url ?? embedded!.url;
     const { runOptions, limitsSource: source } = await prepareRun(url, opts);
+    if (deadline) runOptions.deadline = deadline;
     const { nip11, limits } = runOptions;
 
     const startedAt = new Date();
-    const { records } = await runSuite(opts.tests ?? ALL_TESTS, runOptions, { only: opts.only, exclude: opts.exclude }, opts.concurrency, opts.progress);
+    const { records, relayLost } = await runSuite(opts.tests ?? ALL_TESTS, runOptions, { only: opts.only, exclude: opts.exclude }, opts.concurrency, opts.progress);
     const durationMs = Date.now() - startedAt.getTime();
 
-    const listed = (r: TestRecord): boolean => expected.some((g) => globMatch(g, r.id));
-    for (const r of records) if (listed(r) && gates(r, opts.strict)) r.expectedFailure = true;
+    const claim = profileClaim(nip11, opts.limits);
+    const gate = { strict: opts.strict, claimed: claim.claimed, allowUntested: opts.allowUntested ?? false };
+    const listed = (r: TestRecord): boolean => expected.some((g) => selectorMatches(g, r));
+    for (const r of records) if (listed(r) && gates(r, gate)) r.expectedFailure = true;
     const unexpectedPasses = records.filter((r) => listed(r) && r.outcome === 'pass').map((r) => r.id);
-    const unexpectedFailures = records.filter((r) => gates(r, opts.strict) && !r.expectedFailure).length;
-    const exitCode: 0 | 1 = unexpectedFailures > 0 ? 1 : 0;
+    const failing = records.filter((r) => gates(r, gate) && !r.expectedFailure);
+    const unexpectedFailures = failing.length;
+    const untested = untestedMust(records, gate);
+    const profileChecked = claim.claimed || untested.count === 0;
+    // A relay that claims nothing, with MUSTs left untested, was not checked against the profile:
+    // the user must give its limits (as `props` asks), so that is exit 2, never a green 0.
+    const exitCode: 0 | 1 | 2 = unexpectedFailures > 0 ? 1 : !profileChecked && !gate.allowUntested ? 2 : 0;
 
     const counts = countOutcomes(records);
     const report: ConformanceReport = {
@@ -163,8 +173,20 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
         timeoutMs: opts.timeoutMs,
         quietMs: opts.quietMs,
         expectFailFile: opts.expectFailFile,
+        profileClaim: claim,
+        allowUntested: gate.allowUntested,
       },
-      summary: { ...counts, total: records.length, unexpectedFailures, unexpectedPasses, exitCode },
+      summary: {
+        ...counts,
+        total: records.length,
+        unexpectedFailures,
+        unexpectedPasses,
+        exitCode,
+        untestedMust: untested,
+        failingRequirements: failingAnchors(failing),
+        profileChecked,
+        ...(relayLost ? { relayLost } : {}),
+      },
       tests: records,
     };
     const written = opts.reportsDir === undefined ? undefined : writeRunReports(report, opts.reportsDir);
@@ -191,6 +213,8 @@ async function preflight(url: string, timeoutMs: number): Promise<boolean> {
     return true;
   } catch (err) {
     if (err instanceof NoChallengeError) return false;
+    // A relay that hangs up on a client that has sent nothing cannot be checked.
+    if (err instanceof ConnectionClosedError) throw new CheckUsageError(`${url} closed the connection (${closeText(err.code, err.reason)}) right after it opened, before the client sent anything`);
     throw err;
   } finally {
     await client.close();

@@ -38,10 +38,20 @@ export interface RunOptions {
   quietMs: number;
   /**
    * Whether the relay sent a NIP-42 challenge on connect when probed. When it
-   * did not, clients stop waiting for one, and tests that must authenticate
-   * are untested at once instead of timing out one by one.
+   * did not, clients do not wait for one on connect: they provoke it with a
+   * request that needs AUTH (lazy AUTH), and tests that must authenticate are
+   * untested only when no challenge comes with the refusal either.
    */
   sendsChallenge: boolean;
+  /** The whole run's deadline: tests unfinished by then are errors. */
+  deadline?: RunDeadline;
+}
+
+export interface RunDeadline {
+  /** Epoch ms. */
+  at: number;
+  /** As given (--deadline), for messages. */
+  seconds: number;
 }
 
 export class TestContext {
@@ -49,6 +59,10 @@ export class TestContext {
   readonly epochMs = Date.now();
   waitedMs = 0;
   private readonly clients: RelayClient[] = [];
+  /** Ends every connection of this test, also those the choreography opens on its own, and any opened late. */
+  private readonly ended = new AbortController();
+  /** A connection of this test dropped without a close frame: the relay may have gone down. */
+  sawDrop = false;
 
   constructor(readonly options: RunOptions) {}
 
@@ -115,6 +129,15 @@ export class TestContext {
     if (JSON.stringify(observed) !== JSON.stringify(expected)) this.fail(message, JSON.stringify(expected), JSON.stringify(observed));
   }
 
+  /**
+   * Events compared field by field: NIP-01 fixes no key order, so two relays'
+   * JSON of the same event may differ (strfry sorts keys).
+   */
+  sameEvents(observed: readonly NostrEvent[], expected: readonly NostrEvent[], message: string): void {
+    const fields = (e: NostrEvent): unknown[] => [e.id, e.pubkey, e.created_at, e.kind, e.tags, e.content, e.sig];
+    this.equal(observed.map(fields), expected.map(fields), message);
+  }
+
   /** An OK or CLOSED message must start with `prefix:`. */
   hasPrefix(message: string | undefined, prefix: string, what: string): void {
     this.check(
@@ -135,6 +158,7 @@ export class TestContext {
 
   async closeAll(): Promise<void> {
     await Promise.all(this.clients.map((c) => c.close()));
+    this.ended.abort(new Error('the test is over'));
   }
 
   private clientOptions(label: string): ClientOptions {
@@ -144,6 +168,8 @@ export class TestContext {
       timeoutMs: this.options.timeoutMs,
       challengeTimeoutMs: this.options.sendsChallenge ? this.options.timeoutMs : 0,
       epochMs: this.epochMs,
+      signal: this.ended.signal,
+      onDrop: () => (this.sawDrop = true),
     };
   }
 }

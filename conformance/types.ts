@@ -1,5 +1,5 @@
 /** What a conformance test declares; what a run records of it is report/schema.ts. */
-import type { Level, Section } from '../report/schema.js';
+import type { Level, Section, TestSource } from '../report/schema.js';
 import type { TestContext } from './context.js';
 
 export interface ConformanceTest {
@@ -9,8 +9,14 @@ export interface ConformanceTest {
   anchor: string;
   section: Section;
   level: Level;
-  /** The normative sentence this test checks, quoted from PROFILE.md or the NIP. */
-  requirement: string;
+  /**
+   * The normative sentence this test checks. NIP anchors quote the NIP. Profile
+   * anchors leave it out: it is read from PROFILE.md (conformance/requirements.ts);
+   * a quote given anyway must be in PROFILE.md word for word (a test checks).
+   */
+  requirement?: string;
+  /** The text that backs the verdict; default from the anchor (`nip-NN` → that NIP, `kp-…` → the profile). */
+  source?: TestSource;
   /** Needs the relay's KeyPackage limits (from NIP-11 or flags); untested without them. */
   needsLimits?: boolean;
   run(t: TestContext): Promise<void>;

@@ -26,7 +26,11 @@ export const FAULTS = {
   'ok-before-delivery': { breaks: ['kp-447-ok-after-delivery'], does: 'answers a 447 with OK before sending its KeyPackages' },
   'no-challenge': {
     breaks: ['kp-auth-challenge'],
-    does: 'sends no NIP-42 challenge on connect, so nobody can authenticate (as many NIP-01 relays do)',
+    does: 'sends no NIP-42 challenge, on connect or with its auth-required: refusals, so nobody can authenticate (as relays without NIP-42 do)',
+  },
+  'lazy-challenge': {
+    breaks: ['kp-auth-challenge'],
+    does: "sends the NIP-42 challenge only immediately before a connection's first auth-required: refusal (strfry's lazy AUTH): breaks only the SHOULD of kp-auth-challenge",
   },
 } as const satisfies Record<string, Fault>;
 

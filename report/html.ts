@@ -8,7 +8,7 @@ import type { WireEntry } from '../client/relay-client.js';
 import { OUTCOMES, type Section, type TestRecord } from './schema.js';
 import { badge, escapeHtml, htmlPage } from './html-kit.js';
 import type { ConformanceReport } from './schema.js';
-import { anchorHref, directionLabel, formatDuration, groupBySection, readableUtc, relayIdentity, type LinkOptions } from './text.js';
+import { anchorHref, directionLabel, formatDuration, groupBySection, readableUtc, relayIdentity, sourceLabel, type LinkOptions } from './text.js';
 
 const CSS = `
 #summary .relay { font-size: 1.05rem; margin: .2rem 0; } #summary .result { margin: .2rem 0 .5rem; }
@@ -98,7 +98,12 @@ function relayAndResult(report: ConformanceReport): string {
   const identity = relayIdentity(report.relay.nip11);
   const nip11 = identity ? `<span class="nip11">${e(identity)}</span>` : '<span class="muted">(no NIP-11 name or software)</span>';
   const { exitCode, unexpectedFailures } = report.summary;
-  const result = exitCode === 0 ? 'exit 0: no unexpected MUST failure' : `exit ${n(exitCode)}: ${n(unexpectedFailures)} unexpected failure(s)`;
+  const result =
+    exitCode === 0
+      ? 'exit 0: no unexpected MUST failure'
+      : exitCode === 2
+        ? 'exit 2: the profile was not checked (the relay claims no limits and MUSTs were left untested)'
+        : `exit ${n(exitCode)}: ${n(unexpectedFailures)} unexpected failure(s)`;
   return `<p class="relay"><code>${e(report.relay.url)}</code> ${nip11}</p>\n<p class="result exit-${n(exitCode)}">${result}</p>`;
 }
 
@@ -147,7 +152,7 @@ function versus(test: TestRecord): string {
 
 function detail(test: TestRecord, links: LinkOptions): string {
   const facts: [string, string][] = [
-    ['Requirement', `<a href="${e(anchorHref(test.anchor, links))}">${e(test.anchor)}</a> (${e(test.level)}): ${e(test.requirement)}`],
+    ['Requirement', `<a href="${e(anchorHref(test.anchor, links))}">${e(test.anchor)}</a> (${e(test.level)}, ${e(sourceLabel(test))}): ${e(test.requirement)}`],
   ];
   if (test.message !== undefined) facts.push(['Message', e(test.message)]);
   if (test.waitedMs !== undefined) facts.push(['Waited', `${n(test.waitedMs)} ms for silence`]);

@@ -5,7 +5,7 @@
 import type { WireEntry } from '../client/relay-client.js';
 import type { Section, TestRecord } from './schema.js';
 import type { ConformanceReport } from './schema.js';
-import { anchorHref, groupBySection, plural, truncate, visible, wireLine } from './text.js';
+import { anchorHref, groupBySection, plural, sourceLabel, truncate, visible, wireLine } from './text.js';
 
 /** Escapes for an XML 1.0 text node or attribute; invalid characters are spelled out first. */
 export function escapeXml(text: string, attribute = false): string {
@@ -54,7 +54,7 @@ export function verdictOf(test: TestRecord, report: ConformanceReport): Verdict 
 
 /** Requirement, expected/observed and the whole wire log, as the text of a failure. */
 export function detailText(test: TestRecord): string {
-  const lines = [`Requirement (${test.level}, ${anchorHref(test.anchor)}): ${test.requirement}`];
+  const lines = [`Requirement (${test.level}, ${sourceLabel(test)}, ${anchorHref(test.anchor)}): ${test.requirement}`];
   if (test.message !== undefined) lines.push(`Message: ${test.message}`);
   if (test.expected !== undefined) lines.push(`Expected: ${test.expected}`);
   if (test.observed !== undefined) lines.push(`Observed: ${test.observed}`);

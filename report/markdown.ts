@@ -16,6 +16,7 @@ import {
   PROBLEM_OUTCOMES,
   readableUtc,
   relayIdentity,
+  sourceLabel,
   truncate,
   wireLine,
   type LinkOptions,
@@ -76,6 +77,7 @@ function runTable(report: ConformanceReport): string {
 function resultLine(report: ConformanceReport): string {
   const { exitCode, unexpectedFailures } = report.summary;
   if (exitCode === 0) return '**exit 0**: no unexpected MUST failure';
+  if (exitCode === 2) return '**exit 2**: the profile was not checked (the relay claims no limits and MUSTs were left untested)';
   return `**exit ${exitCode}**: ${plural(unexpectedFailures, 'unexpected failure', 'unexpected failures')}`;
 }
 
@@ -118,7 +120,7 @@ function wireBlock(test: TestRecord): string {
 
 function detailsBlock(test: TestRecord, links: LinkOptions): string {
   const parts = [
-    `**Requirement** (${mdLink(test.anchor, anchorHref(test.anchor, links))}, ${test.level}): ${mdText(test.requirement)}`,
+    `**Requirement** (${mdLink(test.anchor, anchorHref(test.anchor, links))}, ${test.level}, ${sourceLabel(test)}): ${mdText(test.requirement)}`,
   ];
   if (test.message !== undefined) parts.push(`**Message:** ${mdText(test.message)}`);
   if (test.expected !== undefined) parts.push(`**Expected:** ${mdText(test.expected)}`);

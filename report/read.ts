@@ -98,7 +98,7 @@ function checkRun(c: Checker, run: Json): void {
 function checkSummary(c: Checker, summary: Json): void {
   for (const key of [...OUTCOMES, 'total', 'unexpectedFailures']) c.type(summary[key], `summary.${key}`, 'number');
   c.strings(summary.unexpectedPasses, 'summary.unexpectedPasses');
-  c.oneOf(summary.exitCode, 'summary.exitCode', [0, 1]);
+  c.oneOf(summary.exitCode, 'summary.exitCode', [0, 1, 2]);
 }
 
 function checkTest(c: Checker, test: Json, path: string): void {

@@ -32,12 +32,20 @@ export type Section =
   | 'NIP-01'
   | 'NIP-11';
 
+/**
+ * The text a verdict rests on: a NIP (`{ nip: '01' }`), or a profile rule,
+ * marked when it asks more than the NIP it builds on (`stricterThan: 'NIP-01'`).
+ */
+export type TestSource = { nip: string } | { profile: true; stricterThan?: string };
+
 export interface TestRecord {
   id: string;
   anchor: string;
   section: Section;
   level: Level;
   requirement: string;
+  /** Absent in reports written before kpsuite 0.2 (read them by the anchor). */
+  source?: TestSource;
   outcome: Outcome;
   durationMs: number;
   /** One line a relay implementer reads first. */
@@ -74,6 +82,9 @@ export interface ConformanceReport {
     timeoutMs: number;
     quietMs: number;
     expectFailFile: string | undefined;
+    /** The gate's inputs (absent before kpsuite 0.2): whether the relay claims the profile, and --allow-untested. */
+    profileClaim?: ProfileClaim;
+    allowUntested?: boolean;
   };
   summary: Record<Outcome, number> & {
     total: number;
@@ -82,7 +93,28 @@ export interface ConformanceReport {
     /** Tests listed as expected failures that passed. */
     unexpectedPasses: string[];
     /** The process exit code this run gives (0 ok, 1 a MUST failed). */
-    exitCode: 0 | 1;
+    exitCode: 0 | 1 | 2;
+    /** MUST tests that could not be checked, by reason (absent before kpsuite 0.2). */
+    untestedMust?: UntestedMust;
+    /** Anchors with a test that fails the run, expected failures left out (absent before kpsuite 0.2). */
+    failingRequirements?: string[];
+    /** False when the relay claims no profile and some MUST test was untested: the profile was not checked. */
+    profileChecked?: boolean;
+    /** Set when the relay stopped accepting connections during the run: the test that found out, and those running then. */
+    relayLost?: { during: string; alsoRunning: string[]; message: string };
   };
   tests: TestRecord[];
+}
+
+/** Whether the relay claims the profile, and how: NIP-11 `keypackages`, or limits given as flags. */
+export interface ProfileClaim {
+  claimed: boolean;
+  by: ('nip11-keypackages' | 'limit-flags')[];
+}
+
+export interface UntestedMust {
+  count: number;
+  /** Whether they fail the run (a claiming relay without --allow-untested). */
+  gating: boolean;
+  byReason: { reason: string; ids: string[] }[];
 }

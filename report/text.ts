@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WireEntry } from '../client/relay-client.js';
-import { OUTCOMES, type Outcome, type Section, type TestRecord } from './schema.js';
+import { OUTCOMES, type Outcome, type Section, type TestRecord, type TestSource } from './schema.js';
 
 /**
  * Characters a reader cannot see or that reorder text: C0/C1 controls (tab and
@@ -84,6 +84,13 @@ export function profileLink(fromDir: string): string | undefined {
     if (existsSync(path)) return relative(fromDir, path).split(sep).join('/');
   }
   return undefined;
+}
+
+/** `NIP-01`, `profile`, or `profile: stricter than NIP-01`; reports before 0.2 carry no source, so the anchor says it. */
+export function sourceLabel(test: { anchor: string; source?: TestSource }): string {
+  const source = test.source ?? (/^nip-([0-9A-Fa-f]{2})$/.test(test.anchor) ? { nip: test.anchor.slice(4) } : { profile: true as const });
+  if ('nip' in source) return `NIP-${source.nip.toUpperCase()}`;
+  return source.stricterThan ? `profile: stricter than ${source.stricterThan}` : 'profile';
 }
 
 /** `kp-…` anchors link into PROFILE.md; `nip-NN` to the NIP itself. */

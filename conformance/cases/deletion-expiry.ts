@@ -9,10 +9,6 @@ import { KIND, TAG } from '../../protocol/profile.js';
 
 const kp = KIND.keyPackage;
 
-const DEL_REQUIREMENT =
-  'A NIP-09 kind 5 event from the owner, with e tags naming KeyPackages, removes them, the last one included; they are never served again and, by §2.7, never accepted again. A kind 5 from anyone else removes nothing.';
-
-
 /** The owner publishes a kind 5 for `targets` on their own connection; it must be accepted. */
 async function ownerDeletes(t: TestContext, owner: Keys, targets: readonly NostrEvent[], kind: number = kp): Promise<void> {
   const { client } = await t.connectAs('owner', owner);
@@ -34,7 +30,7 @@ export const deletionExpiryTests: ConformanceTest[] = [
     anchor: 'kp-del-owner',
     section: 'Deletion and expiry',
     level: 'MUST',
-    requirement: DEL_REQUIREMENT,
+    source: { profile: true, stricterThan: 'NIP-09' },
     async run(t) {
       const owner = t.newKeys();
       const [first, second] = await t.publishKeyPackages(owner, 2);
@@ -47,7 +43,7 @@ export const deletionExpiryTests: ConformanceTest[] = [
     anchor: 'kp-del-owner',
     section: 'Deletion and expiry',
     level: 'MUST',
-    requirement: DEL_REQUIREMENT,
+    source: { profile: true, stricterThan: 'NIP-09' },
     async run(t) {
       const owner = t.newKeys();
       const [only] = await t.publishKeyPackages(owner, 1);
@@ -61,7 +57,7 @@ export const deletionExpiryTests: ConformanceTest[] = [
     anchor: 'kp-del-owner',
     section: 'Deletion and expiry',
     level: 'MUST',
-    requirement: DEL_REQUIREMENT,
+    source: { profile: true, stricterThan: 'NIP-09' },
     async run(t) {
       const owner = t.newKeys();
       const kps = await t.publishKeyPackages(owner, 2);
@@ -76,8 +72,7 @@ export const deletionExpiryTests: ConformanceTest[] = [
     anchor: 'kp-pub-expired',
     section: 'Deletion and expiry',
     level: 'MUST',
-    requirement:
-      'A stored event whose expiration passes MUST NOT be served afterwards, and an expired KeyPackage no longer counts as stored (it is never a last resort).',
+    source: { profile: true, stricterThan: 'NIP-40' },
     async run(t) {
       const { client, keys: owner } = await t.connectAs('owner');
       // 2 to 3 seconds ahead: in the future on arrival, passed within a bounded wait.

@@ -56,18 +56,6 @@ async function judgeRace(t: TestContext, owner: Keys, handed: readonly NostrEven
   }
 }
 
-// ---- requirements, quoted from PROFILE.md §5
-
-const MAX = 'One charged query hands out at most max_per_query KeyPackages of its owner (REQ: at most min(limit, max_per_query); kind 447: at most n).';
-const ORDER = 'KeyPackages are handed out oldest first: created_at ascending, then id ascending (lowercase hex). With ids, oldest first is among the named KeyPackages.';
-const CONSUME =
-  'Each KeyPackage handed out is consumed — deleted, never returned to anyone again — in one atomic step with the decision to hand it out, before it is sent, except the last resort.';
-const LAST_RESORT =
-  "The owner's last remaining stored KeyPackage is handed out but MUST NOT be consumed: it stays stored and is handed out again to the next requester.";
-const EXACTLY_ONCE =
-  'Whatever the interleaving of concurrent requests, on one connection or many, by REQ or kind 447, no KeyPackage other than a last resort is handed out twice, and the last one is never consumed.';
-const INTACT = 'A handed-out KeyPackage MUST be the event the owner published, unchanged: the same id, tags, content and a signature that verifies.';
-
 const RACERS = 8;
 
 /** kp-handout-intact: every handed-out event verifies and is the published event, field for field. */
@@ -92,7 +80,6 @@ export const handoutTests: ConformanceTest[] = [
     anchor: 'kp-handout-max',
     section: 'Hand-out',
     level: 'MUST',
-    requirement: MAX,
     needsLimits: true,
     async run(t) {
       const m = t.limits.max_per_query;
@@ -110,7 +97,6 @@ export const handoutTests: ConformanceTest[] = [
     anchor: 'kp-handout-max',
     section: 'Hand-out',
     level: 'MUST',
-    requirement: MAX,
     needsLimits: true,
     async run(t) {
       const m = t.limits.max_per_query;
@@ -129,7 +115,6 @@ export const handoutTests: ConformanceTest[] = [
     anchor: 'kp-handout-order',
     section: 'Hand-out',
     level: 'MUST',
-    requirement: ORDER,
     needsLimits: true,
     async run(t) {
       const k = Math.min(2, t.limits.max_per_query);
@@ -145,7 +130,6 @@ export const handoutTests: ConformanceTest[] = [
     anchor: 'kp-handout-order',
     section: 'Hand-out',
     level: 'MUST',
-    requirement: ORDER,
     needsLimits: true,
     async run(t) {
       const k = Math.min(2, t.limits.max_per_query);
@@ -161,7 +145,6 @@ export const handoutTests: ConformanceTest[] = [
     anchor: 'kp-handout-order',
     section: 'Hand-out',
     level: 'MUST',
-    requirement: ORDER,
     needsLimits: true,
     async run(t) {
       const k = Math.min(2, t.limits.max_per_query);
@@ -178,7 +161,6 @@ export const handoutTests: ConformanceTest[] = [
     anchor: 'kp-handout-order',
     section: 'Hand-out',
     level: 'MUST',
-    requirement: ORDER,
     needsLimits: true,
     async run(t) {
       const k = Math.min(2, t.limits.max_per_query);
@@ -195,7 +177,6 @@ export const handoutTests: ConformanceTest[] = [
     anchor: 'kp-handout-order',
     section: 'Hand-out',
     level: 'MUST',
-    requirement: ORDER,
     needsLimits: true,
     async run(t) {
       const k = Math.min(2, t.limits.max_per_query);
@@ -212,7 +193,6 @@ export const handoutTests: ConformanceTest[] = [
     anchor: 'kp-handout-consume',
     section: 'Hand-out',
     level: 'MUST',
-    requirement: CONSUME,
     needsLimits: true,
     async run(t) {
       const m = t.limits.max_per_query;
@@ -236,7 +216,6 @@ export const handoutTests: ConformanceTest[] = [
     anchor: 'kp-handout-consume',
     section: 'Hand-out',
     level: 'MUST',
-    requirement: CONSUME,
     needsLimits: true,
     async run(t) {
       const m = t.limits.max_per_query;
@@ -258,8 +237,6 @@ export const handoutTests: ConformanceTest[] = [
     anchor: 'kp-handout-last-resort',
     section: 'Hand-out',
     level: 'MUST',
-    requirement:
-      "The owner's last remaining stored KeyPackage is handed out but MUST NOT be consumed: it stays stored and is handed out again to the next requester.",
     async run(t) {
       const owner = t.newKeys();
       const [only] = await t.publishKeyPackages(owner, 1);
@@ -277,7 +254,6 @@ export const handoutTests: ConformanceTest[] = [
     anchor: 'kp-handout-last-resort',
     section: 'Hand-out',
     level: 'MUST',
-    requirement: LAST_RESORT,
     async run(t) {
       const owner = t.newKeys();
       const [only] = await t.publishKeyPackages(owner, 1);
@@ -295,7 +271,6 @@ export const handoutTests: ConformanceTest[] = [
     anchor: 'kp-handout-last-resort',
     section: 'Hand-out',
     level: 'MUST',
-    requirement: LAST_RESORT,
     needsLimits: true,
     async run(t) {
       const m = t.limits.max_per_query;
@@ -318,7 +293,6 @@ export const handoutTests: ConformanceTest[] = [
     anchor: 'kp-handout-exactly-once',
     section: 'Hand-out',
     level: 'MUST',
-    requirement: EXACTLY_ONCE,
     needsLimits: true,
     async run(t) {
       const owner = t.newKeys();
@@ -334,7 +308,6 @@ export const handoutTests: ConformanceTest[] = [
     anchor: 'kp-handout-exactly-once',
     section: 'Hand-out',
     level: 'MUST',
-    requirement: EXACTLY_ONCE,
     needsLimits: true,
     async run(t) {
       const owner = t.newKeys();
@@ -358,7 +331,6 @@ export const handoutTests: ConformanceTest[] = [
     anchor: 'kp-handout-exactly-once',
     section: 'Hand-out',
     level: 'MUST',
-    requirement: EXACTLY_ONCE,
     needsLimits: true,
     async run(t) {
       const k = Math.min(4, t.limits.queries_per_window);
@@ -375,7 +347,6 @@ export const handoutTests: ConformanceTest[] = [
     anchor: 'kp-handout-intact',
     section: 'Hand-out',
     level: 'MUST',
-    requirement: INTACT,
     async run(t) {
       const owner = t.newKeys();
       const published = await t.publishKeyPackages(owner, 2, UNUSUAL_TAGS);
@@ -388,7 +359,6 @@ export const handoutTests: ConformanceTest[] = [
     anchor: 'kp-handout-intact',
     section: 'Hand-out',
     level: 'MUST',
-    requirement: INTACT,
     async run(t) {
       const owner = t.newKeys();
       const published = await t.publishKeyPackages(owner, 2, UNUSUAL_TAGS);

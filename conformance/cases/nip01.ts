@@ -6,11 +6,46 @@ import { deletion, keyPackage, textNote } from '../../fixtures/events.js';
 import { newSubId, nowSeconds, type RelayClient } from '../../client/relay-client.js';
 import { sign, type Keys } from '../../protocol/crypto.js';
 import type { Filter, NostrEvent } from '../../protocol/messages.js';
-import { KIND, prefixOf, TAG } from '../../protocol/profile.js';
+import { KIND, PREFIX, TAG } from '../../protocol/profile.js';
+
+/**
+ * NIP-01's machine-readable prefix: one word before a colon. The NIP fixes no
+ * case, so `ERROR: bad req: ...` has the prefix `ERROR` (strfry); lowercase
+ * standard words are judged separately, as a SHOULD (nip-01/standard-prefix).
+ */
+function machinePrefix(message: string): string | undefined {
+  return /^([A-Za-z][A-Za-z0-9_-]*):/.exec(message)?.[1];
+}
+
+const STANDARD_PREFIXES: readonly string[] = Object.values(PREFIX);
+
+/** Refusals of requests every relay of this profile refuses: the broken-signature EVENT's OK false and the probe REQs' CLOSED. */
+async function refusals(t: TestContext): Promise<{ what: string; message: string }[]> {
+  const client = await t.connect('client');
+  const found: { what: string; message: string }[] = [];
+  const note = textNote(t.newKeys(), 'a note with a broken signature');
+  const broken = { ...note, sig: note.sig.slice(0, -1) + (note.sig.endsWith('0') ? '1' : '0') };
+  const ok = await client.publish(broken);
+  if (!ok.ok && typeof ok.message === 'string') found.push({ what: 'the OK false for an EVENT with a broken signature', message: ok.message });
+  for (const [sub, filter] of closedProbes(t)) {
+    client.send(['REQ', sub, filter]);
+    const m = await awaitFrame(t, client, (x) => (x[0] === 'EOSE' || x[0] === 'CLOSED') && x[1] === sub, `EOSE or CLOSED for ${sub.slice(0, 20)}`);
+    if (m?.[0] === 'CLOSED') found.push({ what: `the CLOSED for ${JSON.stringify(filter)}`, message: m[2] });
+  }
+  return found;
+}
+
+/** Requests a relay of this profile refuses: an invalid filter, a too-long id, someone's KeyPackages without AUTH. */
+function closedProbes(t: TestContext): [string, unknown][] {
+  return [
+    [newSubId('bad-filter'), { kinds: 'x' }],
+    [`${newSubId('long')}-${'x'.repeat(80)}`, { kinds: [1], limit: 1 }],
+    [newSubId('kp-anon'), { kinds: [KIND.keyPackage], authors: [t.newKeys().pubkey] }],
+  ];
+}
 
 const FILTER_REQUIREMENT =
   'All conditions of a filter that are specified must match for an event to pass the filter ... an event matches a filter if since <= created_at <= until holds.';
-
 
 /** Publishes `events` on `client`; a refusal means the filter tests have nothing to read. */
 async function publishAll(t: TestContext, client: RelayClient, events: readonly NostrEvent[]): Promise<void> {
@@ -98,7 +133,7 @@ export const nip01Tests: ConformanceTest[] = [
         if (ok === undefined || ok[0] !== 'OK') t.fail(`an EVENT of ${what} must be answered with OK`, `["OK", "${e.id.slice(0, 12)}...", <bool>, <message>]`, `nothing within ${t.options.timeoutMs} ms`);
         t.check(typeof ok[3] === 'string', `the OK for ${what} must carry a message string (4th element)`, 'a string', JSON.stringify(ok));
         if (ok[2] !== true) {
-          t.check(prefixOf(ok[3]) !== undefined, `the OK false for ${what} must start with a machine-readable prefix`, '"<prefix>: ..."', JSON.stringify(ok[3]));
+          t.check(machinePrefix(ok[3]) !== undefined, `the OK false for ${what} must start with a machine-readable prefix`, '"<prefix>: ..."', JSON.stringify(ok[3]));
         }
       }
       const extra = (await t.quiet(client)).filter((m) => m[0] === 'OK');
@@ -138,21 +173,36 @@ export const nip01Tests: ConformanceTest[] = [
       'CLOSED messages MUST be sent in response to a REQ when the relay refuses to fulfill it ... This message uses the same pattern of OK messages with the machine-readable prefix and human-readable message.',
     async run(t: TestContext) {
       const client = await t.connect('client');
-      // Requests a relay of this profile refuses: an invalid filter, a too-long id, someone's KeyPackages without AUTH.
-      const probes: [string, unknown][] = [
-        [newSubId('bad-filter'), { kinds: 'x' }],
-        [`${newSubId('long')}-${'x'.repeat(80)}`, { kinds: [1], limit: 1 }],
-        [newSubId('kp-anon'), { kinds: [KIND.keyPackage], authors: [t.newKeys().pubkey] }],
-      ];
       const closed: string[] = [];
-      for (const [sub, filter] of probes) {
+      for (const [sub, filter] of closedProbes(t)) {
         client.send(['REQ', sub, filter]);
         const m = await awaitFrame(t, client, (x) => (x[0] === 'EOSE' || x[0] === 'CLOSED') && x[1] === sub, `EOSE or CLOSED for ${sub.slice(0, 20)}`);
         if (m?.[0] !== 'CLOSED') continue;
         closed.push(m[2]);
-        t.check(prefixOf(m[2]) !== undefined, `the CLOSED for ${JSON.stringify(filter)} must start with a machine-readable prefix`, '"<prefix>: ..."', JSON.stringify(m[2]));
+        t.check(machinePrefix(m[2]) !== undefined, `the CLOSED for ${JSON.stringify(filter)} must start with a machine-readable prefix`, '"<prefix>: ..."', JSON.stringify(m[2]));
       }
       if (closed.length === 0) t.untested('the relay refused none of the probe REQs with CLOSED, so no CLOSED message could be checked');
+    },
+  },
+  {
+    id: 'nip-01/standard-prefix',
+    anchor: 'nip-01',
+    section: 'NIP-01',
+    level: 'SHOULD',
+    requirement:
+      'The standardized machine-readable prefixes for OK and CLOSED are: duplicate, pow, blocked, rate-limited, invalid, restricted, mute and error for when none of that fits. (NIP-42 adds auth-required.)',
+    async run(t: TestContext) {
+      const found = await refusals(t);
+      if (found.length === 0) t.untested('the relay refused none of the probes, so no prefix could be read');
+      for (const { what, message } of found) {
+        const prefix = machinePrefix(message);
+        t.check(
+          prefix !== undefined && STANDARD_PREFIXES.includes(prefix),
+          `${what} should start with one of the standard lowercase prefixes`,
+          `one of ${STANDARD_PREFIXES.map((p) => `"${p}:"`).join(', ')}`,
+          JSON.stringify(message),
+        );
+      }
     },
   },
   {
@@ -165,7 +215,7 @@ export const nip01Tests: ConformanceTest[] = [
       const note = textNote(t.newKeys(), 'a text note to read back');
       await publishAll(t, await t.connect('writer'), [note]);
       const res = await (await t.connect('reader')).req([{ ids: [note.id] }]);
-      t.equal(res.events, [note], 'a published kind 1 note is returned, unchanged, by a REQ for its id');
+      t.sameEvents(res.events, [note], 'a published kind 1 note is returned, unchanged, by a REQ for its id');
     },
   },
   {
@@ -205,7 +255,8 @@ export const nip01Tests: ConformanceTest[] = [
     async run(t: TestContext) {
       const notes = await publishNotes(t);
       const res = await (await t.connect('reader')).req([{ authors: [notes.author.pubkey], kinds: [1], limit: 2 }]);
-      t.equal(ids(res.events), ids([notes.n3, notes.n2]), 'limit: 2 returns the two newest matching events, newest first');
+      // NIP-01 says which events (the last n by created_at), not in which order they arrive.
+      t.equal(ids(res.events).sort(), ids([notes.n3, notes.n2]).sort(), 'limit: 2 returns the two newest matching events');
     },
   },
 ];

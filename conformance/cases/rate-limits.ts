@@ -10,13 +10,6 @@ import type { Keys } from '../../protocol/crypto.js';
 import { PREFIX } from '../../protocol/profile.js';
 import { allDeliveries, askFor, boundedQueries, boundedServed, closedWith, eventFrames, idSet, liveSub, okLine, refusedWith, reqLine, reqOnce } from '../steps.js';
 
-const QUERIES =
-  'Per (requester, owner) pair, at most queries_per_window charged queries per window. A REQ filter or a kind 447 request naming that owner is one charged query, even when it finds nothing.';
-const SERVED =
-  'Per requester, at most served_per_window KeyPackage events handed out per window, last resorts included. A KeyPackage delivered on several subscriptions of one connection counts once. A query whose hand-out would pass the cap is refused whole.';
-const REFUSAL =
-  'A query over a limit is refused — REQ with ["CLOSED", <sub>, "rate-limited: ..."], kind 447 with ["OK", <id>, false, "rate-limited: ..."] — consumes nothing and is not charged.';
-
 /**
  * Hands exactly `amount` KeyPackages to the requester on `client`, by REQ,
  * from fresh owners that each keep one more than they give (so no last resort
@@ -71,7 +64,6 @@ export const rateLimitTests: ConformanceTest[] = [
     anchor: 'kp-rate-queries',
     section: 'Rate limits',
     level: 'MUST',
-    requirement: QUERIES,
     needsLimits: true,
     async run(t) {
       const q = queriesWithinServed(t);
@@ -89,7 +81,6 @@ export const rateLimitTests: ConformanceTest[] = [
     anchor: 'kp-rate-queries',
     section: 'Rate limits',
     level: 'MUST',
-    requirement: QUERIES,
     needsLimits: true,
     async run(t) {
       const q = boundedQueries(t);
@@ -106,7 +97,6 @@ export const rateLimitTests: ConformanceTest[] = [
     anchor: 'kp-rate-served',
     section: 'Rate limits',
     level: 'MUST',
-    requirement: SERVED,
     needsLimits: true,
     async run(t) {
       const s = boundedServed(t);
@@ -124,7 +114,6 @@ export const rateLimitTests: ConformanceTest[] = [
     anchor: 'kp-rate-served',
     section: 'Rate limits',
     level: 'MUST',
-    requirement: SERVED,
     needsLimits: true,
     async run(t) {
       const s = boundedServed(t);
@@ -143,7 +132,6 @@ export const rateLimitTests: ConformanceTest[] = [
     anchor: 'kp-rate-served',
     section: 'Rate limits',
     level: 'MUST',
-    requirement: SERVED,
     needsLimits: true,
     async run(t) {
       const s = boundedServed(t);
@@ -169,7 +157,6 @@ export const rateLimitTests: ConformanceTest[] = [
     anchor: 'kp-rate-served',
     section: 'Rate limits',
     level: 'MUST',
-    requirement: SERVED,
     needsLimits: true,
     async run(t) {
       const s = boundedServed(t);
@@ -189,7 +176,6 @@ export const rateLimitTests: ConformanceTest[] = [
     anchor: 'kp-rate-served',
     section: 'Rate limits',
     level: 'MUST',
-    requirement: SERVED,
     needsLimits: true,
     async run(t) {
       const s = boundedServed(t);
@@ -219,7 +205,6 @@ export const rateLimitTests: ConformanceTest[] = [
     anchor: 'kp-rate-refusal',
     section: 'Rate limits',
     level: 'MUST',
-    requirement: REFUSAL,
     needsLimits: true,
     async run(t) {
       const q = queriesWithinServed(t);
@@ -240,7 +225,6 @@ export const rateLimitTests: ConformanceTest[] = [
     anchor: 'kp-rate-refusal',
     section: 'Rate limits',
     level: 'MUST',
-    requirement: REFUSAL,
     needsLimits: true,
     async run(t) {
       const q = queriesWithinServed(t);
@@ -265,7 +249,6 @@ export const rateLimitTests: ConformanceTest[] = [
     anchor: 'kp-rate-refusal',
     section: 'Rate limits',
     level: 'MUST',
-    requirement: REFUSAL,
     needsLimits: true,
     async run(t) {
       const s = boundedServed(t);

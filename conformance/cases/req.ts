@@ -9,21 +9,6 @@ import type { Filter, NostrEvent } from '../../protocol/messages.js';
 import { PREFIX } from '../../protocol/profile.js';
 import { askFor, boundedQueries, closedWith, eventFrames, idSet, keyPackagesIn, kp, reqLine, reqOnce } from '../steps.js';
 
-const SCOPE =
-  "A filter asks for an owner's KeyPackages when its kinds include 443 and it names the owner in authors, or names one of the owner's stored KeyPackages in ids. Only such a filter hands KeyPackages out. A filter with limit: 0 hands out nothing, needs no AUTH and is not charged.";
-const UNSCOPED =
-  "A filter that does not ask for an owner's KeyPackages MUST NOT return KeyPackages of pubkeys that are not authenticated on the connection, needs no AUTH, consumes nothing and is not charged.";
-const AUTH =
-  'A REQ with a filter that asks for the KeyPackages of an owner, on a connection where nobody is authenticated, MUST be answered ["CLOSED", <sub>, "auth-required: ..."], and nothing is handed out.';
-const OWNER =
-  "On a connection where the owner is authenticated, a filter for the owner's KeyPackages returns them by ordinary NIP-01 rules (newest first, the filter's limit applies), consumes nothing and is not charged.";
-const HANDOUT =
-  'For every other owner a filter asks for, the relay sends that owner\'s KeyPackages by the hand-out rules of §5 — at most min(limit, max_per_query) per owner, so limit applies per owner when a filter names several — each as ["EVENT", <sub>, <kp>].';
-const EOSE =
-  'After the stored events and the hand-outs of all filters, the relay sends ["EOSE", <sub>]. Other kinds asked for in the same REQ are served by ordinary NIP-01 rules, and the subscription stays open for live events.';
-const REFUSE_WHOLE =
-  'When any charged filter of a REQ is refused (AUTH, §3.3, or a limit, §6), the whole REQ is refused with one CLOSED; nothing of it is handed out or charged.';
-
 function randomId(): string {
   return randomBytes(32).toString('hex');
 }
@@ -51,7 +36,6 @@ function unauthenticatedAsk(side: string, what: string, filter: (bob: Keys, publ
     anchor: 'kp-req-auth',
     section: 'REQ',
     level: 'MUST',
-    requirement: AUTH,
     async run(t) {
       const bob = t.newKeys();
       const published = await t.publishKeyPackages(bob, 2);
@@ -70,7 +54,6 @@ export const reqTests: ConformanceTest[] = [
     anchor: 'kp-req-scope',
     section: 'REQ',
     level: 'MUST',
-    requirement: SCOPE,
     async run(t) {
       const owner = t.newKeys();
       const published = await t.publishKeyPackages(owner, 2);
@@ -88,7 +71,6 @@ export const reqTests: ConformanceTest[] = [
     anchor: 'kp-req-scope',
     section: 'REQ',
     level: 'MUST',
-    requirement: SCOPE,
     needsLimits: true,
     async run(t) {
       const q = boundedQueries(t);
@@ -110,7 +92,6 @@ export const reqTests: ConformanceTest[] = [
     anchor: 'kp-req-scope',
     section: 'REQ',
     level: 'MUST',
-    requirement: SCOPE,
     async run(t) {
       const bob = t.newKeys();
       const carol = t.newKeys();
@@ -128,7 +109,6 @@ export const reqTests: ConformanceTest[] = [
     anchor: 'kp-req-unscoped',
     section: 'REQ',
     level: 'MUST',
-    requirement: UNSCOPED,
     async run(t) {
       const bob = t.newKeys();
       const published = await t.publishKeyPackages(bob, 2);
@@ -147,7 +127,6 @@ export const reqTests: ConformanceTest[] = [
     anchor: 'kp-req-unscoped',
     section: 'REQ',
     level: 'MUST',
-    requirement: UNSCOPED,
     async run(t) {
       const bob = t.newKeys();
       const published = await t.publishKeyPackages(bob, 2);
@@ -161,7 +140,6 @@ export const reqTests: ConformanceTest[] = [
     anchor: 'kp-req-unscoped',
     section: 'REQ',
     level: 'MUST',
-    requirement: UNSCOPED,
     async run(t) {
       const bob = t.newKeys();
       const published = await t.publishKeyPackages(bob, 2);
@@ -177,7 +155,6 @@ export const reqTests: ConformanceTest[] = [
     anchor: 'kp-req-unscoped',
     section: 'REQ',
     level: 'MUST',
-    requirement: UNSCOPED,
     async run(t) {
       const anon = await t.connect('anon');
       const res = await anon.req([{ kinds: [kp], ids: [randomId()] }]);
@@ -189,7 +166,6 @@ export const reqTests: ConformanceTest[] = [
     anchor: 'kp-req-unscoped',
     section: 'REQ',
     level: 'MUST',
-    requirement: UNSCOPED,
     needsLimits: true,
     async run(t) {
       const q = boundedQueries(t);
@@ -213,7 +189,7 @@ export const reqTests: ConformanceTest[] = [
     anchor: 'kp-req-owner',
     section: 'REQ',
     level: 'MUST',
-    requirement: OWNER,
+    source: { profile: true, stricterThan: 'NIP-01' },
     async run(t) {
       const bob = t.newKeys();
       const published = await t.publishKeyPackages(bob, 3);
@@ -232,7 +208,6 @@ export const reqTests: ConformanceTest[] = [
     anchor: 'kp-req-handout',
     section: 'REQ',
     level: 'MUST',
-    requirement: HANDOUT,
     needsLimits: true,
     async run(t) {
       const m = t.limits.max_per_query;
@@ -251,7 +226,6 @@ export const reqTests: ConformanceTest[] = [
     anchor: 'kp-req-handout',
     section: 'REQ',
     level: 'MUST',
-    requirement: HANDOUT,
     needsLimits: true,
     async run(t) {
       const m = t.limits.max_per_query;
@@ -271,7 +245,6 @@ export const reqTests: ConformanceTest[] = [
     anchor: 'kp-req-eose',
     section: 'REQ',
     level: 'MUST',
-    requirement: EOSE,
     async run(t) {
       const bob = t.newKeys();
       await t.publishKeyPackages(bob, 3);
@@ -298,7 +271,6 @@ export const reqTests: ConformanceTest[] = [
     anchor: 'kp-req-refuse-whole',
     section: 'REQ',
     level: 'MUST',
-    requirement: REFUSE_WHOLE,
     async run(t) {
       const bob = t.newKeys();
       const published = await t.publishKeyPackages(bob, 2);
@@ -315,7 +287,6 @@ export const reqTests: ConformanceTest[] = [
     anchor: 'kp-req-refuse-whole',
     section: 'REQ',
     level: 'MUST',
-    requirement: REFUSE_WHOLE,
     needsLimits: true,
     async run(t) {
       const q = boundedQueries(t);

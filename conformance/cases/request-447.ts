@@ -8,21 +8,6 @@ import type { NostrEvent } from '../../protocol/messages.js';
 import { KIND, PREFIX, TAG } from '../../protocol/profile.js';
 import { allDeliveries, askFor, boundedQueries, distinct, eventFrames, idSet, kp, liveSub, okLine, refusedWith, request447 } from '../steps.js';
 
-const FORM =
-  'A KeyPackage request is a signed kind 447 event, sent to the relay directly, with exactly one ["p", <owner hex pubkey>] tag naming a pubkey other than its signer, and at most one ["n", "<count>"] tag, a decimal integer from 1 to max_per_query. Otherwise the relay answers ["OK", <id>, false, "invalid: ..."] and hands out nothing.';
-const AUTH = 'The request\'s signer MUST be authenticated on the connection, else ["OK", <id>, false, "auth-required: ..."] and nothing is handed out.';
-const SUBSCRIPTION =
-  "The connection MUST have an open subscription that can receive the owner's KeyPackages: one with a filter whose kinds are absent or include 443 and whose authors are absent or include the owner. Without one the relay answers [\"OK\", <id>, false, \"invalid: ...\"], consumes nothing and does not charge.";
-const DELIVERY =
-  "The relay hands out up to n of the owner's oldest KeyPackages that fully match (all fields but limit) at least one open subscription of the connection, and sends each as [\"EVENT\", <sub>, <kp>] on every open subscription of that connection whose filters match it.";
-const OK_AFTER = 'The relay sends ["OK", <id>, true, "..."] only after all the deliveries of §4.4, so that a client knows they are complete when the OK arrives.';
-const EMPTY =
-  'When the owner has no stored KeyPackage, or none that fully matches an open subscription, the relay answers ["OK", <id>, true, "<informative message>"]; the request is charged.';
-const OWNER = "A request on a connection where the owner is also authenticated is an owner's query: up to n KeyPackages are delivered as in §4.4, nothing is consumed and nothing is charged.";
-const NOT_STORED = 'Kind 447 requests are neither stored nor broadcast. A gift-wrapped request (inside kind 1059, NIP-59) is opaque to the relay and stored like any 1059.';
-const ORDER =
-  'The relay checks, in this order, and answers the first failure: signature and expiration → AUTH of the signer → form → subscription → rate limits (charged to the signer only) → hand-out.';
-
 /** A 447 must be refused with `prefix`, deliver nothing, and leave the owner's KeyPackages in place. */
 async function expectRefused(
   t: TestContext,
@@ -73,7 +58,6 @@ function formTest(c: FormCase): ConformanceTest {
     anchor: 'kp-447-form',
     section: 'Kind 447 requests',
     level: 'MUST',
-    requirement: FORM,
     ...(c.needsLimits ? { needsLimits: true } : {}),
     async run(t) {
       const owner = t.newKeys();
@@ -98,7 +82,6 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-auth',
     section: 'Kind 447 requests',
     level: 'MUST',
-    requirement: AUTH,
     async run(t) {
       const owner = t.newKeys();
       const before = await t.publishKeyPackages(owner, 3);
@@ -112,7 +95,6 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-auth',
     section: 'Kind 447 requests',
     level: 'MUST',
-    requirement: AUTH,
     async run(t) {
       const owner = t.newKeys();
       const before = await t.publishKeyPackages(owner, 3);
@@ -127,7 +109,6 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-subscription',
     section: 'Kind 447 requests',
     level: 'MUST',
-    requirement: SUBSCRIPTION,
     async run(t) {
       const owner = t.newKeys();
       const before = await t.publishKeyPackages(owner, 3);
@@ -141,7 +122,6 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-subscription',
     section: 'Kind 447 requests',
     level: 'MUST',
-    requirement: SUBSCRIPTION,
     async run(t) {
       const owner = t.newKeys();
       const before = await t.publishKeyPackages(owner, 3);
@@ -157,7 +137,6 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-subscription',
     section: 'Kind 447 requests',
     level: 'MUST',
-    requirement: SUBSCRIPTION,
     async run(t) {
       const owner = t.newKeys();
       const before = await t.publishKeyPackages(owner, 3);
@@ -172,7 +151,6 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-subscription',
     section: 'Kind 447 requests',
     level: 'MUST',
-    requirement: SUBSCRIPTION,
     needsLimits: true,
     async run(t) {
       const q = boundedQueries(t);
@@ -198,7 +176,6 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-delivery',
     section: 'Kind 447 requests',
     level: 'MUST',
-    requirement: DELIVERY,
     async run(t) {
       const owner = t.newKeys();
       await t.publishKeyPackages(owner, 3);
@@ -218,7 +195,6 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-delivery',
     section: 'Kind 447 requests',
     level: 'MUST',
-    requirement: DELIVERY,
     async run(t) {
       const owner = t.newKeys();
       const [, second] = await t.publishKeyPackages(owner, 3);
@@ -233,7 +209,6 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-ok-after-delivery',
     section: 'Kind 447 requests',
     level: 'MUST',
-    requirement: OK_AFTER,
     async run(t) {
       const owner = t.newKeys();
       await t.publishKeyPackages(owner, 3);
@@ -250,7 +225,6 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-ok-after-delivery',
     section: 'Kind 447 requests',
     level: 'MUST',
-    requirement: OK_AFTER,
     async run(t) {
       const owner = t.newKeys();
       await t.publishKeyPackages(owner, 3);
@@ -267,7 +241,6 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-empty',
     section: 'Kind 447 requests',
     level: 'MUST',
-    requirement: EMPTY,
     async run(t) {
       const owner = t.newKeys();
       const { client, keys } = await requesterFor(t, owner);
@@ -281,7 +254,6 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-empty',
     section: 'Kind 447 requests',
     level: 'MUST',
-    requirement: EMPTY,
     async run(t) {
       const owner = t.newKeys();
       const before = await t.publishKeyPackages(owner, 3);
@@ -303,7 +275,6 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-owner',
     section: 'Kind 447 requests',
     level: 'MUST',
-    requirement: OWNER,
     async run(t) {
       const owner = t.newKeys();
       const before = await t.publishKeyPackages(owner, 3);
@@ -320,7 +291,6 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-owner',
     section: 'Kind 447 requests',
     level: 'MUST',
-    requirement: OWNER,
     needsLimits: true,
     async run(t) {
       const q = boundedQueries(t);
@@ -340,7 +310,6 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-not-stored',
     section: 'Kind 447 requests',
     level: 'MUST',
-    requirement: NOT_STORED,
     async run(t) {
       const owner = t.newKeys();
       await t.publishKeyPackages(owner, 2);
@@ -359,7 +328,6 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-not-stored',
     section: 'Kind 447 requests',
     level: 'MUST',
-    requirement: NOT_STORED,
     async run(t) {
       const owner = t.newKeys();
       await t.publishKeyPackages(owner, 2);
@@ -377,7 +345,6 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-not-stored',
     section: 'Kind 447 requests',
     level: 'MUST',
-    requirement: NOT_STORED,
     async run(t) {
       const owner = t.newKeys();
       const wrap = sign({ kind: KIND.giftWrap, created_at: nowSeconds(), tags: [[TAG.pubkey, owner.pubkey]], content: randomBytes(64).toString('base64') }, t.newKeys());
@@ -394,7 +361,6 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-order',
     section: 'Kind 447 requests',
     level: 'MUST',
-    requirement: ORDER,
     async run(t) {
       const owner = t.newKeys();
       const anon = await t.connect('anon');
@@ -407,7 +373,6 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-order',
     section: 'Kind 447 requests',
     level: 'MUST',
-    requirement: ORDER,
     async run(t) {
       const owner = t.newKeys();
       const anon = await t.connect('anon');
@@ -421,7 +386,6 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-order',
     section: 'Kind 447 requests',
     level: 'MUST',
-    requirement: ORDER,
     async run(t) {
       const owner = t.newKeys();
       const anon = await t.connect('anon');
@@ -440,7 +404,6 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-order',
     section: 'Kind 447 requests',
     level: 'MUST',
-    requirement: ORDER,
     needsLimits: true,
     async run(t) {
       const q = boundedQueries(t);

@@ -4,7 +4,7 @@
  * drive it directly with an injected clock.
  */
 import type { NostrEvent } from '../../protocol/messages.js';
-import { PREFIX, reason } from '../../protocol/profile.js';
+import { PREFIX, prefixOf, reason } from '../../protocol/profile.js';
 import { nowSecondsOf } from '../clock.js';
 import type { RelayConfig } from '../config.js';
 import { RelayMetrics } from '../metrics.js';
@@ -14,6 +14,28 @@ import type { RelayContext } from './context.js';
 import { handleEvent } from './event.js';
 import { handleClose, handleReq } from './req.js';
 import { Session } from './session.js';
+
+/**
+ * Fault lazy-challenge (strfry's lazy AUTH): no challenge on connect; it goes
+ * out immediately before the connection's first auth-required: refusal.
+ */
+function challengeBeforeFirstRefusal(sendFrame: (text: string) => void, challenge: () => string): (text: string) => void {
+  let sent = false;
+  return (text) => {
+    if (!sent && isAuthRequiredRefusal(text)) {
+      sent = true;
+      sendFrame(JSON.stringify(['AUTH', challenge()]));
+    }
+    sendFrame(text);
+  };
+}
+
+/** ["CLOSED", sub, "auth-required: ..."] or ["OK", id, false, "auth-required: ..."]. */
+function isAuthRequiredRefusal(text: string): boolean {
+  const m = JSON.parse(text) as unknown[];
+  const reason = m[0] === 'CLOSED' ? m[2] : m[0] === 'OK' && m[2] === false ? m[3] : undefined;
+  return typeof reason === 'string' && prefixOf(reason) === PREFIX.authRequired;
+}
 
 export class RelayCore implements RelayContext {
   readonly sessions = new Set<Session>();
@@ -41,10 +63,11 @@ export class RelayCore implements RelayContext {
 
   /** A new connection: kp-auth-challenge, the challenge before anything else. */
   open(relayHost: string, sendFrame: (text: string) => void): Session {
-    const session = new Session(this.nextSessionId++, relayHost, sendFrame);
+    const lazy = this.config.faults.has('lazy-challenge');
+    const session: Session = new Session(this.nextSessionId++, relayHost, lazy ? challengeBeforeFirstRefusal(sendFrame, () => session.challenge) : sendFrame);
     this.sessions.add(session);
     this.metrics.connections.set(this.sessions.size);
-    if (!this.config.faults.has('no-challenge')) session.send(['AUTH', session.challenge]);
+    if (!this.config.faults.has('no-challenge') && !lazy) session.send(['AUTH', session.challenge]);
     return session;
   }
 

@@ -156,6 +156,28 @@ describe('fault switches', () => {
     expect(client.challenge).toBeUndefined();
   });
 
+  faultIt('lazy-challenge', 'no challenge on connect; it comes once, immediately before the first auth-required: refusal, and AUTH then works', async () => {
+    const relay = await relayWith('lazy-challenge');
+    const owner = newKeys();
+    const client = await pool.connectRaw(relay.url);
+    client.send(['REQ', 'free', { kinds: [1], limit: 1 }]);
+    await client.next((m) => m[0] === 'EOSE' && m[1] === 'free', 'EOSE for free');
+    client.send(['REQ', 'kp-1', { kinds: [K], authors: [owner.pubkey] }]);
+    await client.next((m) => m[0] === 'CLOSED' && m[1] === 'kp-1', 'CLOSED for kp-1');
+    client.send(['REQ', 'kp-2', { kinds: [K], authors: [owner.pubkey] }]);
+    await client.next((m) => m[0] === 'CLOSED' && m[1] === 'kp-2', 'CLOSED for kp-2');
+    expect(client.received.map((m) => `${m[0]} ${String(m[1]).length > 8 ? '<challenge>' : String(m[1])}`)).toEqual([
+      'EOSE free',
+      'AUTH <challenge>',
+      'CLOSED kp-1',
+      'CLOSED kp-2',
+    ]);
+    expect(prefixOf(String(client.received[2]?.[2]))).toBe('auth-required');
+    expect((await client.auth(owner)).ok).toBe(true);
+    // A fresh connection provokes its challenge at once (no wait for one on connect) and can publish.
+    await publishKeyPackages(relay.url, owner, 1, { ...pool.opts, challengeTimeoutMs: 0 });
+  });
+
   it('every fault switch has a test here', () => {
     expect([...covered].sort()).toEqual([...FAULT_NAMES].sort());
   });

@@ -42,7 +42,7 @@ describe('toJUnit', () => {
     expect(tc.attrs.time).toBe('0.512');
     const [failure] = childrenNamed(tc, 'failure');
     expect(failure?.attrs).toEqual({ message: 'the relay answered an unscoped REQ with events', type: 'kp-req-scope' });
-    expect(failure?.text).toContain('Requirement (MUST, PROFILE.md#kp-req-scope): A REQ for kind 443 MUST name exactly one author');
+    expect(failure?.text).toContain('Requirement (MUST, profile, PROFILE.md#kp-req-scope): A REQ for kind 443 MUST name exactly one author');
     expect(failure?.text).toContain('Expected: CLOSED "restricted: …"');
     expect(failure?.text).toContain(`Observed: EVENT ${HOSTILE}`);
     expect(failure?.text).toContain(HOSTILE_FRAME);
