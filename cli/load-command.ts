@@ -1,16 +1,18 @@
 /**
  * `kpsuite load <scenario>`: a load scenario against a relay (default: the
- * embedded reference relay), with the Node driver or k6. Exit 0 when every
- * threshold held, 99 when one failed (as `k6 run`), 2 on usage errors or an
- * unreachable relay, 1 when the run itself broke (setup failed, k6 crashed).
+ * embedded reference relay), with the Node driver or k6. Exit 0 when no
+ * threshold failed, 99 when one failed (as `k6 run`), 2 on usage errors, an
+ * unreachable relay or a run that could not use the relay (not run: no AUTH,
+ * refused connections, no limits for `rate`), 1 when the run itself broke
+ * (setup failed, k6 crashed).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SCENARIO_NAMES, isScenarioName, type ScenarioName } from '../load/core/scenario.js';
 import { DEFAULT_RELAY_URL, parseDuration, settingsFrom, SettingsError } from '../load/core/settings.js';
-import { toText } from '../load/core/summary.js';
+import { summaryFileNames, toText, type LoadSummary } from '../load/core/summary.js';
 import { fixtureNeeds, SCENARIOS } from '../load/scenarios/index.js';
 import { makeFixture } from '../load/node/fixture.js';
 import { bundlePath, findK6, K6NotFoundError, runK6, variantFor, writeFixtureFile } from '../load/node/k6-driver.js';
@@ -34,8 +36,14 @@ export interface LoadCommandOptions {
   reports: boolean;
 }
 
-/** Scenarios whose arrival rate --rate sets (contend and rate are fixed races). */
+/** Scenarios whose arrival rate --rate sets and whose length --duration sets (contend and rate run fixed rounds). */
 const RATE_SCENARIOS: readonly ScenarioName[] = ['publish', 'groups', 'soak'];
+
+/** What a round-based scenario does instead of running for a duration, for the --duration refusal. */
+const ROUNDS: Partial<Record<ScenarioName, string>> = {
+  contend: 'ROUNDS rounds of racing (--env ROUNDS=n)',
+  rate: 'a fixed number of queries per requester (--env REQUESTERS=n, EXTRA=n)',
+};
 
 /** Something the user must fix: exit 2. */
 export class LoadUsageError extends Error {}
@@ -84,6 +92,10 @@ async function reachable(url: string): Promise<void> {
  */
 export async function runLoad(name: ScenarioName, o: LoadCommandOptions, io: Io = PROCESS_IO): Promise<number> {
   if (o.url !== undefined && !/^wss?:\/\/\S+$/.test(o.url)) throw new LoadUsageError(`--url must start with ws:// or wss://, got "${o.url}"`);
+  const rounds = ROUNDS[name];
+  if (o.duration !== undefined && rounds !== undefined) {
+    throw new LoadUsageError(`--duration does not apply to ${name}: it runs ${rounds} and ends when they are done; to cap it, --env MAX_DURATION=${o.duration}`);
+  }
   const extra = Object.fromEntries(o.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   const knobs = { ...extra, ...(o.rate !== undefined ? { RATE: String(o.rate) } : {}), ...(o.duration !== undefined ? { DURATION: o.duration } : {}) };
   // Bad knobs and a missing k6 are usage errors, found before anything starts.
@@ -111,14 +123,22 @@ export async function runLoad(name: ScenarioName, o: LoadCommandOptions, io: Io 
     if (k6 !== undefined && bundle !== undefined) {
       // A fresh pool per run: re-publishing a bundled one to the same relay would only get "duplicate:".
       const fixture = writeFixtureFile(tempDir, makeFixture(fixtureNeeds(name, settingsFrom(env))));
-      const code = await runK6(k6, bundle, { ...env, FIXTURE: fixture, SUMMARY_DIR: resolve(runDir ?? tempDir) });
+      const summaryDir = resolve(runDir ?? tempDir);
+      const code = await runK6(k6, bundle, { ...env, FIXTURE: fixture, SUMMARY_DIR: summaryDir });
       if (runDir) io.stdout(`reports: ${runDir}\n`);
+      // k6 can only exit 99 when nothing ran (its work threshold failed); the summary says whether the relay was unusable.
+      const notRun = code === 99 ? readNotRun(join(summaryDir, summaryFileNames(name).json)) : undefined;
+      if (notRun !== undefined) {
+        io.stderr(`kpsuite load: not run (the relay could not be used): ${notRun}\n`);
+        return 2;
+      }
       if (code === 0 || code === 99) return code;
       io.stderr(`kpsuite load: k6 exited with ${code} (not a threshold verdict: see its output above)\n`);
       return 1;
     }
 
     const result = await runNode({ scenario: name, env, log: (line) => io.stderr(`  ${line}\n`) });
+    if (result.summary.notRun !== undefined) io.stderr(`kpsuite load: not run (the relay could not be used): ${result.summary.notRun}\n`);
     io.stdout(`\n${toText(result.summary)}`);
     if (runDir) for (const f of writeLoadSummary(runDir, result.summary)) io.stdout(`report: ${f}\n`);
     return result.exitCode;
@@ -128,14 +148,24 @@ export async function runLoad(name: ScenarioName, o: LoadCommandOptions, io: Io 
   }
 }
 
+/** The not-run reason of a summary k6 wrote, if it wrote one and has one. */
+function readNotRun(path: string): string | undefined {
+  try {
+    const s = JSON.parse(readFileSync(path, 'utf8')) as Partial<LoadSummary>;
+    return typeof s.notRun === 'string' ? s.notRun : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function loadCommand(): Command {
   return new Command('load')
-    .description('run a load scenario against a relay (default: the embedded reference relay); exit 99 when a threshold fails')
+    .description('run a load scenario against a relay (default: the embedded reference relay); exit 99 when a threshold fails, 2 when the relay could not be used')
     .argument('<scenario>', `one of ${SCENARIO_NAMES.join(', ')}`)
     .option('--url <ws-url>', 'relay to load, ws:// or wss://; without it the embedded reference relay is started on a free loopback port')
     .addOption(new Option('--driver <driver>', 'node (built in) or k6 (must be on PATH)').choices(['node', 'k6']).default('node'))
     .option('--rate <per-second>', 'arrival rate: publishing connections/s (publish) or invites/s (groups, soak)', positiveNumber)
-    .option('--duration <d>', 'how long, as k6 writes it: 30s, 5m, 1h', k6Duration)
+    .option('--duration <d>', 'how long, as k6 writes it: 30s, 5m, 1h (publish, groups, soak; contend and rate run rounds, capped by --env MAX_DURATION)', k6Duration)
     .option('--env <NAME=value>', 'another scenario knob, as k6 -e takes it (repeatable; see load/README.md)', keyValue, [])
     .option('--k6 <path>', 'the k6 binary for --driver k6', 'k6')
     .option('--bundles <dir>', 'folder with the k6 bundles, <scenario>.js and compat/<scenario>.js (default: load/dist of this package)')

@@ -13,6 +13,8 @@ export interface RunEntry {
   relay: string;
   startedAt: string;
   ok: boolean;
+  /** Set when the run could not use the relay: shown as not run, not as failed. */
+  notRun?: string;
   result: string;
 }
 
@@ -62,14 +64,20 @@ function entriesIn(folder: string, dir: string): RunEntry[] {
     const load = readJson(join(dir, name));
     if (load?.schema !== 'kpsuite-load/1') continue;
     const thresholds = Array.isArray(load.thresholds) ? (load.thresholds as Json[]) : [];
+    const held = thresholds.filter((t) => t.ok === true).length;
     const failed = thresholds.filter((t) => t.ok === false).length;
+    // A threshold on a metric without samples held nothing: not counted as held.
+    const empty = thresholds.filter((t) => t.noSamples === true).length;
+    const notRun = typeof load.notRun === 'string' ? load.notRun : undefined;
+    const tallyText = [`${held}/${thresholds.length} thresholds held`, ...(failed > 0 ? [`${failed} failed`] : []), ...(empty > 0 ? [`${empty} without samples`] : [])].join(', ');
     out.push({
       folder,
       kind: `load ${String(load.scenario)} (${String(load.driver)})`,
       relay: String(field(load, 'relay', 'url') ?? '?'),
       startedAt: String(load.startedAt ?? ''),
-      ok: load.passed === true,
-      result: `${thresholds.length - failed}/${thresholds.length} thresholds held`,
+      ok: notRun === undefined && load.passed === true,
+      ...(notRun !== undefined ? { notRun } : {}),
+      result: notRun !== undefined ? `not run: ${notRun}` : tallyText,
     });
   }
   return out;
@@ -87,6 +95,6 @@ export function listRuns(baseDir: string): RunEntry[] {
 export function runsMarkdown(entries: readonly RunEntry[]): string {
   return mdTable(
     ['when', 'what', 'relay', 'result', 'folder'],
-    entries.map((e) => [e.startedAt.replace('T', ' ').slice(0, 19), e.kind, e.relay, `${e.ok ? 'ok' : 'FAILED'}: ${e.result}`, e.folder]),
+    entries.map((e) => [e.startedAt.replace('T', ' ').slice(0, 19), e.kind, e.relay, e.notRun !== undefined ? `NOT RUN: ${e.notRun}` : `${e.ok ? 'ok' : 'FAILED'}: ${e.result}`, e.folder]),
   );
 }

@@ -62,6 +62,16 @@ export function duration(s: Settings, name: string, fallback: string): { text: s
   return { text, ms };
 }
 
+/**
+ * The time cap of a round-based scenario (contend, rate), which ends when its
+ * rounds are done: MAX_DURATION. DURATION is refused rather than silently
+ * taken as a cap nobody asked for.
+ */
+export function maxDuration(s: Settings, scenario: string, fallback: string, work: string): { text: string; ms: number } {
+  if (s.env.DURATION) throw new SettingsError(`DURATION does not apply to ${scenario}: it runs ${work} and ends when they are done; MAX_DURATION (default ${fallback}) only caps it`);
+  return duration(s, 'MAX_DURATION', fallback);
+}
+
 /** The http(s) URL of a relay's ws(s) URL: where NIP-11 and /metrics are served. */
 export function httpUrlOf(wsUrl: string): string {
   return wsUrl.replace(/^ws(s?):\/\//, 'http$1://');

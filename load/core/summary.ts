@@ -5,7 +5,7 @@
  */
 import type { MetricValues } from './scenario.js';
 import type { MetricKind } from './runtime.js';
-import { statValue, type ThresholdResult } from './thresholds.js';
+import { statValue, tally, type ThresholdResult } from './thresholds.js';
 
 export const LOAD_SUMMARY_SCHEMA = 'kpsuite-load/1';
 
@@ -16,13 +16,49 @@ export interface LoadSummary {
   driver: 'node' | 'k6';
   relay: { url: string };
   startedAt: string;
+  /** Time the run worked: setup, roles and teardown (k6: its test run duration). */
   durationMs: number;
+  /** Node driver: how durationMs splits. */
+  phases?: { setupMs: number; rolesMs: number; teardownMs: number };
   settings: Record<string, string | number>;
   metrics: Record<string, { kind: MetricKind | 'unknown'; help: string; values: MetricValues }>;
   thresholds: ThresholdResult[];
-  /** Every threshold held (k6's own verdict when the summary comes from k6). */
+  /**
+   * No threshold failed, k6's way (a threshold without samples does not
+   * fail); k6's own verdict when the summary comes from k6.
+   */
   passed: boolean;
+  /** Set when the relay could not be used, so the run has no verdict (kpsuite exits 2). */
+  notRun?: string;
+  /** Arrival-rate iterations not started because every VU was busy (k6's dropped_iterations). */
+  droppedIterations?: number;
+  /** Roles that ran short of VUs, where known (Node driver). */
+  vuShortages?: string[];
   notes: string[];
+}
+
+/** One line: not run, or how many thresholds held, failed and had no samples. */
+export function verdictLine(s: Pick<LoadSummary, 'notRun' | 'thresholds'>): string {
+  if (s.notRun !== undefined) return `NOT RUN: ${s.notRun}`;
+  const t = tally(s.thresholds);
+  if (t.held === t.total) return `every threshold held (${t.total}/${t.total})`;
+  const parts = [`${t.held}/${t.total} thresholds held`];
+  if (t.failed > 0) parts.push(`${t.failed} FAILED`);
+  if (t.noSamples > 0) parts.push(`${t.noSamples} without samples`);
+  return parts.join(', ');
+}
+
+function header(s: LoadSummary): string {
+  const p = s.phases;
+  const split = p ? ` (setup ${(p.setupMs / 1000).toFixed(1)} s, roles ${(p.rolesMs / 1000).toFixed(1)} s, teardown ${(p.teardownMs / 1000).toFixed(1)} s)` : '';
+  return `${(s.durationMs / 1000).toFixed(1)} s${split}`;
+}
+
+function executionLines(s: LoadSummary): string[] {
+  const out: string[] = [];
+  if ((s.droppedIterations ?? 0) > 0) out.push(`dropped_iterations: ${s.droppedIterations} (all VUs busy: the relay or this machine could not keep the rate)`);
+  for (const v of s.vuShortages ?? []) out.push(`VU shortage: ${v}`);
+  return out;
 }
 
 /** The file names a run folder gets for one scenario. */
@@ -53,20 +89,25 @@ export function describeValues(kind: MetricKind | 'unknown', values: MetricValue
 }
 
 const isTime = (name: string): boolean => name.endsWith('_ms');
-const verdict = (ok: boolean | undefined): string => (ok === undefined ? '?' : ok ? '✓' : '✗');
+const valuesText = (m: LoadSummary['metrics'][string], name: string): string => (Object.keys(m.values).length === 0 ? 'no samples' : describeValues(m.kind, m.values, isTime(name)));
+const verdict = (t: ThresholdResult): string => (t.noSamples ? '–' : t.ok === undefined ? '?' : t.ok ? '✓' : '✗');
+const actualText = (t: ThresholdResult): string => (t.noSamples ? 'no samples' : `actual ${fmt(t.actual, isTime(t.metric))}`);
 
 export function toText(s: LoadSummary): string {
   const lines = [
-    `kpsuite load ${s.scenario} (${s.driver}) against ${s.relay.url}: ${(s.durationMs / 1000).toFixed(1)} s`,
+    ...(s.notRun !== undefined ? [`NOT RUN: ${s.notRun}`, ''] : []),
+    `kpsuite load ${s.scenario} (${s.driver}) against ${s.relay.url}: ${header(s)}`,
+    ...executionLines(s),
     '',
     'thresholds:',
-    ...s.thresholds.map((t) => `  ${verdict(t.ok)} ${t.metric} ${t.expression}  (actual ${fmt(t.actual, isTime(t.metric))})`),
+    ...s.thresholds.map((t) => `  ${verdict(t)} ${t.metric} ${t.expression}  (${actualText(t)})`),
     '',
     'metrics:',
-    ...Object.entries(s.metrics).map(([name, m]) => `  ${name.padEnd(34)} ${describeValues(m.kind, m.values, isTime(name))}`),
+    ...Object.entries(s.metrics).map(([name, m]) => `  ${name.padEnd(34)} ${valuesText(m, name)}`),
   ];
   if (s.notes.length > 0) lines.push('', 'notes:', ...s.notes.map((n) => `  - ${n}`));
-  lines.push('', s.passed ? 'result: every threshold held' : 'result: THRESHOLDS FAILED', '');
+  const result = s.notRun !== undefined ? 'NOT RUN (no verdict)' : s.passed ? verdictLine(s) : `THRESHOLDS FAILED: ${verdictLine(s)}`;
+  lines.push('', `result: ${result}`, '');
   return lines.join('\n');
 }
 
@@ -76,12 +117,14 @@ export function toMarkdown(s: LoadSummary): string {
   const lines = [
     `# Load: ${s.scenario}`,
     '',
+    ...(s.notRun !== undefined ? [`**Not run:** ${s.notRun}`, ''] : []),
     s.description,
     '',
     `- relay: \`${s.relay.url}\``,
     `- driver: ${s.driver}`,
-    `- started: ${s.startedAt}, ${(s.durationMs / 1000).toFixed(1)} s`,
-    `- result: **${s.passed ? 'pass' : 'FAIL'}**`,
+    `- started: ${s.startedAt}, ${header(s)}`,
+    `- result: **${s.notRun !== undefined ? 'not run' : s.passed ? 'pass' : 'FAIL'}** (${verdictLine(s)})`,
+    ...executionLines(s).map((l) => `- ${l}`),
     `- settings: ${Object.entries(s.settings)
       .map(([k, v]) => `${k}=${v}`)
       .join(', ')}`,
@@ -90,13 +133,13 @@ export function toMarkdown(s: LoadSummary): string {
     '',
     '| | metric | threshold | actual |',
     '| --- | --- | --- | --- |',
-    ...s.thresholds.map((t) => `| ${verdict(t.ok)} | \`${t.metric}\` | \`${cell(t.expression)}\` | ${fmt(t.actual, isTime(t.metric))} |`),
+    ...s.thresholds.map((t) => `| ${verdict(t)} | \`${t.metric}\` | \`${cell(t.expression)}\` | ${t.noSamples ? 'no samples' : fmt(t.actual, isTime(t.metric))} |`),
     '',
     '## Metrics',
     '',
     '| metric | values | meaning |',
     '| --- | --- | --- |',
-    ...Object.entries(s.metrics).map(([name, m]) => `| \`${name}\` | ${cell(describeValues(m.kind, m.values, isTime(name)))} | ${cell(m.help)} |`),
+    ...Object.entries(s.metrics).map(([name, m]) => `| \`${name}\` | ${cell(valuesText(m, name))} | ${cell(m.help)} |`),
   ];
   if (s.notes.length > 0) lines.push('', '## Notes', '', ...s.notes.map((n) => `- ${n}`));
   lines.push('');
@@ -126,13 +169,18 @@ export function toJUnit(s: LoadSummary): string {
     const open = `    <testcase classname="kpsuite.load.${escapeXml(s.scenario)}" name="${name}" time="0">`;
     const actual = `actual ${fmt(t.actual, isTime(t.metric))}`;
     if (t.ok === false) return `${open}\n      <failure message="${escapeXml(`${t.metric} ${t.expression} not met: ${actual}`)}" type="threshold"/>\n    </testcase>`;
+    if (t.noSamples) return `${open}\n      <skipped message="no samples: the metric was never recorded, so this held nothing"/>\n    </testcase>`;
     if (t.ok === undefined) return `${open}\n      <skipped message="${escapeXml(`no value to evaluate (${actual})`)}"/>\n    </testcase>`;
     return `${open}\n      <system-out>${escapeXml(actual)}</system-out>\n    </testcase>`;
   });
+  // A run that could not use the relay is an error, not a pass with skipped thresholds.
+  if (s.notRun !== undefined) cases.unshift(`    <testcase classname="kpsuite.load.${escapeXml(s.scenario)}" name="run" time="${seconds}">\n      <error message="${escapeXml(`not run: ${s.notRun}`)}" type="not-run"/>\n    </testcase>`);
+  const errors = s.notRun !== undefined ? 1 : 0;
+  const tests = s.thresholds.length + errors;
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="kpsuite load" tests="${s.thresholds.length}" failures="${failures}" skipped="${skipped}" time="${seconds}">`,
-    `  <testsuite name="load ${escapeXml(s.scenario)}" tests="${s.thresholds.length}" failures="${failures}" skipped="${skipped}" errors="0" time="${seconds}" timestamp="${escapeXml(s.startedAt.slice(0, 19))}">`,
+    `<testsuites name="kpsuite load" tests="${tests}" failures="${failures}" errors="${errors}" skipped="${skipped}" time="${seconds}">`,
+    `  <testsuite name="load ${escapeXml(s.scenario)}" tests="${tests}" failures="${failures}" skipped="${skipped}" errors="${errors}" time="${seconds}" timestamp="${escapeXml(s.startedAt.slice(0, 19))}">`,
     '    <properties>',
     `      <property name="relay" value="${escapeXml(s.relay.url)}"/>`,
     `      <property name="driver" value="${s.driver}"/>`,

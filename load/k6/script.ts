@@ -10,10 +10,10 @@ import type { Options } from 'k6/options';
 import type { Fixture } from '../core/fixture.js';
 import { k6Options } from '../core/k6-options.js';
 import type { NostrEvent } from '../core/runtime.js';
-import type { Scenario } from '../core/scenario.js';
+import { notRunReason, RelayUnusableError, SETUP_UNUSABLE, unusableReason, type Scenario, type UnusableMarker } from '../core/scenario.js';
 import { settingsFrom } from '../core/settings.js';
 import { LOAD_SUMMARY_SCHEMA, summaryFileNames, toJUnit, toJson, toMarkdown, toText, type LoadSummary } from '../core/summary.js';
-import { evaluateThreshold } from '../core/thresholds.js';
+import { evaluateThreshold, hasSamples } from '../core/thresholds.js';
 import { bundledFixture, type FixtureFile } from './bundled-fixture.js';
 import { readK6Data } from './summary-data.js';
 import { K6Runtime } from './runtime.js';
@@ -51,13 +51,16 @@ export function k6Script(scenario: Scenario): K6Script {
   const role = (name: string): Exec => {
     const r = plan.roles.find((x) => x.name === name);
     if (r === undefined) throw new Error(`scenario ${scenario.name} has no role ${name}`);
-    return (data) =>
-      r.run(rt, data, {
+    return async (data) => {
+      // Setup found the relay unusable: nothing to do (the summary says why).
+      if (unusableReason(data) !== undefined) return;
+      await r.run(rt, data, {
         role: name,
         vu: exec.vu.idInTest,
         iteration: exec.scenario.iterationInTest,
         deadline: exec.scenario.startTime + r.durationMs,
       });
+    };
   };
 
   const handleSummary = (data: unknown): Record<string, string> => {
@@ -65,11 +68,15 @@ export function k6Script(scenario: Scenario): K6Script {
     const thresholds = Object.entries(plan.thresholds).flatMap(([metric, expressions]) =>
       expressions.map((expression) => {
         const own = evaluateThreshold(metric, expression, k6.valuesOf(metric));
+        // k6 marks a threshold it skipped for want of samples as ok; it held nothing.
+        if (own.noSamples) return own;
         const verdict = k6.verdict(metric, expression);
         return verdict === undefined ? own : { ...own, ok: verdict };
       }),
     );
     const values = Object.fromEntries(plan.metrics.map((m) => [m.name, k6.valuesOf(m.name)]));
+    const notRun = notRunReason(unusableReason(k6.setupData), plan.work, values);
+    const dropped = k6.valuesOf('dropped_iterations')?.count ?? 0;
     const summary: LoadSummary = {
       schema: LOAD_SUMMARY_SCHEMA,
       scenario: scenario.name,
@@ -79,10 +86,13 @@ export function k6Script(scenario: Scenario): K6Script {
       startedAt: new Date(Date.now() - k6.durationMs).toISOString(),
       durationMs: k6.durationMs,
       settings: plan.settings,
-      metrics: Object.fromEntries(plan.metrics.map((m) => [m.name, { kind: m.kind, help: m.help, values: values[m.name] ?? {} }])),
+      metrics: Object.fromEntries(plan.metrics.map((m) => [m.name, { kind: m.kind, help: m.help, values: hasSamples(values[m.name]) ? (values[m.name] ?? {}) : {} }])),
       thresholds,
       passed: k6.passed ?? thresholds.every((t) => t.ok !== false),
-      notes: plan.notes(values),
+      ...(notRun !== undefined ? { notRun } : {}),
+      // k6 reports VU shortages only as a log warning ("Insufficient VUs"); the count is all it gives here.
+      ...(dropped > 0 ? { droppedIterations: dropped } : {}),
+      notes: notRun !== undefined ? [] : plan.notes(values),
     };
     const dir = (__ENV.SUMMARY_DIR || '.').replace(/\/+$/, '');
     const files = summaryFileNames(scenario.name);
@@ -97,8 +107,23 @@ export function k6Script(scenario: Scenario): K6Script {
 
   return {
     options,
-    setup: () => plan.setup(rt),
+    setup: async () => {
+      // A 0 on each work counter makes k6 evaluate its count>0 threshold (an empty metric's would pass).
+      for (const w of plan.work) rt.add(w, 0);
+      try {
+        return await plan.setup(rt);
+      } catch (err) {
+        // The relay cannot be used: hand every VU (and handleSummary's setup_data) the reason instead of failing k6 with 107.
+        if (err instanceof RelayUnusableError) {
+          rt.add(SETUP_UNUSABLE.name, 1);
+          rt.log(`not run: ${err.message}`);
+          return { kpsuiteUnusable: err.message } satisfies UnusableMarker;
+        }
+        throw err;
+      }
+    },
     teardown: async (data) => {
+      if (unusableReason(data) !== undefined) return;
       await plan.teardown?.(rt, data);
     },
     handleSummary,

@@ -17,6 +17,8 @@ export interface K6Data {
   /** k6's overall verdict, when the data carries it. */
   passed: boolean | undefined;
   durationMs: number;
+  /** setup()'s result as k6 kept it (`setup_data`), undefined when absent. */
+  setupData: unknown;
 }
 
 function numbers(v: unknown): MetricValues {
@@ -47,6 +49,7 @@ export function readK6Data(data: unknown): K6Data {
       },
       passed: typeof results.passed === 'boolean' ? results.passed : undefined,
       durationMs: typeof config.duration === 'number' ? config.duration * 1000 : 0,
+      setupData: root.setup_data,
     };
   }
   const metrics = isObject(root.metrics) ? root.metrics : {};
@@ -64,5 +67,6 @@ export function readK6Data(data: unknown): K6Data {
     },
     passed: undefined,
     durationMs: typeof state.testRunDurationMs === 'number' ? state.testRunDurationMs : 0,
+    setupData: root.setup_data,
   };
 }

@@ -1,9 +1,10 @@
 /**
  * k6's executors, as far as the scenarios use them, for the Node driver:
  * constant-arrival-rate (open model: iterations start on schedule, dropped
- * when maxVUs are busy), per-vu-iterations and constant-vus. Every role is
- * bounded in time: after its duration plus a grace period, its sockets are
- * cut so pending waits resolve and the run ends.
+ * when maxVUs are busy), per-vu-iterations and constant-vus. A role ends
+ * when its work ends; it is also bounded in time: after its duration plus a
+ * grace period, its sockets are cut so pending waits resolve and the run
+ * ends. No timer outlives the role.
  */
 import type { Role } from '../core/scenario.js';
 import { parseDuration } from '../core/settings.js';
@@ -14,6 +15,10 @@ export interface RoleOutcome {
   iterations: number;
   /** Arrival-rate iterations not started because every VU was busy (k6's dropped_iterations). */
   dropped: number;
+  /** Arrival-rate roles: the VUs available (maxVUs), to explain drops. */
+  maxVUs?: number;
+  /** Wall time from the role's start to its last iteration's end. */
+  ms: number;
   /** Whether the grace period ran out and the role's sockets were cut. */
   interrupted: boolean;
 }
@@ -26,6 +31,19 @@ export interface ExecutorOptions {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+
+/** Resolves `work` (true) or, after `ms`, false; the timer is cleared either way, so nothing lingers. */
+async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((r) => {
+    timer = setTimeout(() => r(false), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([work.then(() => true as const), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export async function runRole<D>(rt: LoadRuntime, role: Role<D>, data: D, opts: ExecutorOptions): Promise<RoleOutcome> {
   const start = Date.now();
@@ -65,10 +83,12 @@ export async function runRole<D>(rt: LoadRuntime, role: Role<D>, data: D, opts: 
   }
   const all = Promise.allSettled(work);
   const graceEnd = Math.max(deadline, Date.now()) + opts.graceMs;
-  const finished = await Promise.race([all.then(() => true), sleep(graceEnd - Date.now()).then(() => false)]);
+  const finished = await within(all, graceEnd - Date.now());
   if (!finished) {
     opts.cut();
-    await Promise.race([all, sleep(5000)]);
+    // Cut sockets resolve their waits at once; 5 s bounds a body that ignores that.
+    await within(all, 5000);
   }
-  return { role: role.name, iterations, dropped, interrupted: !finished };
+  const maxVUs = ex.executor === 'constant-arrival-rate' ? ex.maxVUs : undefined;
+  return { role: role.name, iterations, dropped, interrupted: !finished, ms: Date.now() - start, ...(maxVUs !== undefined ? { maxVUs } : {}) };
 }

@@ -29,6 +29,10 @@ class Sink {
 
   constructor(readonly kind: MetricKind) {}
 
+  get count(): number {
+    return this.n;
+  }
+
   add(value: number): void {
     this.n += 1;
     this.sum += value;
@@ -92,6 +96,11 @@ export class MetricStore {
     // A scenario that records an undeclared metric is a bug k6 would also reject.
     if (sink === undefined) throw new Error(`metric ${name} is not declared by the scenario`);
     sink.add(typeof value === 'boolean' ? (value ? 1 : 0) : value);
+  }
+
+  /** How many samples a metric got (0 for an unknown one): k6 skips thresholds on a metric without any. */
+  samples(name: string): number {
+    return this.sinks.get(name)?.count ?? 0;
   }
 
   valuesOf(name: string, elapsedSeconds: number): MetricValues | undefined {

@@ -1,11 +1,12 @@
 /**
  * Runs one scenario with the Node driver: setup, every role at once under
  * its executor, teardown, then the thresholds decide (99 when one fails,
- * like `k6 run`).
+ * like `k6 run`), unless the relay could not be used at all (2, not run).
  */
 import { evaluateAll } from '../core/thresholds.js';
 import type { Fixture } from '../core/fixture.js';
-import type { Plan, ScenarioName } from '../core/scenario.js';
+import { notRunReason, RelayUnusableError, SETUP_UNUSABLE, type Plan, type ScenarioName } from '../core/scenario.js';
+import { asK6SetupData } from '../core/setup-data.js';
 import { settingsFrom, type Env } from '../core/settings.js';
 import { LOAD_SUMMARY_SCHEMA, type LoadSummary } from '../core/summary.js';
 import { fixtureNeeds, SCENARIOS } from '../scenarios/index.js';
@@ -27,17 +28,13 @@ export interface NodeRunOptions {
 
 export interface NodeRunResult {
   summary: LoadSummary;
-  exitCode: 0 | 99;
+  /** 0 every threshold held (or had no samples, as k6 counts it), 99 one failed, 2 the relay could not be used. */
+  exitCode: 0 | 2 | 99;
   roles: RoleOutcome[];
 }
 
 /** Setup or teardown failed: the run has no verdict. */
 export class LoadRunError extends Error {}
-
-function roundTrip<T>(value: T): T {
-  // k6 passes setup data as JSON; doing the same here keeps the drivers honest.
-  return JSON.parse(JSON.stringify(value ?? null)) as T;
-}
 
 export async function runNode(opts: NodeRunOptions): Promise<NodeRunResult> {
   const settings = settingsFrom(opts.env);
@@ -50,16 +47,25 @@ export async function runNode(opts: NodeRunOptions): Promise<NodeRunResult> {
   const startedAt = new Date();
   const t0 = Date.now();
 
+  // A sample of 0 on each work counter: its count>0 threshold is then evaluated, as under k6.
+  for (const w of plan.work) rt.add(w, 0);
   let data: unknown;
+  let unusable: string | undefined;
   try {
-    data = roundTrip(await plan.setup(rt));
+    // VUs and teardown get setup's result exactly as k6 hands it over (undefined properties as null).
+    data = asK6SetupData(await plan.setup(rt));
   } catch (err) {
     rt.terminateAll();
-    throw new LoadRunError(`setup failed: ${(err as Error).message}`);
+    if (!(err instanceof RelayUnusableError)) throw new LoadRunError(`setup failed: ${(err as Error).message}`);
+    unusable = err.message;
+    rt.add(SETUP_UNUSABLE.name, 1);
   }
-  const roles = await Promise.all(plan.roles.map((role) => runRole(rt, role, data, { graceMs: opts.graceMs ?? 10_000, cut: () => rt.terminateAll() })));
+  const t1 = Date.now();
+  // Nothing to run against: no roles, no teardown (the k6 binding does the same with its marker).
+  const roles = unusable !== undefined ? [] : await Promise.all(plan.roles.map((role) => runRole(rt, role, data, { graceMs: opts.graceMs ?? 10_000, cut: () => rt.terminateAll() })));
+  const t2 = Date.now();
   try {
-    await plan.teardown?.(rt, data);
+    if (unusable === undefined) await plan.teardown?.(rt, data);
   } catch (err) {
     log(`teardown failed: ${(err as Error).message}`);
     rt.add('ops_failed', true);
@@ -69,13 +75,14 @@ export async function runNode(opts: NodeRunOptions): Promise<NodeRunResult> {
 
   const durationMs = Date.now() - t0;
   const valuesOf = (name: string) => store.valuesOf(name, durationMs / 1000);
-  const thresholds = evaluateAll(plan.thresholds, valuesOf);
-  const values = Object.fromEntries(plan.metrics.map((m) => [m.name, valuesOf(m.name)]));
-  const notes = plan.notes(values);
-  for (const r of roles) {
-    if (r.dropped > 0) notes.push(`${r.role}: ${r.dropped} iterations dropped (all VUs busy: the relay or this machine could not keep the rate)`);
-    if (r.interrupted) notes.push(`${r.role}: iterations still running after the grace period were cut`);
-  }
+  const thresholds = evaluateAll(plan.thresholds, valuesOf, (name) => store.samples(name) > 0);
+  const values = Object.fromEntries(plan.metrics.map((m) => [m.name, store.samples(m.name) > 0 ? valuesOf(m.name) : undefined]));
+  const notRun = notRunReason(unusable, plan.work, values);
+  const notes = notRun !== undefined ? [] : plan.notes(values);
+  const dropped = roles.reduce((n, r) => n + r.dropped, 0);
+  const vuShortages = roles.filter((r) => r.dropped > 0).map((r) => `${r.role}: ${r.dropped} of ${r.iterations + r.dropped} arrivals found all ${r.maxVUs ?? '?'} VUs busy`);
+  for (const r of roles) if (r.interrupted) notes.push(`${r.role}: iterations still running after the grace period were cut`);
+  // k6's verdict: a failed threshold fails the run; one without samples does not.
   const passed = thresholds.every((t) => t.ok !== false);
   const summary: LoadSummary = {
     schema: LOAD_SUMMARY_SCHEMA,
@@ -85,11 +92,14 @@ export async function runNode(opts: NodeRunOptions): Promise<NodeRunResult> {
     relay: { url: settings.url },
     startedAt: startedAt.toISOString(),
     durationMs,
+    phases: { setupMs: t1 - t0, rolesMs: t2 - t1, teardownMs: Date.now() - t2 },
     settings: plan.settings,
-    metrics: Object.fromEntries(plan.metrics.map((m) => [m.name, { kind: m.kind, help: m.help, values: valuesOf(m.name) ?? {} }])),
+    metrics: Object.fromEntries(plan.metrics.map((m) => [m.name, { kind: m.kind, help: m.help, values: values[m.name] ?? {} }])),
     thresholds,
     passed,
+    ...(notRun !== undefined ? { notRun } : {}),
+    ...(dropped > 0 ? { droppedIterations: dropped, vuShortages } : {}),
     notes,
   };
-  return { summary, exitCode: passed ? 0 : 99, roles };
+  return { summary, exitCode: notRun !== undefined ? 2 : passed ? 0 : 99, roles };
 }

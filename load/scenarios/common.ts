@@ -1,15 +1,34 @@
 /** Moves several scenarios share: a socket that is always closed, failure accounting. */
 import { authenticate } from '../core/nostr.js';
 import type { IterationContext, LoadRuntime, Socket } from '../core/runtime.js';
-import { OPS_FAILED } from '../core/scenario.js';
-import { int, type Settings } from '../core/settings.js';
+import { OPS_FAILED, RELAY_ACCESS, RelayUnusableError } from '../core/scenario.js';
+import { int, parseDuration, type Settings } from '../core/settings.js';
 
 /** How long to wait for any one answer (TIMEOUT_MS, default 10 s). */
 export const replyTimeout = (s: Settings): number => int(s, 'TIMEOUT_MS', 10_000, 100);
 
+/** The relay refused a connection or AUTH: counted in roles, and makes setup "not run". */
+export class RelayRefusedError extends RelayUnusableError {
+  constructor(
+    readonly what: keyof typeof RELAY_ACCESS,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** rt.connect, with a refusal typed so roles can count it. */
+export async function connectTo(rt: LoadRuntime, url: string, timeoutMs: number): Promise<Socket> {
+  try {
+    return await rt.connect(url, timeoutMs);
+  } catch (err) {
+    throw new RelayRefusedError('connect', err instanceof Error ? err.message : String(err));
+  }
+}
+
 /** Runs `fn` on a fresh connection and closes it whatever happens. */
 export async function withSocket<T>(rt: LoadRuntime, url: string, timeoutMs: number, fn: (sock: Socket) => Promise<T>): Promise<T> {
-  const sock = await rt.connect(url, timeoutMs);
+  const sock = await connectTo(rt, url, timeoutMs);
   try {
     return await fn(sock);
   } finally {
@@ -19,10 +38,10 @@ export async function withSocket<T>(rt: LoadRuntime, url: string, timeoutMs: num
 
 /** Connects and authenticates as `secretKey`; throws when the relay refuses. */
 export async function authedSocket(rt: LoadRuntime, url: string, secretKey: string, timeoutMs: number): Promise<Socket> {
-  const sock = await rt.connect(url, timeoutMs);
+  const sock = await connectTo(rt, url, timeoutMs);
   if (await authenticate(rt, sock, url, secretKey, timeoutMs)) return sock;
   await sock.close();
-  throw new Error('NIP-42 AUTH was refused or not answered');
+  throw new RelayRefusedError('auth', 'NIP-42 AUTH was refused or not answered');
 }
 
 /** Counts an answered (false) or failed (true) operation; returns the value for chaining. */
@@ -38,6 +57,7 @@ export function guarded<D>(run: (rt: LoadRuntime, data: D, it: IterationContext)
       await run(rt, data, it);
     } catch (err) {
       rt.add(OPS_FAILED.name, true);
+      if (err instanceof RelayRefusedError) rt.add(RELAY_ACCESS[err.what].name, 1);
       rt.log(`${it.role} #${it.iteration}: ${err instanceof Error ? err.message : String(err)}`);
     }
   };
@@ -64,6 +84,18 @@ export function arrivalRate(perSecond: number): { rate: number; timeUnit: string
     if (Math.abs(n - Math.round(n)) < 1e-9 && Math.round(n) >= 1) return { rate: Math.round(n), timeUnit: `${seconds}s` };
   }
   return { rate: Math.max(1, Math.round(perSecond * 1000)), timeUnit: '1000s' };
+}
+
+/**
+ * Most iterations a constant-arrival-rate role of `perSecond` over `ms` can
+ * start: one per tick from 0, plus one at exactly the end, which k6 starts
+ * when its tick timer wins the race with the end of the duration (the Node
+ * executor stops before it). Pools sized by this never wrap.
+ */
+export function maxArrivals(perSecond: number, ms: number): number {
+  const { rate, timeUnit } = arrivalRate(perSecond);
+  const interval = parseDuration(timeUnit) / rate;
+  return Math.floor(ms / interval + 1e-9) + 1;
 }
 
 /** Arrival-rate executor sizing: enough VUs for `rate`/s iterations lasting up to `iterSeconds`. */

@@ -15,8 +15,8 @@ import type { Fixture } from '../core/fixture.js';
 import { keyPackageRequest, keyPackageTemplate, nowSeconds, openInbox, publish, query, request447, subId } from '../core/nostr.js';
 import { fetchNip11 } from '../core/nip11.js';
 import type { LoadRuntime, NostrEvent, Socket } from '../core/runtime.js';
-import { LATENCY, OPS_FAILED, latencyThresholds, type Plan, type Scenario } from '../core/scenario.js';
-import { duration, int, type Settings } from '../core/settings.js';
+import { LATENCY, OPS_FAILED, RELAY_ACCESS_METRICS, RelayUnusableError, latencyThresholds, workThresholds, type Plan, type Scenario } from '../core/scenario.js';
+import { int, maxDuration, type Settings } from '../core/settings.js';
 import { answered, authedSocket, guarded, replyTimeout, withSocket } from './common.js';
 
 const M = {
@@ -26,6 +26,7 @@ const M = {
   lastResort: { name: 'contend_last_resort_handouts', kind: 'counter', help: 'hand-outs of the last KeyPackage (allowed, it is kept)' },
   altered: { name: 'contend_altered', kind: 'counter', help: 'handed-out KeyPackages that differ from what was published, or are not ours (must be 0)' },
   leftOne: { name: 'contend_owner_left_one', kind: 'rate', help: 'teardown: the owner finds exactly the last KeyPackage stored' },
+  checked: { name: 'contend_checked', kind: 'counter', help: 'racer queries whose answer was checked (the work done)' },
   refused: { name: 'contend_refusals', kind: 'counter', help: 'racer queries refused (CLOSED or OK false)' },
 } as const;
 
@@ -52,7 +53,7 @@ export function contendPlan(s: Settings, _fixture: Fixture): Plan<ContendData> {
   const m = int(s, 'KPS', 20, 2, 500);
   const racersCount = int(s, 'RACERS', 16, 2, 500);
   const rounds = int(s, 'ROUNDS', 6, 1, 50);
-  const d = duration(s, 'DURATION', '60s');
+  const d = maxDuration(s, 'contend', '60s', 'ROUNDS rounds of racing');
   const timeoutMs = replyTimeout(s);
 
   async function openRacer(rt: LoadRuntime, data: ContendData, i: number): Promise<Racer> {
@@ -102,6 +103,7 @@ export function contendPlan(s: Settings, _fixture: Fixture): Plan<ContendData> {
         let progress = false;
         for (const events of received) {
           if (answered(rt, events) === undefined) continue;
+          rt.add(M.checked.name, 1);
           for (const e of events ?? []) {
             const original = published.get(e.id);
             if (original === undefined || !sameEvent(original, e)) altered += 1;
@@ -135,8 +137,10 @@ export function contendPlan(s: Settings, _fixture: Fixture): Plan<ContendData> {
 
   return {
     roles: [{ name: 'racers', executor: { executor: 'per-vu-iterations', vus: 1, iterations: 1, maxDuration: d.text }, durationMs: d.ms, run: race }],
-    metrics: [M.nonLast, M.duplicates, M.distinct, M.lastResort, M.altered, M.leftOne, M.refused, LATENCY.req, LATENCY.request447, LATENCY.publish, OPS_FAILED],
+    metrics: [M.checked, M.nonLast, M.duplicates, M.distinct, M.lastResort, M.altered, M.leftOne, M.refused, LATENCY.req, LATENCY.request447, LATENCY.publish, OPS_FAILED, ...RELAY_ACCESS_METRICS],
+    work: [M.checked.name],
     thresholds: {
+      ...workThresholds([M.checked.name]),
       [M.nonLast.name]: [`count<=${m - 1}`],
       [M.duplicates.name]: ['count==0'],
       [M.altered.name]: ['count==0'],
@@ -144,7 +148,7 @@ export function contendPlan(s: Settings, _fixture: Fixture): Plan<ContendData> {
       [OPS_FAILED.name]: ['rate<0.01'],
       ...latencyThresholds(s, [LATENCY.req.name, LATENCY.request447.name]),
     },
-    settings: { KPS: m, RACERS: racersCount, ROUNDS: rounds, DURATION: d.text },
+    settings: { KPS: m, RACERS: racersCount, ROUNDS: rounds, MAX_DURATION: d.text },
     setupTimeout: '120s',
     async setup(rt) {
       const nip11 = await fetchNip11(rt, s.url, timeoutMs);
@@ -156,7 +160,7 @@ export function contendPlan(s: Settings, _fixture: Fixture): Plan<ContendData> {
       await withSocket(rt, s.url, timeoutMs, async (sock) => {
         for (const kp of keyPackages) {
           const reply = await publish(rt, sock, kp, timeoutMs);
-          if (reply === undefined || !reply.ok) throw new Error(`setup: publishing a KeyPackage failed: ${reply?.message ?? 'no OK in time'}`);
+          if (reply === undefined || !reply.ok) throw new RelayUnusableError(`setup: publishing a KeyPackage failed: ${reply?.message ?? 'no OK in time'}`);
           rt.add(LATENCY.publish.name, reply.ms);
         }
       });

@@ -13,7 +13,7 @@ import { pick, type Fixture } from '../core/fixture.js';
 import { fetchNip11, settleLimits } from '../core/nip11.js';
 import { keyPackageRequest, keyPackageTemplate, nowSeconds, openInbox, publish, query, request447, subId, TEXT_NOTE_KIND } from '../core/nostr.js';
 import type { LoadRuntime, MetricSpec, NostrEvent, Socket } from '../core/runtime.js';
-import { LATENCY, OPS_FAILED, latencyThresholds, type MetricValuesByName, type Plan, type Role, type Scenario } from '../core/scenario.js';
+import { LATENCY, OPS_FAILED, RELAY_ACCESS_METRICS, RelayUnusableError, latencyThresholds, workThresholds, type MetricValuesByName, type Plan, type Role, type Scenario } from '../core/scenario.js';
 import { duration, int, num, type Settings } from '../core/settings.js';
 import { answered, arrivalRate, authedSocket, guarded, replyTimeout, sample, vusFor, withSocket } from './common.js';
 
@@ -21,6 +21,7 @@ export const GROUP_METRICS = {
   incomplete: { name: 'groups_invites_incomplete', kind: 'counter', help: 'invites where some member did not yield exactly one KeyPackage of theirs (must be 0)' },
   foreign: { name: 'groups_foreign_kp', kind: 'counter', help: 'KeyPackages an inviter got that it did not ask for, or beyond one per member (must be 0)' },
   invites: { name: 'groups_invites', kind: 'counter', help: 'invites started' },
+  checked: { name: 'groups_checked', kind: 'counter', help: 'invites whose hand-outs were checked (the work done)' },
   members: { name: 'groups_members_fetched', kind: 'counter', help: 'member KeyPackages fetched' },
   replenished: { name: 'groups_replenished', kind: 'counter', help: 'KeyPackages members published because their stock ran low' },
   // Counters of refusals, not rates of acceptance: a short run may publish nothing, and an empty rate fails.
@@ -121,6 +122,7 @@ export function groupRoles(s: Settings, fixture: Fixture, k: GroupsKnobs, d: { t
         got = res === undefined || res.closed !== undefined ? undefined : res.events;
       }
       const complete = got !== undefined && checkInvite(rt, picked, got);
+      if (got !== undefined) rt.add(G.checked.name, 1);
       rt.add(G.incomplete.name, complete ? 0 : 1);
     } finally {
       await sock.close();
@@ -184,7 +186,7 @@ export async function setupGroups(rt: LoadRuntime, s: Settings, k: GroupsKnobs, 
     for (const m of members) {
       for (let i = 0; i < k.initial; i++) {
         const reply = await publish(rt, sock, rt.signer.sign(keyPackageTemplate(rt, base - k.initial + i), m.secret), timeoutMs);
-        if (reply === undefined || !reply.ok) throw new Error(`setup: publishing a member's KeyPackage failed: ${reply?.message ?? 'no OK in time'}`);
+        if (reply === undefined || !reply.ok) throw new RelayUnusableError(`setup: publishing a member's KeyPackage failed: ${reply?.message ?? 'no OK in time'}`);
         rt.add(LATENCY.publish.name, reply.ms);
       }
     }
@@ -198,6 +200,7 @@ export const GROUP_METRIC_LIST: MetricSpec[] = [
   G.incomplete,
   G.foreign,
   G.invites,
+  G.checked,
   G.members,
   G.replenished,
   G.kpRefused,
@@ -208,10 +211,12 @@ export const GROUP_METRIC_LIST: MetricSpec[] = [
   LATENCY.notePublish,
   LATENCY.noteReq,
   OPS_FAILED,
+  ...RELAY_ACCESS_METRICS,
 ];
 
 export function groupThresholds(s: Settings): Record<string, string[]> {
   return {
+    ...workThresholds([G.checked.name]),
     [G.incomplete.name]: ['count==0'],
     [G.foreign.name]: ['count==0'],
     [G.kpRefused.name]: ['count==0'],
@@ -235,6 +240,7 @@ export function groupsPlan(s: Settings, fixture: Fixture): Plan<GroupsData> {
   return {
     roles: groupRoles(s, fixture, k, d),
     metrics: GROUP_METRIC_LIST,
+    work: [G.checked.name],
     thresholds: groupThresholds(s),
     settings: { RATE: k.invitesPerSecond, NOTE_RATE: k.notesPerSecond, CHECK_RATE: k.memberChecksPerSecond, MEMBERS: k.members, DURATION: d.text },
     setupTimeout: '300s',

@@ -6,12 +6,13 @@
  */
 import { pick, type Fixture } from '../core/fixture.js';
 import { keyPackageTemplate, nowSeconds, publish } from '../core/nostr.js';
-import { LATENCY, OPS_FAILED, latencyThresholds, type Plan, type Scenario } from '../core/scenario.js';
+import { LATENCY, OPS_FAILED, RELAY_ACCESS_METRICS, latencyThresholds, workThresholds, type Plan, type Scenario } from '../core/scenario.js';
 import { duration, int, num, type Settings } from '../core/settings.js';
-import { answered, arrivalRate, guarded, replyTimeout, vusFor, withSocket } from './common.js';
+import { answered, arrivalRate, guarded, maxArrivals, replyTimeout, vusFor, withSocket } from './common.js';
 
 const M = {
   accepted: { name: 'kp_publish_accepted', kind: 'rate', help: 'share of KeyPackage EVENTs answered OK true' },
+  checked: { name: 'publish_checked', kind: 'counter', help: 'KeyPackage EVENTs whose OK was checked (the work done)' },
   duplicates: { name: 'kp_publish_duplicates', kind: 'counter', help: 'OK true "duplicate:" answers (the pool wrapped or was published before)' },
 } as const;
 
@@ -35,6 +36,7 @@ export function publishPlan(s: Settings, fixture: Fixture): Plan<PublishData> {
         const reply = answered(rt, await publish(rt, sock, event, timeoutMs));
         if (reply === undefined) return;
         rt.add(LATENCY.publish.name, reply.ms);
+        rt.add(M.checked.name, 1);
         rt.add(M.accepted.name, reply.ok);
         if (reply.ok && reply.message.startsWith('duplicate:')) rt.add(M.duplicates.name, 1);
         if (!reply.ok) rt.log(`publish refused: ${reply.message}`);
@@ -50,8 +52,10 @@ export function publishPlan(s: Settings, fixture: Fixture): Plan<PublishData> {
         run,
       },
     ],
-    metrics: [M.accepted, M.duplicates, LATENCY.publish, OPS_FAILED],
+    metrics: [M.checked, M.accepted, M.duplicates, LATENCY.publish, OPS_FAILED, ...RELAY_ACCESS_METRICS],
+    work: [M.checked.name],
     thresholds: {
+      ...workThresholds([M.checked.name]),
       [M.accepted.name]: ['rate==1'],
       [OPS_FAILED.name]: ['rate<0.01'],
       ...latencyThresholds(s, [LATENCY.publish.name]),
@@ -60,7 +64,7 @@ export function publishPlan(s: Settings, fixture: Fixture): Plan<PublishData> {
     setupTimeout: '60s',
     setup: () => Promise.resolve({ url: s.url }),
     notes(values) {
-      const published = (values[LATENCY.publish.name]?.count ?? 0);
+      const published = values[M.checked.name]?.count ?? 0;
       const dup = values[M.duplicates.name]?.count ?? 0;
       const notes = [`${published} KeyPackages published at ${rate} connections/s × ${batch}`];
       if (dup > 0) notes.push(`${dup} were already stored (pool of ${pool.length} reused): run \`kpsuite load publish --driver k6\` or rebuild for a fresh pool`);
@@ -75,10 +79,10 @@ export const publishScenario: Scenario = {
   plan: publishPlan,
 };
 
-/** How many pre-signed KeyPackages a run with these settings uses. */
+/** How many pre-signed KeyPackages a run with these settings may use: a batch per iteration either driver can start. */
 export function publishPoolSize(s: Settings): number {
   const rate = num(s, 'RATE', PUBLISH_DEFAULTS.rate, 0.01, 10_000);
   const d = duration(s, 'DURATION', PUBLISH_DEFAULTS.duration);
   const batch = int(s, 'BATCH', PUBLISH_DEFAULTS.batch, 1, 100);
-  return Math.ceil((rate * d.ms) / 1000) * batch;
+  return maxArrivals(rate, d.ms) * batch;
 }

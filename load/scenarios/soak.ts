@@ -11,12 +11,13 @@ import type { Fixture } from '../core/fixture.js';
 import { fetchNip11, isReferenceRelay, residentMiB, settleLimits } from '../core/nip11.js';
 import { query, subId, TEXT_NOTE_KIND } from '../core/nostr.js';
 import type { LoadRuntime } from '../core/runtime.js';
-import type { Plan, Scenario } from '../core/scenario.js';
+import { workThresholds, type Plan, type Scenario } from '../core/scenario.js';
 import { duration, httpUrlOf, int, num, type Settings } from '../core/settings.js';
 import { answered, guarded, replyTimeout, withSocket } from './common.js';
-import { GROUP_METRIC_LIST, groupNotes, groupRoles, groupThresholds, groupsKnobs, setupGroups, type GroupsData } from './groups.js';
+import { GROUP_METRICS, GROUP_METRIC_LIST, groupNotes, groupRoles, groupThresholds, groupsKnobs, setupGroups, type GroupsData } from './groups.js';
 
 const M = {
+  checked: { name: 'soak_checked', kind: 'counter', help: 'watcher probes answered (the work done, with groups_checked)' },
   probe: { name: 'soak_probe_ms', kind: 'trend', time: true, help: 'the watcher’s REQ→EOSE probe (kind 1, limit 20)' },
   drift: { name: 'soak_latency_drift', kind: 'trend', help: 'probe time ÷ median of the first probes (1 = no drift)' },
   rss: { name: 'soak_relay_rss_mib', kind: 'gauge', help: 'reference relay resident memory (GET /metrics), MiB' },
@@ -24,8 +25,8 @@ const M = {
 } as const;
 
 export interface SoakData extends GroupsData {
-  /** GET /metrics of the reference relay; undefined for other relays. */
-  metricsUrl: string | undefined;
+  /** GET /metrics of the reference relay; null for other relays (k6 turns an undefined property into null). */
+  metricsUrl: string | null;
 }
 
 function median(xs: readonly number[]): number {
@@ -34,8 +35,8 @@ function median(xs: readonly number[]): number {
   return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
 }
 
-async function readRss(rt: LoadRuntime, url: string | undefined, timeoutMs: number): Promise<number | undefined> {
-  if (url === undefined) return undefined;
+async function readRss(rt: LoadRuntime, url: string | null | undefined, timeoutMs: number): Promise<number | undefined> {
+  if (url == null) return undefined;
   const reply = await rt.httpGet(url, {}, timeoutMs);
   return reply?.status === 200 ? residentMiB(reply.body) : undefined;
 }
@@ -57,6 +58,7 @@ export function soakPlan(s: Settings, fixture: Fixture): Plan<SoakData> {
         const started = Date.now();
         const res = answered(rt, await query(rt, sock, subId('probe'), [{ kinds: [TEXT_NOTE_KIND], limit: 20 }], timeoutMs));
         if (res !== undefined) {
+          rt.add(M.checked.name, 1);
           rt.add(M.probe.name, res.ms);
           if (baseline.length < baselineProbes) baseline.push(res.ms);
           // At least 1 ms: k6 times in whole milliseconds, and a 0 ms baseline would make every ratio infinite.
@@ -80,9 +82,11 @@ export function soakPlan(s: Settings, fixture: Fixture): Plan<SoakData> {
   ];
   return {
     roles,
-    metrics: [...GROUP_METRIC_LIST, M.probe, M.drift, M.rss, M.growth],
+    metrics: [...GROUP_METRIC_LIST, M.checked, M.probe, M.drift, M.rss, M.growth],
+    work: [GROUP_METRICS.checked.name, M.checked.name],
     thresholds: {
       ...groupThresholds(s),
+      ...workThresholds([M.checked.name]),
       [M.drift.name]: [`med<${maxDrift}`],
       // A Gauge keeps its last value: the growth at the end of the run.
       [M.growth.name]: [`value<${maxGrowth}`],
@@ -92,7 +96,7 @@ export function soakPlan(s: Settings, fixture: Fixture): Plan<SoakData> {
     async setup(rt) {
       const nip11 = await fetchNip11(rt, s.url, timeoutMs);
       const groups = await setupGroups(rt, s, k, settleLimits(nip11, s));
-      return { ...groups, metricsUrl: isReferenceRelay(nip11) ? `${httpUrlOf(s.url).replace(/\/+$/, '')}/metrics` : undefined };
+      return { ...groups, metricsUrl: isReferenceRelay(nip11) ? `${httpUrlOf(s.url).replace(/\/+$/, '')}/metrics` : null };
     },
     notes(values) {
       const notes = groupNotes(values, k);

@@ -16,6 +16,7 @@ import { MetricStore } from '../node/metrics.js';
 import type { MetricKind } from '../core/runtime.js';
 import { parseDuration } from '../core/settings.js';
 import { evaluateThreshold } from '../core/thresholds.js';
+import { asK6SetupData } from '../core/setup-data.js';
 
 type Listener = (event: Record<string, unknown>) => void;
 
@@ -159,8 +160,9 @@ type Fn = (...args: unknown[]) => unknown;
 export async function runK6Lifecycle(exports: Record<string, unknown>, shim: Shim): Promise<K6Lifecycle> {
   const options = exports.options as { scenarios: Record<string, Record<string, unknown> & { exec: string }>; thresholds: Record<string, string[]> };
   const t0 = Date.now();
-  const data: unknown = JSON.parse(JSON.stringify((await (exports.setup as Fn)()) ?? null));
-  await Promise.all(
+  // What k6 does between setup() and the VUs: json.Marshal of goja's export (undefined properties become null).
+  const data = asK6SetupData(await (exports.setup as Fn)());
+  const outcomes = await Promise.all(
     Object.entries(options.scenarios).map(([name, sc]) => {
       const durationMs = parseDuration(String(sc.duration ?? sc.maxDuration));
       const fn = exports[sc.exec] as Fn;
@@ -183,6 +185,8 @@ export async function runK6Lifecycle(exports: Record<string, unknown>, shim: Shi
   const metrics: Record<string, unknown> = {};
   let failed = false;
   for (const name of shim.metrics.names()) {
+    // k6 leaves a metric without samples out of the summary and skips its thresholds (they pass).
+    if (shim.metrics.samples(name) === 0) continue;
     const values = shim.metrics.valuesOf(name, seconds);
     const thresholds = Object.fromEntries(
       (options.thresholds[name] ?? []).map((e) => {
@@ -193,6 +197,9 @@ export async function runK6Lifecycle(exports: Record<string, unknown>, shim: Shi
     );
     metrics[name] = { type: shim.metrics.kindOf(name), contains: 'default', values, thresholds };
   }
-  const outputs = (exports.handleSummary as Fn)({ metrics, state: { testRunDurationMs: seconds * 1000 }, root_group: {}, options: {} }) as Record<string, string>;
+  const dropped = outcomes.reduce((n, o) => n + o.dropped, 0);
+  if (dropped > 0) metrics.dropped_iterations = { type: 'counter', contains: 'default', values: { count: dropped, rate: dropped / seconds }, thresholds: {} };
+  // k6 passes the marshalled setup data to handleSummary as setup_data.
+  const outputs = (exports.handleSummary as Fn)({ metrics, setup_data: data, state: { testRunDurationMs: seconds * 1000 }, root_group: {}, options: {} }) as Record<string, string>;
   return { exitCode: failed ? 99 : 0, outputs };
 }

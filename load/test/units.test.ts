@@ -10,9 +10,10 @@ import { evaluateThreshold, parseThreshold } from '../core/thresholds.js';
 import { readK6Data } from '../k6/summary-data.js';
 import { percentile } from '../node/metrics.js';
 import { ratePlanFor } from '../scenarios/rate.js';
-import { arrivalRate } from '../scenarios/common.js';
-import { SCENARIOS } from '../scenarios/index.js';
-import { SCENARIO_NAMES } from '../core/scenario.js';
+import { arrivalRate, maxArrivals } from '../scenarios/common.js';
+import { publishPoolSize } from '../scenarios/publish.js';
+import { fixtureNeeds, SCENARIOS } from '../scenarios/index.js';
+import { SCENARIO_NAMES, type ScenarioName } from '../core/scenario.js';
 import { k6Options } from '../core/k6-options.js';
 import { EMPTY_FIXTURE } from '../core/fixture.js';
 import { settingsFrom } from '../core/settings.js';
@@ -150,10 +151,15 @@ describe('summary renderings', () => {
   });
 });
 
+const ROUND_BASED: ScenarioName[] = ['contend', 'rate'];
+
 describe('k6 options of every scenario', () => {
   const envs = [{}, { RATE: '0.5', MEMBERS: '12', DURATION: '1m30s' }, { RATE: '2.5', NOTE_RATE: '0.3' }];
   it.each(SCENARIO_NAMES)('%s: whole rates and VUs, k6 durations, thresholds on declared metrics', (name) => {
-    for (const env of envs) {
+    for (const given of envs) {
+      // Round-based scenarios take MAX_DURATION, not DURATION (refused: see below).
+      const { DURATION, ...rest } = given as Record<string, string>;
+      const env = DURATION === undefined ? rest : ROUND_BASED.includes(name) ? { ...rest, MAX_DURATION: DURATION } : { ...rest, DURATION };
       const plan = SCENARIOS[name].plan(settingsFrom(env), EMPTY_FIXTURE);
       const options = k6Options(plan);
       const declared = new Set(plan.metrics.map((m) => m.name));
@@ -170,7 +176,26 @@ describe('k6 options of every scenario', () => {
         expect(parseDuration(d)).toBeGreaterThan(0);
         if (sc.executor === 'constant-arrival-rate') expect(parseDuration(sc.timeUnit)).toBeGreaterThan(0);
       }
+      // Nothing vacuous: every scenario has declared work counters, each with count>0.
+      expect(plan.work.length, name).toBeGreaterThan(0);
+      for (const w of plan.work) {
+        expect(plan.metrics.find((m) => m.name === w)?.kind, w).toBe('counter');
+        expect(options.thresholds[w], w).toContain('count>0');
+      }
     }
+  });
+
+  it.each(ROUND_BASED)('%s refuses DURATION (it runs rounds) and takes MAX_DURATION as a cap', (name) => {
+    expect(() => SCENARIOS[name].plan(settingsFrom({ DURATION: '5m' }), EMPTY_FIXTURE)).toThrow(/DURATION does not apply/);
+    expect(SCENARIOS[name].plan(settingsFrom({ MAX_DURATION: '5m' }), EMPTY_FIXTURE).settings.MAX_DURATION).toBe('5m');
+  });
+
+  it('sizes the publish pool for every iteration either driver can start', () => {
+    // 10/s for 30 s: ticks 0 … 29.9 s, and k6 may start one at 30 s.
+    expect(maxArrivals(10, 30_000)).toBe(301);
+    expect(maxArrivals(0.5, 10_000)).toBe(6);
+    expect(publishPoolSize(settingsFrom({}))).toBe(301 * 5);
+    expect(fixtureNeeds('publish', settingsFrom({ RATE: '4', DURATION: '2s', BATCH: '3' })).keyPackages).toBe(9 * 3);
   });
 
   it('expresses fractional rates as whole iterations per time unit', () => {
