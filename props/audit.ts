@@ -15,8 +15,8 @@ export async function audit(model: Model, world: World, owners: readonly number[
     if (violation) throw violation;
   }
   // After the probes' round trips, so frames a relay sent late have arrived.
-  for (const { holder, pubkey, conn } of world.connections()) {
-    const violation = checkStrays(model, holder, pubkey, conn.strays());
+  for (const { holders, conn } of world.connections()) {
+    const violation = checkStrays(model, holders, conn.strays());
     if (violation) throw violation;
   }
 }

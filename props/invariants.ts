@@ -5,17 +5,16 @@
  * thrown as an InvariantViolation carrying its anchor.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { oldestFirst } from '../fixtures/events.js';
 import type { NostrEvent } from '../protocol/messages.js';
 import { KIND, prefixOf } from '../protocol/profile.js';
-import { actorName, type Expected, type Model, type ModelKp } from './model.js';
+import { actorName, oldestFirst, type Expected, type Model, type ModelKp, type Part } from './model.js';
 
 export const INVARIANTS = {
   'kp-handout-last-resort': "the owner's last stored KeyPackage is handed out but never consumed",
   'kp-handout-exactly-once': 'no KeyPackage but a last resort is handed out twice, to two requesters or to one',
   'kp-handout-consume':
     'conservation: every published KeyPackage is stored, consumed by exactly one hand-out, deleted by its owner, or expired',
-  'kp-handout-max': 'at most min(limit or n, max_per_query) KeyPackages per owner per query',
+  'kp-handout-max': 'a charged query hands out exactly min(cap, available) KeyPackages of its owner: never more, never fewer',
   'kp-handout-order': 'KeyPackages are handed out oldest first (created_at, then id)',
   'kp-rate-queries': 'at most queries_per_window charged queries per requester and owner per window',
   'kp-rate-served': 'at most served_per_window KeyPackages handed out per requester per window, last resorts included',
@@ -31,8 +30,9 @@ export const INVARIANTS = {
   'kp-pub-no-broadcast': "a new KeyPackage is never pushed to other people's live subscriptions",
   'kp-del-owner': "the owner's kind 5 is accepted and removes the KeyPackages it names",
   'kp-req-owner': "the owner's own query returns its stored KeyPackages newest first, limit applied",
-  'kp-req-handout': 'a REQ within the limits hands out the oldest min(limit, max_per_query) stored KeyPackages',
-  'kp-447-delivery': 'a kind 447 within the limits delivers the oldest n stored KeyPackages before its OK',
+  'kp-req-handout': 'a REQ within the limits is answered, with the KeyPackages its filters can receive',
+  'kp-req-unscoped': 'a filter that does not ask for an owner returns no KeyPackages of pubkeys not authenticated on the connection',
+  'kp-447-delivery': 'a kind 447 within the limits is answered, each KeyPackage on every open subscription it matches',
 } as const;
 
 export type Anchor = keyof typeof INVARIANTS;
@@ -43,31 +43,25 @@ export class InvariantViolation extends Error {
     readonly detail: string,
     /** The model just before the failing query, in the closest explanation: for a follow-up audit. */
     readonly state?: Model,
+    /** A relay giving less than due: the weakest explanation, tried last. */
+    readonly weak = false,
   ) {
     super(`${anchor}: ${detail}`);
     this.name = 'InvariantViolation';
   }
 }
 
-/** Anchors of a relay handing out less than it must: the weakest explanation, tried last. */
-export const LIVENESS: readonly Anchor[] = ['kp-req-handout', 'kp-447-delivery'];
-
-/** One charged (or limit:0) query as the command sent it. */
+/** One query (REQ with its filters, or one 447) as the command sent it. */
 export interface AskSpec {
   path: 'req' | '447';
-  /** undefined: nobody is authenticated (REQ), or not the signer (447). */
-  requester: number | undefined;
-  owners: readonly number[];
-  max: number;
-  /** false for limit:0, which hands out nothing and is not charged (kp-req-scope). */
-  charged: boolean;
   /** e.g. `A1's REQ for A0 (limit 2)`. */
   label: string;
 }
 
 export type Observed =
   | { kind: 'refused'; message: string }
-  | { kind: 'served'; events: NostrEvent[]; late: NostrEvent[] };
+  /** `subs`: the subscription each EVENT came on (447: one KeyPackage may come on several). */
+  | { kind: 'served'; events: NostrEvent[]; late: NostrEvent[]; subs?: { subId: string; event: NostrEvent }[] };
 
 interface AskCase {
   /** The model before this ask. */
@@ -78,15 +72,21 @@ interface AskCase {
 }
 
 const names = (kps: readonly ModelKp[]): string => (kps.length === 0 ? 'nothing' : kps.map((kp) => kp.name).join(', '));
+/** The distinct events of an answer (a 447 may deliver one KeyPackage on several subscriptions). */
 const served = (o: Observed): NostrEvent[] => (o.kind === 'served' ? o.events : []);
 const known = (c: AskCase): ModelKp[] => served(c.observed).flatMap((e) => c.model.kps.get(e.id) ?? []);
 const answer = (o: Observed): string =>
   o.kind === 'refused' ? `refused with "${o.message}"` : `answered with ${o.events.length === 0 ? 'no KeyPackage' : o.events.map((e) => e.id.slice(0, 8)).join(', ')}`;
 const liveness = (spec: AskSpec): Anchor => (spec.path === 'req' ? 'kp-req-handout' : 'kp-447-delivery');
+const parts = (e: Expected): Part[] => (e.kind === 'served' ? e.parts : []);
+/** By id: the expectation was computed on another copy of the model (settle). */
+const has = (kps: readonly ModelKp[], kp: ModelKp): boolean => kps.some((k) => k.event.id === kp.event.id);
+/** `min(cap 2, available 3) = 2`, summed over the owner's charged queries of one message. */
+const sizes = (p: Part): string => p.queries.map((q) => `min(cap ${q.cap}, available ${q.available}) = ${Math.min(q.cap, q.available)}`).join(' + ');
 
 function fateNote(model: Model, kp: ModelKp): string {
   const h = model.handOutOf(kp.event.id);
-  if (kp.fate === 'consumed' && h) return `handed out to ${actorName(h.requester)} and consumed at step ${h.step}`;
+  if (kp.fate === 'consumed' && h) return `handed out to ${h.requesters.map(actorName).join('+')} and consumed at step ${h.step}`;
   if (kp.fate === 'deleted') return `deleted by its owner at step ${kp.fateStep ?? '?'}`;
   return kp.fate;
 }
@@ -98,15 +98,15 @@ function byOwner(kps: readonly ModelKp[]): Map<number, ModelKp[]> {
   return out;
 }
 
-type AskCheck = (c: AskCase) => [Anchor, string] | undefined;
+type Found = [Anchor, string] | [Anchor, string, 'weak'];
+type AskCheck = (c: AskCase) => Found | undefined;
 
 /** In precedence order: the most specific explanation of a wrong answer comes first. */
 const ASK_CHECKS: readonly AskCheck[] = [
-  ({ spec, observed }) => {
-    if (spec.requester !== undefined || !spec.charged) return undefined;
-    const anchor: Anchor = spec.path === 'req' ? 'kp-req-auth' : 'kp-447-auth';
-    if (observed.kind === 'served') return [anchor, `${spec.label} without AUTH was ${answer(observed)} instead of refused auth-required`];
-    if (prefixOf(observed.message) !== 'auth-required') return [anchor, `${spec.label} without AUTH was ${answer(observed)}, not auth-required`];
+  ({ spec, expected, observed }) => {
+    if (expected.kind !== 'refused' || expected.prefix !== 'auth-required') return undefined;
+    if (observed.kind === 'served') return [expected.rule, `${spec.label} without AUTH was ${answer(observed)} instead of refused auth-required`];
+    if (prefixOf(observed.message) !== 'auth-required') return [expected.rule, `${spec.label} without AUTH was ${answer(observed)}, not auth-required`];
     return undefined;
   },
   ({ spec, observed }) =>
@@ -116,16 +116,22 @@ const ASK_CHECKS: readonly AskCheck[] = [
   ({ model, spec, observed }) => {
     for (const e of served(observed)) {
       const kp = model.kps.get(e.id);
+      // Other kinds (an unscoped filter's kind 5s, say) are ordinary NIP-01 answers.
+      if (!kp && e.kind !== KIND.keyPackage) continue;
       if (!kp) return ['kp-handout-intact', `${spec.label} handed out ${e.id.slice(0, 8)}, which is no KeyPackage an owner published here`];
       const diff = (['pubkey', 'created_at', 'kind', 'tags', 'content', 'sig'] as const).find((f) => !isDeepStrictEqual(kp.event[f], e[f]));
       if (diff) return ['kp-handout-intact', `${spec.label} handed out ${kp.name} with a different ${diff} than its owner published`];
     }
     return undefined;
   },
+  // kp-handout-max, "never more than the cap": counted per owner over the message's charged queries.
   (c) => {
-    for (const [owner, kps] of byOwner(known(c))) {
-      if (kps.length > c.spec.max) {
-        return ['kp-handout-max', `${c.spec.label} handed out ${kps.length} of ${actorName(owner)}'s KeyPackages (${names(kps)}); at most ${c.spec.max}`];
+    const got = byOwner(known(c));
+    for (const p of parts(c.expected)) {
+      const kps = got.get(p.owner) ?? [];
+      const cap = p.queries.reduce((n, q) => n + q.cap, 0);
+      if (p.role === 'handout' && kps.length > cap) {
+        return ['kp-handout-max', `${c.spec.label} handed out ${kps.length} of ${actorName(p.owner)}'s KeyPackages (${names(kps)}); the cap is ${cap}`];
       }
     }
     return undefined;
@@ -147,25 +153,63 @@ const ASK_CHECKS: readonly AskCheck[] = [
   },
   ({ spec, expected, observed }) => {
     if (expected.kind !== 'refused' || expected.prefix !== 'rate-limited' || observed.kind !== 'served') return undefined;
-    const anchor: Anchor = expected.limit === 'served' ? 'kp-rate-served' : 'kp-rate-queries';
-    return [anchor, `${spec.label} was ${answer(observed)} instead of refused rate-limited: ${expected.detail}`];
+    return [expected.rule, `${spec.label} was ${answer(observed)} instead of refused rate-limited: ${expected.detail}`];
   },
   ({ spec, expected, observed }) => {
     if (expected.kind !== 'refused' || expected.prefix !== 'invalid') return undefined;
-    if (observed.kind === 'served') return ['kp-447-subscription', `${spec.label} was ${answer(observed)} ${expected.detail}`];
-    if (prefixOf(observed.message) !== 'invalid') return ['kp-447-subscription', `${spec.label} was ${answer(observed)}, not invalid (${expected.detail})`];
+    if (observed.kind === 'served') return [expected.rule, `${spec.label} was ${answer(observed)} ${expected.detail}`];
+    if (prefixOf(observed.message) !== 'invalid') return [expected.rule, `${spec.label} was ${answer(observed)}, not invalid (${expected.detail})`];
     return undefined;
   },
+  // KeyPackages of people the query did not hand out: another owner, or a stored one outside what it can receive.
   (c) => {
     if (c.expected.kind !== 'served') return undefined;
+    const { authed } = c.expected;
+    for (const kp of known(c)) {
+      if (authed.includes(kp.owner)) continue;
+      const p = c.expected.parts.find((x) => x.owner === kp.owner);
+      if (!p) {
+        const anchor: Anchor = c.spec.path === 'req' ? 'kp-req-unscoped' : 'kp-447-delivery';
+        return [anchor, `${c.spec.label} returned ${kp.name}, a KeyPackage of ${actorName(kp.owner)}, whom it did not ask for and who is not authenticated on the connection`];
+      }
+      if (!has(p.receivable, kp)) {
+        const where = c.spec.path === 'req' ? 'its filter' : 'any open subscription of the connection';
+        return [liveness(c.spec), `${c.spec.label} handed out ${kp.name}, which does not fully match ${where}`];
+      }
+    }
+    return undefined;
+  },
+  // kp-handout-order: oldest first within each owner's part, and the oldest receivable ones.
+  (c) => {
     const got = byOwner(known(c));
-    for (const plan of c.expected.plans) {
-      const kps = got.get(plan.owner) ?? [];
-      const sorted = [...kps].sort((a, b) => oldestFirst(a.event, b.event));
+    for (const p of parts(c.expected)) {
+      if (p.role !== 'handout') continue;
+      const kps = got.get(p.owner) ?? [];
+      const sorted = [...kps].sort(oldestFirst);
       const label = `${c.spec.label} handed out ${names(kps)}`;
       if (kps.some((kp, i) => kp !== sorted[i])) return ['kp-handout-order', `${label}, not oldest first (${names(sorted)})`];
-      const notOldest = kps.length >= plan.send.length && kps.some((kp, i) => kp.event.id !== plan.send[i]?.event.id);
-      if (notOldest) return ['kp-handout-order', `${label}; the oldest stored were ${names(plan.send)}`];
+      if (kps.some((kp) => !has(p.send, kp))) return ['kp-handout-order', `${label}; the oldest it could receive were ${names(p.send)}`];
+    }
+    return undefined;
+  },
+  // kp-req-owner / kp-447-owner: the owner's own query returns what ordinary rules return.
+  (c) => {
+    const got = byOwner(known(c));
+    for (const p of parts(c.expected)) {
+      if (p.role !== 'own') continue;
+      const kps = got.get(p.owner) ?? [];
+      if (c.spec.path === '447') {
+        // kp-447-owner "delivered as in §4.4": nothing else, never more; fewer is a short answer (below).
+        const extra = kps.find((kp) => !has(p.send, kp));
+        if (extra || kps.length > p.send.length) return ['kp-447-delivery', `${c.spec.label}, an owner's query for ${actorName(p.owner)}, returned ${names(kps)}; expected ${names(p.send)}`];
+        continue;
+      }
+      // By created_at: NIP-01 only says ties "should" go lowest id first.
+      const times = (xs: readonly ModelKp[]): number[] => xs.map((kp) => kp.event.created_at).sort((a, b) => a - b);
+      if (!isDeepStrictEqual(times(kps), times(p.send)) || kps.some((kp) => !c.model.isLive(kp))) {
+        const anchor: Anchor = c.spec.path === 'req' ? 'kp-req-owner' : 'kp-447-delivery';
+        return [anchor, `${c.spec.label}, an owner's query for ${actorName(p.owner)}, returned ${names(kps)}; expected ${names(p.send)}`];
+      }
     }
     return undefined;
   },
@@ -175,34 +219,70 @@ const ASK_CHECKS: readonly AskCheck[] = [
     if (expected.kind === 'refused' && expected.prefix === 'rate-limited' && !limited) {
       return ['kp-rate-refusal', `${spec.label} was ${answer(observed)}, not rate-limited (${expected.detail})`];
     }
-    if (expected.kind !== 'served' || !limited || spec.requester === undefined) return undefined;
-    const requester = spec.requester;
-    const charged = expected.plans.some((p) => model.refusedIfRefusalsCharged(requester, p.owner, p.send.length));
+    if (expected.kind !== 'served' || !limited) return undefined;
+    const charged = expected.parts.some(
+      (p) => p.role === 'handout' && model.refusedIfRefusalsCharged(expected.authed.filter((a) => a !== p.owner), p.owner, p.send.length),
+    );
     return charged ? ['kp-rate-refusal', `${spec.label} was ${answer(observed)}; only charging earlier refused queries explains that`] : undefined;
   },
-  // Whatever is left is a relay handing out less than it must.
+  // kp-447-delivery: "on every open subscription of that connection whose filters match it".
+  ({ model, spec, expected, observed }) => {
+    if (expected.kind !== 'served' || !expected.deliverOn || observed.kind !== 'served' || !observed.subs) return undefined;
+    for (const [id, subs] of expected.deliverOn) {
+      const on = new Set(observed.subs.filter((d) => d.event.id === id).map((d) => d.subId));
+      const missing = on.size > 0 ? subs.filter((s) => !on.has(s)) : [];
+      if (missing.length > 0) return ['kp-447-delivery', `${spec.label} delivered ${model.kps.get(id)?.name ?? id.slice(0, 8)} on ${[...on].join(', ')} but not on ${missing.join(', ')}, which match it`];
+    }
+    return undefined;
+  },
+  // Whatever is left is a relay answering less than it must.
   ({ spec, expected, observed, model }) => {
     if (expected.kind === 'refused') {
-      return observed.kind === 'served' ? [liveness(spec), `${spec.label} was ${answer(observed)} instead of refused (${expected.detail})`] : undefined;
+      return observed.kind === 'served' ? [liveness(spec), `${spec.label} was ${answer(observed)} instead of refused (${expected.detail})`, 'weak'] : undefined;
     }
-    if (observed.kind === 'refused') return [liveness(spec), `${spec.label} was ${answer(observed)} although it is within the limits`];
-    const foreign = observed.events.find((e) => !spec.owners.some((o) => model.kps.get(e.id)?.owner === o));
-    if (foreign) return [liveness(spec), `${spec.label} returned ${foreign.id.slice(0, 8)}, a KeyPackage of an owner it did not ask for`];
+    if (observed.kind === 'refused') {
+      const why = prefixOf(observed.message) === 'rate-limited' ? stricterLimit(model, expected) : undefined;
+      if (why) return [why[0], `${spec.label} was ${answer(observed)} although ${why[1]}`];
+      return [liveness(spec), `${spec.label} was ${answer(observed)} although it is within the limits`, 'weak'];
+    }
     const got = byOwner(known({ model, spec, expected, observed }));
-    for (const plan of expected.plans) {
-      const kps = got.get(plan.owner) ?? [];
-      if (kps.length < plan.send.length) {
-        return [liveness(spec), `${spec.label} handed out ${names(kps)}; expected ${names(plan.send)} (${model.stored(plan.owner).length} stored, at most ${spec.max})`];
+    for (const p of expected.parts) {
+      const kps = got.get(p.owner) ?? [];
+      if ((p.role === 'handout' || spec.path === '447') && kps.length < p.send.length) {
+        // kp-handout-max, "never fewer while more are stored".
+        const detail = `${spec.label} handed out ${kps.length} of ${actorName(p.owner)}'s KeyPackages (${names(kps)}); expected ${p.send.length}: ${sizes(p)} (${names(p.send)})`;
+        return ['kp-handout-max', detail, 'weak'];
       }
     }
     return undefined;
   },
 ];
 
+/**
+ * A rate-limited refusal of a query within the advertised limits: which
+ * limit the relay applied more strictly, when only one can have refused it:
+ * the first query for the pair in the window can only be refused by
+ * kp-rate-served (queries_per_window ≥ 1). Otherwise it stays a shortfall.
+ */
+function stricterLimit(model: Model, expected: Expected): [Anchor, string] | undefined {
+  const { queries_per_window: q, served_per_window: s } = model.limits;
+  for (const p of parts(expected)) {
+    if (p.role !== 'handout') continue;
+    const requesters = expected.kind === 'served' ? expected.authed.filter((a) => a !== p.owner) : [];
+    for (const r of requesters) {
+      const queries = model.queriesIn(r, p.owner);
+      const served = model.servedIn(r);
+      const state = `${actorName(r)} had made ${queries} charged queries for ${actorName(p.owner)} (queries_per_window ${q}) and been handed ${served} KeyPackages (served_per_window ${s}) in the window, and this would add ${p.send.length}`;
+      if (queries === 0 && p.send.length > 0) return ['kp-rate-served', state];
+    }
+  }
+  return undefined;
+}
+
 export function checkAsk(model: Model, spec: AskSpec, expected: Expected, observed: Observed): InvariantViolation | undefined {
   for (const check of ASK_CHECKS) {
     const found = check({ model, spec, expected, observed });
-    if (found) return new InvariantViolation(found[0], found[1]);
+    if (found) return new InvariantViolation(found[0], found[1], undefined, found[2] === 'weak');
   }
   return undefined;
 }
@@ -249,14 +329,13 @@ export function settle(model: Model, runs: readonly AskRun[]): Expected[] {
       return outcomes;
     }
     // The order that explains most answers; among equals, a specific rule over a shortfall.
-    const weaker = (v: InvariantViolation): boolean => LIVENESS.includes(v.anchor);
-    if (!best || failed.at > best.at || (failed.at === best.at && weaker(best.violation) && !weaker(failed.violation))) best = { ...failed, order };
+    if (!best || failed.at > best.at || (failed.at === best.at && best.violation.weak && !failed.violation.weak)) best = { ...failed, order };
   }
   const { violation, order, state } = best!;
-  if (runs.length < 2) throw new InvariantViolation(violation.anchor, violation.detail, state);
+  if (runs.length < 2) throw new InvariantViolation(violation.anchor, violation.detail, state, violation.weak);
   const serial = order.map((i) => runs[i]!.spec.label).join(', then ');
   const detail = `${violation.detail} (no serial order of the racing queries explains the answers; closest: ${serial})`;
-  throw new InvariantViolation(violation.anchor, detail, state);
+  throw new InvariantViolation(violation.anchor, detail, state, violation.weak);
 }
 
 /** Why an owner's inventory (own query, no limit) disagrees with the model, after step `model.step`. */
@@ -285,7 +364,7 @@ export function checkInventory(
       const h = model.handouts.filter((x) => x.lastResort === kp.event.id).at(-1)!;
       return new InvariantViolation(
         'kp-handout-last-resort',
-        `${kp.name}, ${who}'s last KeyPackage, was consumed when it was handed out to ${actorName(h.requester)} at step ${h.step}`,
+        `${kp.name}, ${who}'s last KeyPackage, was consumed when it was handed out to ${h.requesters.map(actorName).join('+')} at step ${h.step}`,
       );
     }
     return new InvariantViolation('kp-handout-consume', `${kp.name} is gone, though it was never handed out, deleted or expired`);
@@ -307,17 +386,17 @@ export function checkOwnerQuery(model: Model, owner: number, limit: number | und
 }
 
 /**
- * EVENTs no answer took, on the connection of `holder` (an actor, or undefined
- * for the unauthenticated one): a KeyPackage handed to the holder arrived after
+ * EVENTs no answer took, on a connection where `holders` are authenticated: a KeyPackage handed to the holder arrived after
  * its 447's OK (kp-447-ok-after-delivery); any other not the holder's own was
  * pushed unasked (kp-pub-no-broadcast).
  */
-export function checkStrays(model: Model, holder: number | undefined, holderPubkey: string | undefined, strays: readonly { subId: string; event: NostrEvent }[]): InvariantViolation | undefined {
-  const who = holder === undefined ? 'the unauthenticated connection' : actorName(holder);
+export function checkStrays(model: Model, holders: readonly number[], strays: readonly { subId: string; event: NostrEvent }[]): InvariantViolation | undefined {
+  const who = holders.length === 0 ? 'the unauthenticated connection' : `the connection of ${holders.map(actorName).join('+')}`;
   for (const { subId, event } of strays) {
-    if (event.kind !== KIND.keyPackage || event.pubkey === holderPubkey) continue;
+    // kp-pub-no-broadcast: "except on connections where its owner is authenticated".
+    if (event.kind !== KIND.keyPackage || holders.some((h) => model.pubkeys[h] === event.pubkey)) continue;
     const name = model.kps.get(event.id)?.name ?? event.id.slice(0, 8);
-    const handed = model.handouts.find((h) => h.requester === holder && h.ids.includes(event.id));
+    const handed = model.handouts.find((h) => h.requesters.some((r) => holders.includes(r)) && h.ids.includes(event.id));
     if (handed) return new InvariantViolation('kp-447-ok-after-delivery', `${who} received ${name}, handed to it at step ${handed.step}, after the OK of its 447`);
     return new InvariantViolation('kp-pub-no-broadcast', `${who} received ${name} on its live subscription ${subId} without asking for it`);
   }

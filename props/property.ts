@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { commandArbitrary, type CommandName } from './arbitraries.js';
 import { finalAudit } from './audit.js';
-import type { Cmd } from './commands.js';
+import { ACTORS, type Cmd } from './commands.js';
 import { InvariantViolation, type Anchor } from './invariants.js';
 import { Model } from './model.js';
 import type { TargetFactory } from './target.js';
@@ -90,7 +90,8 @@ export async function runProperty(opts: PropertyOptions): Promise<PropertyOutcom
     try {
       const target = await factory.create();
       world = new World(target);
-      const model = new Model(factory.limits, target.clock?.nowMs() ?? Date.now());
+      const pubkeys = Array.from({ length: ACTORS }, (_, a) => target.events.keys(a).pubkey);
+      const model = new Model(factory.limits, target.clock?.nowMs() ?? Date.now(), pubkeys);
       const real = world;
       await fc.asyncModelRun(() => ({ model, real }), cmds);
       await finalAudit(model, world, opts.quietMs ?? 0);

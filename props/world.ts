@@ -1,7 +1,9 @@
 /**
  * The system under test of one command sequence: the target plus the
- * connections its actors opened. Each actor has one authenticated connection
- * for the whole sequence; racing queries use different actors' connections.
+ * connections its actors opened. Each actor has its own authenticated
+ * connection for the whole sequence (racing queries use different actors'
+ * connections), a second one for partly matching subscriptions, and
+ * connections shared by several actors test kp-auth-multi.
  */
 import type { NostrEvent } from '../protocol/messages.js';
 import { KIND } from '../protocol/profile.js';
@@ -18,10 +20,8 @@ export class World {
   /** What the sequence exercised (commands by kind, answers by outcome), summed into the run's report. */
   readonly stats = new Map<string, number>();
   readonly startedMs = Date.now();
-  private readonly conns = new Map<number, Conn>();
-  private anon: Conn | undefined;
-  /** `requester>owner` → id of the open limit:0 subscription. */
-  private readonly live = new Map<string, string>();
+  /** Connections by key (`A1`, `A1~2`, `A1+A2`, `anon`) with the actors authenticated on each. */
+  private readonly conns = new Map<string, { actors: readonly number[]; conn: Conn }>();
 
   constructor(readonly target: Target) {}
 
@@ -37,35 +37,32 @@ export class World {
     return this.target.events.keys(actor).pubkey;
   }
 
-  /** The actor's authenticated connection, opened on first use. */
-  async conn(actor: number): Promise<Conn> {
-    const open = this.conns.get(actor);
-    if (open) return open;
+  /** The connection `key`, opened on first use with one AUTH per actor (kp-auth-multi). */
+  async connection(key: string, actors: readonly number[]): Promise<Conn> {
+    const open = this.conns.get(key);
+    if (open) return open.conn;
     const conn = await this.target.connect();
-    this.conns.set(actor, conn);
-    const reply = await conn.auth(this.target.events.keys(actor));
-    if (!reply.ok) throw new SetupError(`AUTH as ${actorName(actor)} was refused: ${reply.message}`);
+    this.conns.set(key, { actors, conn });
+    for (const actor of actors) {
+      const reply = await conn.auth(this.target.events.keys(actor));
+      if (!reply.ok) throw new SetupError(`AUTH as ${actorName(actor)} on ${key} was refused: ${reply.message}`);
+    }
     return conn;
   }
 
+  /** The actor's own authenticated connection. */
+  conn(actor: number): Promise<Conn> {
+    return this.connection(actorName(actor), [actor]);
+  }
+
   /** A connection on which nobody is authenticated. */
-  async anonymous(): Promise<Conn> {
-    this.anon ??= await this.target.connect();
-    return this.anon;
+  anonymous(): Promise<Conn> {
+    return this.connection('anon', []);
   }
 
-  liveSub(requester: number, owner: number): string | undefined {
-    return this.live.get(`${requester}>${owner}`);
-  }
-
-  setLiveSub(requester: number, owner: number, subId: string): void {
-    this.live.set(`${requester}>${owner}`, subId);
-  }
-
-  /** Every open connection: the actor holding it (undefined: nobody authenticated) and its pubkey. */
-  connections(): { holder: number | undefined; pubkey: string | undefined; conn: Conn }[] {
-    const out = [...this.conns].map(([actor, conn]) => ({ holder: actor as number | undefined, pubkey: this.pubkey(actor), conn }));
-    return this.anon ? [...out, { holder: undefined, pubkey: undefined, conn: this.anon }] : out;
+  /** Every open connection and the actors authenticated on it. */
+  connections(): { holders: readonly number[]; conn: Conn }[] {
+    return [...this.conns.values()].map(({ actors, conn }) => ({ holders: actors, conn }));
   }
 
   /** The owner's own query (kp-req-owner): consumes nothing and is not charged. */
@@ -78,7 +75,6 @@ export class World {
   }
 
   async close(): Promise<void> {
-    const all = [...this.conns.values(), ...(this.anon ? [this.anon] : [])];
-    await Promise.all(all.map((c) => c.close()));
+    await Promise.all([...this.conns.values()].map((c) => c.conn.close()));
   }
 }

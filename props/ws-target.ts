@@ -68,6 +68,8 @@ class WsTarget implements Target {
     readonly limits: KeyPackageLimits,
     readonly clock: MovableClock | undefined,
     private readonly timeoutMs: number,
+    /** How long to wait for a challenge on connect before provoking one (a relay with lazy AUTH). */
+    private readonly challengeTimeoutMs?: number,
   ) {
     this.events = new FreshEvents(() => this.nowSeconds());
   }
@@ -77,7 +79,10 @@ class WsTarget implements Target {
   }
 
   async connect(): Promise<Conn> {
-    const client = await RelayClient.connect(this.url, { timeoutMs: this.timeoutMs });
+    const client = await RelayClient.connect(this.url, {
+      timeoutMs: this.timeoutMs,
+      ...(this.challengeTimeoutMs === undefined ? {} : { challengeTimeoutMs: this.challengeTimeoutMs }),
+    });
     this.clients.push(client);
     return new WsConn(client, () => this.nowSeconds());
   }
@@ -91,6 +96,8 @@ export interface UrlTargetOptions {
   url: string;
   limits: KeyPackageLimits;
   timeoutMs?: number;
+  /** See RelayClient's challengeTimeoutMs: shorter for a relay known to send its challenge only when refusing. */
+  challengeTimeoutMs?: number;
 }
 
 /** Any relay: fresh keys per sequence, its own clock. */
@@ -101,7 +108,7 @@ export function urlFactory(opts: UrlTargetOptions): TargetFactory {
     limits: opts.limits,
     canMoveClock: false,
     async create() {
-      return new WsTarget(opts.url, opts.limits, undefined, opts.timeoutMs ?? 5000);
+      return new WsTarget(opts.url, opts.limits, undefined, opts.timeoutMs ?? 5000, opts.challengeTimeoutMs);
     },
     async close() {},
   };

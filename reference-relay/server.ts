@@ -67,9 +67,21 @@ export async function startRelay(opts: RelayOptions = {}): Promise<RunningRelay>
   const publicHost = config.publicUrl ? new URL(config.publicUrl).host.toLowerCase() : undefined;
 
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
-    const session = core.open(publicHost ?? normalHost(req.headers.host ?? ''), (text) => {
-      if (ws.readyState === ws.OPEN) ws.send(text);
-    });
+    const session = core.open(
+      publicHost ?? normalHost(req.headers.host ?? ''),
+      (text) => {
+        if (ws.readyState === ws.OPEN) ws.send(text);
+      },
+      {
+        sendWritten: (text) =>
+          new Promise<void>((resolve) => {
+            // Resolves on the socket's write callback, error or not: the frame has left or never will.
+            if (ws.readyState === ws.OPEN) ws.send(text, () => resolve());
+            else resolve();
+          }),
+        close: (code, why) => ws.close(code, why),
+      },
+    );
     core.log(`session ${session.id} connected from ${req.socket.remoteAddress ?? '?'}`);
     ws.on('message', (data, isBinary) => {
       if (isBinary) session.send(['NOTICE', reason(PREFIX.invalid, 'binary frames are not Nostr messages; send text frames')]);

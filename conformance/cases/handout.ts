@@ -5,7 +5,7 @@ import { ids, type TestContext } from '../context.js';
 import type { ConformanceTest } from '../types.js';
 import { kp, reqLine, distinct, askFor, liveSub, reqOnce, allDeliveries } from '../steps.js';
 import { keyPackage, oldestFirst } from '../../fixtures/events.js';
-import { nowSeconds } from '../../client/relay-client.js';
+import { closeText, ConnectionClosedError, nowSeconds } from '../../client/relay-client.js';
 import { eventProblem, type Keys } from '../../protocol/crypto.js';
 import type { NostrEvent } from '../../protocol/messages.js';
 
@@ -58,6 +58,27 @@ async function judgeRace(t: TestContext, owner: Keys, handed: readonly NostrEven
 
 const RACERS = 8;
 
+/**
+ * A race can go the right way by luck: each race test runs up to this many
+ * rounds, with fresh owner and requesters, and fails on the first round that
+ * hands a KeyPackage out twice.
+ */
+const RACE_ROUNDS = 3;
+
+/** Runs one round's concurrent requests; a relay that hangs up on them instead of answering fails the rule. */
+async function raceRound(t: TestContext, round: number, requests: () => Promise<NostrEvent[]>): Promise<NostrEvent[]> {
+  try {
+    return await requests();
+  } catch (err) {
+    if (!(err instanceof ConnectionClosedError)) throw err;
+    return t.fail(
+      `in race round ${round}, the relay closed a requester's connection instead of answering its concurrent requests`,
+      'every concurrent request answered (EVENTs then EOSE, or an OK)',
+      `the connection was closed (${closeText(err.code, err.reason)})`,
+    );
+  }
+}
+
 /** kp-handout-intact: every handed-out event verifies and is the published event, field for field. */
 function checkIntact(t: TestContext, published: readonly NostrEvent[], handed: readonly NostrEvent[]): void {
   if (handed.length === 0) t.untested('nothing was handed out (see kp-req-handout, kp-447-delivery), so there is no KeyPackage to inspect');
@@ -83,13 +104,26 @@ export const handoutTests: ConformanceTest[] = [
     needsLimits: true,
     async run(t) {
       const m = t.limits.max_per_query;
+      if (t.limits.queries_per_window < 3) t.untested(`the test asks one owner 3 times; queries_per_window is ${t.limits.queries_per_window}`);
+      if (t.limits.served_per_window < 2 * m + 1) t.untested(`the test needs ${2 * m + 1} hand-outs; served_per_window is ${t.limits.served_per_window}`);
       const owner = t.newKeys();
-      await t.publishKeyPackages(owner, 2 * m + 2);
+      await t.publishKeyPackages(owner, 2 * m + 3); // more than every ask below takes, so available never binds
       const { client } = await t.connectAs('alice');
-      const plain = await client.req([askFor(owner)]);
-      t.check(plain.events.length <= m, `a REQ without limit may hand out at most max_per_query (${m}) KeyPackages`, `at most ${m} EVENT`, reqLine(plain));
-      const large = await client.req([askFor(owner, { limit: m + 5 })]);
-      t.check(large.events.length <= m, `a REQ with limit ${m + 5} may still hand out at most max_per_query (${m})`, `at most ${m} EVENT`, reqLine(large));
+      // Exactly min(limit, max_per_query): more is too many, fewer leaves stored KeyPackages unserved.
+      const asks: [string, { limit?: number }, number][] = [
+        ['without limit', {}, m],
+        [`with limit ${m + 5}`, { limit: m + 5 }, m],
+        ['with limit 1', { limit: 1 }, 1],
+      ];
+      for (const [what, extra, want] of asks) {
+        const res = await reqOnce(client, [askFor(owner, extra)]);
+        t.check(
+          res.closed === undefined && res.events.length === want,
+          `a REQ ${what} for an owner with more stored must hand out exactly min(limit, max_per_query) = ${want} (max_per_query ${m})`,
+          `${want} EVENT then EOSE`,
+          reqLine(res),
+        );
+      }
     },
   },
   {
@@ -100,14 +134,21 @@ export const handoutTests: ConformanceTest[] = [
     needsLimits: true,
     async run(t) {
       const m = t.limits.max_per_query;
+      if (t.limits.queries_per_window < 2) t.untested(`the test asks one owner twice; queries_per_window is ${t.limits.queries_per_window}`);
+      if (t.limits.served_per_window < m + 1) t.untested(`the test needs ${m + 1} hand-outs; served_per_window is ${t.limits.served_per_window}`);
       const owner = t.newKeys();
       await t.publishKeyPackages(owner, m + 3);
       const { client, keys } = await t.connectAs('alice');
       await liveSub(client, askFor(owner));
       const dflt = distinct((await allDeliveries(t, client, await client.requestKeyPackages(keys, owner.pubkey))).map((d) => d.event));
-      t.check(dflt.length <= m, `a 447 without n asks for max_per_query (${m}) at most`, `at most ${m} KeyPackages`, `${dflt.length}: ${ids(dflt).join(', ')}`);
+      t.check(
+        dflt.length === m,
+        `a 447 without n asks for max_per_query (${m}) and, with ${m + 3} stored, must get exactly that many`,
+        `${m} KeyPackages`,
+        `${dflt.length}: ${ids(dflt).join(', ')}`,
+      );
       const one = distinct((await allDeliveries(t, client, await client.requestKeyPackages(keys, owner.pubkey, 1))).map((d) => d.event));
-      t.check(one.length <= 1, 'a 447 with ["n", "1"] hands out at most one KeyPackage', 'at most 1 KeyPackage', `${one.length}: ${ids(one).join(', ')}`);
+      t.check(one.length === 1, 'a 447 with ["n", "1"] for an owner with more stored must get exactly one KeyPackage', '1 KeyPackage', `${one.length}: ${ids(one).join(', ')}`);
     },
   },
   {
@@ -295,12 +336,14 @@ export const handoutTests: ConformanceTest[] = [
     level: 'MUST',
     needsLimits: true,
     async run(t) {
-      const owner = t.newKeys();
-      await t.publishKeyPackages(owner, 2 * t.limits.max_per_query + 1);
-      const racers = await Promise.all(Array.from({ length: RACERS }, (_, i) => t.connectAs(`r${i}`)));
-      t.note(`${RACERS} requesters on separate connections send their REQs at once`);
-      const results = await Promise.all(racers.map(({ client }) => client.req([askFor(owner)])));
-      await judgeRace(t, owner, results.flatMap((r) => r.events));
+      for (let round = 1; round <= RACE_ROUNDS; round++) {
+        const owner = t.newKeys();
+        await t.publishKeyPackages(owner, 2 * t.limits.max_per_query + 1);
+        const racers = await Promise.all(Array.from({ length: RACERS }, (_, i) => t.connectAs(`${round}r${i}`)));
+        t.note(`round ${round}: ${RACERS} requesters on separate connections send their REQs at once`);
+        const handed = await raceRound(t, round, async () => (await Promise.all(racers.map(({ client }) => client.req([askFor(owner)])))).flatMap((r) => r.events));
+        await judgeRace(t, owner, handed);
+      }
     },
   },
   {
@@ -310,20 +353,26 @@ export const handoutTests: ConformanceTest[] = [
     level: 'MUST',
     needsLimits: true,
     async run(t) {
-      const owner = t.newKeys();
-      await t.publishKeyPackages(owner, 2 * t.limits.max_per_query + 1);
-      const racers = await Promise.all(Array.from({ length: RACERS }, (_, i) => t.connectAs(`r${i}`)));
-      const by447 = racers.filter((_, i) => i % 2 === 1);
-      await Promise.all(by447.map(({ client }) => liveSub(client, askFor(owner))));
-      t.note(`${RACERS} requesters on separate connections, half by REQ and half by 447, ask at once`);
-      const got = await Promise.all(
-        racers.map(async ({ client, keys }, i) => {
-          if (i % 2 === 0) return (await client.req([askFor(owner)])).events;
-          const result = await client.requestKeyPackages(keys, owner.pubkey);
-          return distinct((await allDeliveries(t, client, result)).map((d) => d.event));
-        }),
-      );
-      await judgeRace(t, owner, got.flat());
+      for (let round = 1; round <= RACE_ROUNDS; round++) {
+        const owner = t.newKeys();
+        await t.publishKeyPackages(owner, 2 * t.limits.max_per_query + 1);
+        const racers = await Promise.all(Array.from({ length: RACERS }, (_, i) => t.connectAs(`${round}r${i}`)));
+        const by447 = racers.filter((_, i) => i % 2 === 1);
+        await Promise.all(by447.map(({ client }) => liveSub(client, askFor(owner))));
+        t.note(`round ${round}: ${RACERS} requesters on separate connections, half by REQ and half by 447, ask at once`);
+        const got = await raceRound(t, round, async () =>
+          (
+            await Promise.all(
+              racers.map(async ({ client, keys }, i) => {
+                if (i % 2 === 0) return (await client.req([askFor(owner)])).events;
+                const result = await client.requestKeyPackages(keys, owner.pubkey);
+                return distinct((await allDeliveries(t, client, result)).map((d) => d.event));
+              }),
+            )
+          ).flat(),
+        );
+        await judgeRace(t, owner, got);
+      }
     },
   },
   {
@@ -334,12 +383,14 @@ export const handoutTests: ConformanceTest[] = [
     needsLimits: true,
     async run(t) {
       const k = Math.min(4, t.limits.queries_per_window);
-      const owner = t.newKeys();
-      await t.publishKeyPackages(owner, 2 * t.limits.max_per_query + 1);
-      const { client } = await t.connectAs('alice');
-      t.note(`${k} REQs on one connection sent without waiting for each other`);
-      const results = await Promise.all(Array.from({ length: k }, () => client.req([askFor(owner)])));
-      await judgeRace(t, owner, results.flatMap((r) => r.events));
+      for (let round = 1; round <= RACE_ROUNDS; round++) {
+        const owner = t.newKeys();
+        await t.publishKeyPackages(owner, 2 * t.limits.max_per_query + 1);
+        const { client } = await t.connectAs(`alice${round}`); // fresh requester: each round within the served cap
+        t.note(`round ${round}: ${k} REQs on one connection sent without waiting for each other`);
+        const handed = await raceRound(t, round, async () => (await Promise.all(Array.from({ length: k }, () => client.req([askFor(owner)])))).flatMap((r) => r.events));
+        await judgeRace(t, owner, handed);
+      }
     },
   },
   {

@@ -3,9 +3,9 @@ import { ids, type TestContext } from '../context.js';
 import type { ConformanceTest } from '../types.js';
 import { awaitFrame } from '../steps.js';
 import { deletion, keyPackage, textNote } from '../../fixtures/events.js';
-import { newSubId, nowSeconds, type RelayClient } from '../../client/relay-client.js';
+import { closeText, ConnectionClosedError, newSubId, nowSeconds, type RelayClient } from '../../client/relay-client.js';
 import { sign, type Keys } from '../../protocol/crypto.js';
-import type { Filter, NostrEvent } from '../../protocol/messages.js';
+import type { Filter, NostrEvent, RelayMessage } from '../../protocol/messages.js';
 import { KIND, PREFIX, TAG } from '../../protocol/profile.js';
 
 /**
@@ -27,12 +27,29 @@ async function refusals(t: TestContext): Promise<{ what: string; message: string
   const broken = { ...note, sig: note.sig.slice(0, -1) + (note.sig.endsWith('0') ? '1' : '0') };
   const ok = await client.publish(broken);
   if (!ok.ok && typeof ok.message === 'string') found.push({ what: 'the OK false for an EVENT with a broken signature', message: ok.message });
+  const conn = { client };
   for (const [sub, filter] of closedProbes(t)) {
-    client.send(['REQ', sub, filter]);
-    const m = await awaitFrame(t, client, (x) => (x[0] === 'EOSE' || x[0] === 'CLOSED') && x[1] === sub, `EOSE or CLOSED for ${sub.slice(0, 20)}`);
+    const m = await probe(t, conn, sub, filter);
     if (m?.[0] === 'CLOSED') found.push({ what: `the CLOSED for ${JSON.stringify(filter)}`, message: m[2] });
   }
   return found;
+}
+
+/**
+ * Sends one probe REQ and returns its EOSE or CLOSED. A relay that closes the
+ * connection instead answers nothing here (kp-robust-bad-input judges that);
+ * the next probes go on a fresh connection.
+ */
+async function probe(t: TestContext, conn: { client: RelayClient }, sub: string, filter: unknown): Promise<RelayMessage | undefined> {
+  try {
+    conn.client.send(['REQ', sub, filter]);
+    return await awaitFrame(t, conn.client, (x) => (x[0] === 'EOSE' || x[0] === 'CLOSED') && x[1] === sub, `EOSE or CLOSED for ${sub.slice(0, 20)}`);
+  } catch (err) {
+    if (!(err instanceof ConnectionClosedError)) throw err;
+    t.note(`the relay closed the connection on ${JSON.stringify(filter)} (${closeText(err.code, err.reason)}); the next probes use a new connection`);
+    conn.client = await t.connect('client');
+    return undefined;
+  }
 }
 
 /** Requests a relay of this profile refuses: an invalid filter, a too-long id, someone's KeyPackages without AUTH. */
@@ -172,11 +189,10 @@ export const nip01Tests: ConformanceTest[] = [
     requirement:
       'CLOSED messages MUST be sent in response to a REQ when the relay refuses to fulfill it ... This message uses the same pattern of OK messages with the machine-readable prefix and human-readable message.',
     async run(t: TestContext) {
-      const client = await t.connect('client');
+      const conn = { client: await t.connect('client') };
       const closed: string[] = [];
       for (const [sub, filter] of closedProbes(t)) {
-        client.send(['REQ', sub, filter]);
-        const m = await awaitFrame(t, client, (x) => (x[0] === 'EOSE' || x[0] === 'CLOSED') && x[1] === sub, `EOSE or CLOSED for ${sub.slice(0, 20)}`);
+        const m = await probe(t, conn, sub, filter);
         if (m?.[0] !== 'CLOSED') continue;
         closed.push(m[2]);
         t.check(machinePrefix(m[2]) !== undefined, `the CLOSED for ${JSON.stringify(filter)} must start with a machine-readable prefix`, '"<prefix>: ..."', JSON.stringify(m[2]));

@@ -7,7 +7,7 @@ import { ids, type TestContext } from '../context.js';
 import type { ConformanceTest } from '../types.js';
 import type { RelayClient } from '../../client/relay-client.js';
 import type { Keys } from '../../protocol/crypto.js';
-import { PREFIX } from '../../protocol/profile.js';
+import { PREFIX, prefixOf } from '../../protocol/profile.js';
 import { allDeliveries, askFor, boundedQueries, boundedServed, closedWith, eventFrames, idSet, liveSub, okLine, refusedWith, reqLine, reqOnce } from '../steps.js';
 
 /**
@@ -15,7 +15,7 @@ import { allDeliveries, askFor, boundedQueries, boundedServed, closedWith, event
  * from fresh owners that each keep one more than they give (so no last resort
  * is involved) and each see at most queries_per_window queries.
  */
-async function fillServed(t: TestContext, client: RelayClient, amount: number): Promise<void> {
+async function fillServed(t: TestContext, client: RelayClient, amount: number, judge: 'served' | 'setup' = 'setup'): Promise<void> {
   const { max_per_query: m, queries_per_window: q } = t.limits;
   t.note(`handing ${amount} KeyPackages to the requester to bring it near served_per_window`);
   for (let left = amount; left > 0; ) {
@@ -25,6 +25,14 @@ async function fillServed(t: TestContext, client: RelayClient, amount: number): 
     for (let got = 0; got < fromOwner; ) {
       const take = Math.min(m, fromOwner - got);
       const res = await reqOnce(client, [askFor(owner, { limit: take })]);
+      if (judge === 'served' && res.closed !== undefined && prefixOf(res.closed) === PREFIX.rateLimited) {
+        // The advertised limits are the relay's limits (§6.4): refusing below them is enforcing another cap.
+        t.fail(
+          `a REQ that keeps the requester within the advertised served_per_window (${t.limits.served_per_window}) must be served: the relay enforces a lower cap than it advertises`,
+          `${take} EVENT then EOSE (hand-out ${amount - left + got + take} of ${t.limits.served_per_window})`,
+          reqLine(res),
+        );
+      }
       if (res.closed !== undefined || res.events.length !== take) {
         t.untested(`while handing out ${amount} KeyPackages within the advertised limits, a REQ with limit ${take} got ${reqLine(res)}`);
       }
@@ -35,17 +43,23 @@ async function fillServed(t: TestContext, client: RelayClient, amount: number): 
 }
 
 /** Sends `count` charged REQs for `owner`; untested if the relay refuses one within the limit. */
-async function chargeReqs(t: TestContext, client: RelayClient, owner: Keys, count: number): Promise<void> {
+async function chargeReqs(t: TestContext, client: RelayClient, owner: Keys, count: number, judge: 'queries' | 'setup' = 'setup'): Promise<void> {
   for (let i = 0; i < count; i++) {
     const res = await reqOnce(client, [askFor(owner)]);
+    if (judge === 'queries' && res.closed !== undefined && prefixOf(res.closed) === PREFIX.rateLimited) {
+      t.fail(`charged query ${i + 1} of the advertised queries_per_window (${t.limits.queries_per_window}) must be served: the relay enforces a lower limit than it advertises`, 'EOSE', reqLine(res));
+    }
     if (res.closed !== undefined) t.untested(`the relay refused charged query ${i + 1} of queries_per_window (${t.limits.queries_per_window}) for one owner: ${res.closed}`);
   }
 }
 
 /** Sends `count` charged 447s for `owner`; untested if the relay refuses one within the limit. */
-async function charge447s(t: TestContext, client: RelayClient, signer: Keys, owner: Keys, count: number): Promise<void> {
+async function charge447s(t: TestContext, client: RelayClient, signer: Keys, owner: Keys, count: number, judge: 'queries' | 'setup' = 'setup'): Promise<void> {
   for (let i = 0; i < count; i++) {
     const r = await client.requestKeyPackages(signer, owner.pubkey);
+    if (judge === 'queries' && !r.ok && prefixOf(r.message) === PREFIX.rateLimited) {
+      t.fail(`447 number ${i + 1} of the advertised queries_per_window (${t.limits.queries_per_window}) must be served: the relay enforces a lower limit than it advertises`, '["OK", <id>, true, ...]', okLine(r));
+    }
     if (!r.ok) t.untested(`the relay refused charged 447 ${i + 1} of queries_per_window (${t.limits.queries_per_window}) for one owner: ${r.message}`);
   }
   await t.quiet(client); // deliveries of a relay that sends them after the OK must not count against the next request
@@ -70,7 +84,7 @@ export const rateLimitTests: ConformanceTest[] = [
       const owner = t.newKeys();
       await t.publishKeyPackages(owner, 1);
       const { client } = await t.connectAs('alice');
-      await chargeReqs(t, client, owner, q);
+      await chargeReqs(t, client, owner, q, 'queries');
       const over = await client.req([askFor(owner)]);
       closedWith(t, over, PREFIX.rateLimited, `charged REQ ${q + 1} for one owner (queries_per_window is ${q})`);
       t.equal(ids(over.events), [], 'the refused REQ hands out nothing');
@@ -87,7 +101,7 @@ export const rateLimitTests: ConformanceTest[] = [
       const owner = t.newKeys(); // no KeyPackages: each request finds nothing and is still charged
       const { client, keys } = await t.connectAs('alice');
       await liveSub(client, askFor(owner));
-      await charge447s(t, client, keys, owner, q);
+      await charge447s(t, client, keys, owner, q, 'queries');
       const over = await client.requestKeyPackages(keys, owner.pubkey);
       refusedWith(t, over, PREFIX.rateLimited, `447 number ${q + 1} for one owner (queries_per_window is ${q}; the earlier ones found nothing and still count)`);
     },
@@ -101,7 +115,7 @@ export const rateLimitTests: ConformanceTest[] = [
     async run(t) {
       const s = boundedServed(t);
       const { client } = await t.connectAs('alice');
-      await fillServed(t, client, s);
+      await fillServed(t, client, s, 'served');
       const owner = t.newKeys();
       await t.publishKeyPackages(owner, 2);
       const over = await client.req([askFor(owner, { limit: 1 })]);
@@ -118,7 +132,7 @@ export const rateLimitTests: ConformanceTest[] = [
     async run(t) {
       const s = boundedServed(t);
       const { client, keys } = await t.connectAs('alice');
-      await fillServed(t, client, s);
+      await fillServed(t, client, s, 'served');
       const owner = t.newKeys();
       await t.publishKeyPackages(owner, 2);
       await liveSub(client, askFor(owner));
@@ -141,7 +155,7 @@ export const rateLimitTests: ConformanceTest[] = [
       const { client } = await t.connectAs('alice');
       const first = await reqOnce(client, [askFor(lone)]);
       if (first.events.length !== 1) t.untested(`the owner's only KeyPackage was not handed out: ${reqLine(first)}`);
-      await fillServed(t, client, s - 1);
+      await fillServed(t, client, s - 1, 'served');
       if ((await t.inventory(lone)).length !== 1) t.untested('the last resort was consumed (see kp-handout-last-resort), so it cannot be handed out again to test the cap');
       const over = await client.req([askFor(lone)]);
       closedWith(
@@ -163,7 +177,7 @@ export const rateLimitTests: ConformanceTest[] = [
       const m = t.limits.max_per_query;
       if (m < 2) t.untested('max_per_query is 1: no single query can pass the cap by more than the one it is allowed');
       const { client } = await t.connectAs('alice');
-      await fillServed(t, client, s - 1);
+      await fillServed(t, client, s - 1, 'served');
       const owner = t.newKeys();
       await t.publishKeyPackages(owner, m + 1);
       const over = await client.req([askFor(owner)]);
@@ -181,7 +195,7 @@ export const rateLimitTests: ConformanceTest[] = [
       const s = boundedServed(t);
       if (s < 2) t.untested('served_per_window is below 2');
       const { client, keys } = await t.connectAs('alice');
-      await fillServed(t, client, s - 2);
+      await fillServed(t, client, s - 2, 'served');
       const owner = t.newKeys();
       await t.publishKeyPackages(owner, 2);
       await liveSub(client, askFor(owner));

@@ -61,7 +61,26 @@ function badFrame(side: string, what: string, frame: string, match: (m: RelayMes
   };
 }
 
-export const robustnessTests: ConformanceTest[] = [
+/**
+ * kp-robust-bad-input: "the relay keeps serving that connection and every other
+ * one", so a connection the relay closes while a test waits on it breaks the
+ * rule (the oversized frame's allowed close is judged inside that test).
+ */
+function keepsServing(test: ConformanceTest): ConformanceTest {
+  return {
+    ...test,
+    async run(t: TestContext) {
+      try {
+        await test.run(t);
+      } catch (err) {
+        if (!(err instanceof ConnectionClosedError)) throw err;
+        t.fail('after bad input the relay must keep serving every connection', 'a refusal, and the connections stay open', `the relay closed a connection (${closeText(err.code, err.reason)})${err.waitingFor ? ` while the client waited for ${err.waitingFor}` : ''}`);
+      }
+    },
+  };
+}
+
+export const robustnessTests: ConformanceTest[] = ([
   badFrame('malformed-json', 'malformed JSON', '["EVENT", {"kind": 1, "content": ', isRefusal, 'a clear refusal'),
   badFrame('unknown-type', 'an unknown message type', '["HELLO","world"]', (m) => m[0] === 'NOTICE', 'a NOTICE'),
   {
@@ -166,4 +185,4 @@ export const robustnessTests: ConformanceTest[] = [
       await stillServes(t, bad, 'bad input');
     },
   },
-];
+] satisfies ConformanceTest[]).map(keepsServing);

@@ -24,9 +24,11 @@ describe('the reference relay in process', () => {
     expectPass(outcome);
     // Not vacuous: every kind of command ran, and answers of every kind came back.
     const s = outcome.stats;
-    for (const command of ['publish', 'req', '447', 'race', 'inventory', 'delete', 'republish', 'expire', 'clock']) {
+    for (const command of ['publish', 'req', '447', '447-partial', 'race', 'inventory', 'delete', 'republish', 'expire', 'clock']) {
       expect(s[`command ${command}`] ?? 0, command).toBeGreaterThan(0);
     }
+    const shapes = ['req filter ids', 'req filter no-kinds', 'req with several filters', 'req on a connection with several AUTHs', '447 on a connection with several AUTHs'];
+    for (const shape of shapes) expect(s[shape] ?? 0, shape).toBeGreaterThan(0);
     for (const answer of ['req served 2', '447 served 1', 'req refused auth-required', '447 refused auth-required', '447 refused invalid']) {
       expect(s[answer] ?? 0, answer).toBeGreaterThan(0);
     }

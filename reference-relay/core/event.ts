@@ -66,7 +66,8 @@ function applyDeletion(ctx: RelayContext, deletion: NostrEvent, nowSeconds: numb
   for (const [name, value] of deletion.tags) {
     if (name === 'e' && value !== undefined && HEX64.test(value)) {
       const target = store.get(value);
-      if (target && target.pubkey !== deletion.pubkey) continue;
+      // Fault stranger-delete: the author check is skipped.
+      if (target && target.pubkey !== deletion.pubkey && !ctx.config.faults.has('stranger-delete')) continue;
       if (target?.kind === KIND.deletion) continue;
       store.remove([value]);
       store.addTombstone(value, deletion.pubkey, 'deleted', nowSeconds);

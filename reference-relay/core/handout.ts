@@ -12,18 +12,36 @@ export interface ChargedAsk extends HandoutAsk {
   requesters: readonly string[];
 }
 
-export type HandoutOutcome = { plans: HandoutPlan[] } | { refusal: RateLimitRefusal };
+export type HandoutOutcome =
+  | {
+      plans: HandoutPlan[];
+      /**
+       * Consumes what the plans hand out, when that was not done with the plans (only
+       * under the stream-then-consume faults); the handler calls it once everything is written.
+       */
+      consumeAfterSend: () => Promise<void>;
+    }
+  | { refusal: RateLimitRefusal };
 
-/** The yield the double-handout fault puts between reading and consuming. */
-const RACE_WINDOW_MS = 15;
+/**
+ * Faults double-handout and concurrent-messages: a naive relay that streams a
+ * hand-out, waits for the socket to take it, then deletes what it sent.
+ */
+export function streamsThenConsumes(ctx: RelayContext): boolean {
+  return ctx.config.faults.has('double-handout') || ctx.config.faults.has('concurrent-messages');
+}
 
-export async function handOut(ctx: RelayContext, asks: readonly ChargedAsk[]): Promise<HandoutOutcome> {
+export function handOut(ctx: RelayContext, asks: readonly ChargedAsk[]): HandoutOutcome {
   const { store, config } = ctx;
   const nowMs = ctx.nowMs();
   const nowSeconds = ctx.nowSeconds();
-  const split = config.faults.has('double-handout');
+  const split = streamsThenConsumes(ctx);
   const pending = new PendingCharges();
-  const check = { store, limits: config.limits, nowMs, pending };
+  // Fault lower-served-cap: the relay enforces half the served_per_window it advertises.
+  const limits = config.faults.has('lower-served-cap')
+    ? { ...config.limits, served_per_window: Math.floor(config.limits.served_per_window / 2) }
+    : config.limits;
+  const check = { store, limits, nowMs, pending };
   let plans: HandoutPlan[];
   try {
     plans = store.transaction(() => {
@@ -46,10 +64,13 @@ export async function handOut(ctx: RelayContext, asks: readonly ChargedAsk[]): P
     if (err instanceof RateLimitRefusal) return { refusal: err };
     throw err;
   }
-  if (split) {
-    // Fault: the read and the write are separate steps with a gap another request can enter.
-    await new Promise((resolve) => setTimeout(resolve, RACE_WINDOW_MS));
-    store.transaction(() => plans.forEach((plan) => commitHandout(store, plan, nowSeconds)));
-  }
-  return { plans };
+  const consumeAfterSend = split
+    ? async () => {
+        // The delete is a second storage round trip, as with an asynchronous database driver: its
+        // completion comes back through the event loop, after the requests already received are handled.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        store.transaction(() => plans.forEach((plan) => commitHandout(store, plan, nowSeconds)));
+      }
+    : () => Promise.resolve();
+  return { plans, consumeAfterSend };
 }

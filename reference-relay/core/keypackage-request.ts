@@ -4,12 +4,12 @@
  */
 import { matchFilter, matchFilters } from 'nostr-tools/filter';
 import { parseKeyPackageRequest } from '../../protocol/keypackage.js';
-import type { Filter, NostrEvent } from '../../protocol/messages.js';
-import { KIND, PREFIX, reason } from '../../protocol/profile.js';
+import type { Filter, NostrEvent, RelayMessage } from '../../protocol/messages.js';
+import { KIND, PREFIX, reason, TAG } from '../../protocol/profile.js';
 import type { HandoutPlan } from '../rules/handout.js';
 import type { RelayContext } from './context.js';
 import { asServed } from './deliver.js';
-import { handOut } from './handout.js';
+import { handOut, streamsThenConsumes } from './handout.js';
 import type { Session } from './session.js';
 
 /** kp-447-subscription: a filter that could ever carry this owner's KeyPackages. */
@@ -33,7 +33,9 @@ export async function handleKeyPackageRequest(ctx: RelayContext, session: Sessio
     reply(false, reason(PREFIX.invalid, parsed.problem));
     return;
   }
-  const { owner, count } = parsed;
+  const { owner } = parsed;
+  // Fault under-delivery: a request without n gets 1, not the max_per_query the profile gives it.
+  const count = config.faults.has('under-delivery') && !request.tags.some((t) => t[0] === TAG.count) ? 1 : parsed.count;
   const filters = [...session.subscriptions.values()].flat().filter((f) => canReceive(f, owner));
   if (filters.length === 0) {
     reply(
@@ -47,6 +49,7 @@ export async function handleKeyPackageRequest(ctx: RelayContext, session: Sessio
   }
 
   let plan: HandoutPlan;
+  let consumeAfterSend = (): Promise<void> => Promise.resolve();
   if (session.authenticated.has(owner)) {
     // kp-447-owner: the owner's own query, nothing consumed, nothing charged.
     const send = ctx.store
@@ -55,13 +58,14 @@ export async function handleKeyPackageRequest(ctx: RelayContext, session: Sessio
       .slice(0, count);
     plan = { owner, send, consume: [], lastResort: undefined };
   } else {
-    const outcome = await handOut(ctx, [{ owner, max: count, filters, requesters: [request.pubkey] }]);
+    const outcome = handOut(ctx, [{ owner, max: count, filters, requesters: [request.pubkey] }]);
     if ('refusal' in outcome) {
       metrics.rateLimited.inc({ path: '447', limit: outcome.refusal.limit });
       reply(false, outcome.refusal.message);
       return;
     }
     plan = outcome.plans[0]!;
+    consumeAfterSend = outcome.consumeAfterSend;
     metrics.handedOut.inc({ path: '447' }, plan.send.length);
     metrics.consumed.inc({ path: '447' }, plan.consume.length);
     if (plan.lastResort) metrics.lastResortServed.inc({ path: '447' });
@@ -75,12 +79,19 @@ export async function handleKeyPackageRequest(ctx: RelayContext, session: Sessio
   const okFirst = config.faults.has('ok-before-delivery');
   if (okFirst) reply(true, message);
   // kp-447-delivery: every matching subscription of this connection gets each KeyPackage.
+  // Only a stream-then-consume fault waits for the socket; the reference consumed before sending.
+  const send = streamsThenConsumes(ctx) ? (m: RelayMessage) => session.sendWritten(m) : (m: RelayMessage) => Promise.resolve(session.send(m));
+  const written: Promise<void>[] = [];
   for (const kp of plan.send) {
     const served = asServed(ctx, kp);
     for (const [subId, subFilters] of session.subscriptions) {
-      if (matchFilters(subFilters, kp)) session.send(['EVENT', subId, served]);
+      if (!matchFilters(subFilters, kp)) continue;
+      written.push(send(['EVENT', subId, served]));
+      if (config.faults.has('first-subscription-only')) break; // fault: the other matching subscriptions get nothing
     }
   }
+  await Promise.all(written);
+  await consumeAfterSend(); // a no-op unless a stream-then-consume fault deferred it
   if (!okFirst) reply(true, message); // kp-447-ok-after-delivery
   metrics.deliveryLatency.observe({ path: '447' }, Number(process.hrtime.bigint() - started) / 1e9);
 }

@@ -4,7 +4,7 @@
  * drive it directly with an injected clock.
  */
 import type { NostrEvent } from '../../protocol/messages.js';
-import { PREFIX, prefixOf, reason } from '../../protocol/profile.js';
+import { KIND, PREFIX, prefixOf, reason } from '../../protocol/profile.js';
 import { nowSecondsOf } from '../clock.js';
 import type { RelayConfig } from '../config.js';
 import { RelayMetrics } from '../metrics.js';
@@ -13,7 +13,7 @@ import { handleAuth } from './auth.js';
 import type { RelayContext } from './context.js';
 import { handleEvent } from './event.js';
 import { handleClose, handleReq } from './req.js';
-import { Session } from './session.js';
+import { Session, type SessionTransport } from './session.js';
 
 /**
  * Fault lazy-challenge (strfry's lazy AUTH): no challenge on connect; it goes
@@ -35,6 +35,24 @@ function isAuthRequiredRefusal(text: string): boolean {
   const m = JSON.parse(text) as unknown[];
   const reason = m[0] === 'CLOSED' ? m[2] : m[0] === 'OK' && m[2] === false ? m[3] : undefined;
   return typeof reason === 'string' && prefixOf(reason) === PREFIX.authRequired;
+}
+
+/** Fault close-under-load: a connection with more KeyPackage requests than this in flight is closed. */
+const LOAD_SHED_IN_FLIGHT = 2;
+
+/** A REQ for kind 443 that is not a limit:0 subscription, or a kind 447: what the close-under-load fault counts. */
+function asksForKeyPackages(text: string): boolean {
+  try {
+    const m = JSON.parse(text) as unknown[];
+    if (m[0] === 'EVENT') return (m[1] as { kind?: unknown } | null)?.kind === KIND.keyPackageRequest;
+    if (m[0] !== 'REQ') return false;
+    return m.slice(2).some((f) => {
+      const filter = f as { kinds?: unknown; limit?: unknown } | null;
+      return Array.isArray(filter?.kinds) && filter.kinds.includes(KIND.keyPackage) && filter.limit !== 0;
+    });
+  } catch {
+    return false;
+  }
 }
 
 export class RelayCore implements RelayContext {
@@ -62,9 +80,14 @@ export class RelayCore implements RelayContext {
   }
 
   /** A new connection: kp-auth-challenge, the challenge before anything else. */
-  open(relayHost: string, sendFrame: (text: string) => void): Session {
+  open(relayHost: string, sendFrame: (text: string) => void, transport: SessionTransport = {}): Session {
     const lazy = this.config.faults.has('lazy-challenge');
-    const session: Session = new Session(this.nextSessionId++, relayHost, lazy ? challengeBeforeFirstRefusal(sendFrame, () => session.challenge) : sendFrame);
+    const session: Session = new Session(
+      this.nextSessionId++,
+      relayHost,
+      lazy ? challengeBeforeFirstRefusal(sendFrame, () => session.challenge) : sendFrame,
+      transport,
+    );
     this.sessions.add(session);
     this.metrics.connections.set(this.sessions.size);
     if (!this.config.faults.has('no-challenge') && !lazy) session.send(['AUTH', session.challenge]);
@@ -78,13 +101,25 @@ export class RelayCore implements RelayContext {
 
   /** Handles one frame; frames of one session are handled in order. */
   receive(session: Session, text: string): Promise<void> {
-    return session.enqueue(() =>
-      this.dispatch(session, text).catch((err: unknown) => {
-        this.log(`session ${session.id}: internal error: ${String(err)}`);
-        session.send(['NOTICE', reason(PREFIX.error, 'the relay failed to handle that message')]);
-      }),
-    );
+    const { faults } = this.config;
+    const load = faults.has('close-under-load') && asksForKeyPackages(text) ? 1 : 0;
+    session.keyPackageAsksInFlight += load;
+    if (session.keyPackageAsksInFlight > LOAD_SHED_IN_FLIGHT) {
+      // Fault: shed load by hanging up instead of answering every request.
+      session.closeConnection(1013, 'try again later: too many KeyPackage requests in flight');
+      return Promise.resolve();
+    }
+    const handle = (): Promise<void> =>
+      this.dispatch(session, text)
+        .catch((err: unknown) => {
+          this.log(`session ${session.id}: internal error: ${String(err)}`);
+          session.send(['NOTICE', reason(PREFIX.error, 'the relay failed to handle that message')]);
+        })
+        .finally(() => (session.keyPackageAsksInFlight -= load));
+    // Fault: a connection's messages are handled side by side, as a relay that spawns a task per message does.
+    return faults.has('concurrent-messages') ? handle() : session.enqueue(handle);
   }
+
 
   private async dispatch(session: Session, text: string): Promise<void> {
     let message: unknown;

@@ -5,11 +5,11 @@
  */
 import { isExpired } from '../../protocol/events.js';
 import { parseFilter } from '../../protocol/filter.js';
-import type { Filter, NostrEvent } from '../../protocol/messages.js';
+import type { Filter, NostrEvent, RelayMessage } from '../../protocol/messages.js';
 import { KIND, PREFIX, reason } from '../../protocol/profile.js';
 import type { RelayContext } from './context.js';
 import { asServed } from './deliver.js';
-import { handOut, type ChargedAsk } from './handout.js';
+import { handOut, streamsThenConsumes, type ChargedAsk } from './handout.js';
 import type { Session } from './session.js';
 
 /** kp-req-scope: the owners whose KeyPackages this filter asks for. */
@@ -45,6 +45,11 @@ export async function handleReq(ctx: RelayContext, session: Session, message: un
   for (const [i, raw] of rawFilters.entries()) {
     const parsed = parseFilter(raw);
     if ('problem' in parsed) {
+      if (config.faults.has('crash-on-bad-filter')) {
+        // Fault: what a relay process that dies on a bad filter does to every connection.
+        for (const s of ctx.sessions) s.closeConnection(1011, 'internal error');
+        return;
+      }
       closed(PREFIX.invalid, `filter ${i + 1}: ${parsed.problem}`);
       return;
     }
@@ -79,7 +84,7 @@ export async function handleReq(ctx: RelayContext, session: Session, message: un
     for (const ask of asks) ask.requesters = [`anonymous:${session.id}`];
   }
 
-  const outcome = asks.length > 0 ? await handOut(ctx, asks) : { plans: [] };
+  const outcome = asks.length > 0 ? handOut(ctx, asks) : { plans: [], consumeAfterSend: () => Promise.resolve() };
   if ('refusal' in outcome) {
     metrics.rateLimited.inc({ path: 'req', limit: outcome.refusal.limit });
     closed(PREFIX.rateLimited, outcome.refusal.detail);
@@ -96,13 +101,18 @@ export async function handleReq(ctx: RelayContext, session: Session, message: un
       session.send(['EVENT', subId, event]);
     }
   }
+  // Only a stream-then-consume fault waits for the socket; the reference consumed before sending.
+  const send = streamsThenConsumes(ctx) ? (m: RelayMessage) => session.sendWritten(m) : (m: RelayMessage) => Promise.resolve(session.send(m));
+  const written: Promise<void>[] = [];
   for (const plan of outcome.plans) {
-    for (const kp of plan.send) session.send(['EVENT', subId, asServed(ctx, kp)]);
+    for (const kp of plan.send) written.push(send(['EVENT', subId, asServed(ctx, kp)]));
     metrics.handedOut.inc({ path: 'req' }, plan.send.length);
     metrics.consumed.inc({ path: 'req' }, plan.consume.length);
     if (plan.lastResort) metrics.lastResortServed.inc({ path: 'req' });
     (plan.send.length > 0 ? metrics.requestsFulfilled : metrics.requestsEmpty).inc({ path: 'req' });
   }
+  await Promise.all(written);
+  await outcome.consumeAfterSend(); // a no-op unless a stream-then-consume fault deferred it
   if (outcome.plans.length > 0) metrics.deliveryLatency.observe({ path: 'req' }, Number(process.hrtime.bigint() - started) / 1e9);
   session.send(['EOSE', subId]);
   session.subscriptions.set(subId, filters);

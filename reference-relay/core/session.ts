@@ -2,6 +2,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Filter, RelayMessage } from '../../protocol/messages.js';
 
+/** What a transport can do beyond sending a frame; the in-process target has neither. */
+export interface SessionTransport {
+  /** Sends a frame and resolves once it was written to the socket (its write callback). */
+  sendWritten?(text: string): Promise<void>;
+  close?(code: number, reason: string): void;
+}
+
 export class Session {
   readonly challenge = randomBytes(16).toString('hex');
   /** NIP-42: every pubkey that authenticated on this connection (kp-auth-multi). */
@@ -14,11 +21,26 @@ export class Session {
     /** host[:port] clients use to reach the relay, checked against NIP-42 relay tags. */
     readonly relayHost: string,
     private readonly sendFrame: (text: string) => void,
+    private readonly transport: SessionTransport = {},
   ) {}
 
   send(message: RelayMessage): void {
     this.sendFrame(JSON.stringify(message));
   }
+
+  /** Sends and waits until the transport wrote the frame out; in process a frame is delivered when sent. */
+  async sendWritten(message: RelayMessage): Promise<void> {
+    if (this.transport.sendWritten) await this.transport.sendWritten(JSON.stringify(message));
+    else this.send(message);
+  }
+
+  /** Ends the connection (only fault switches do); in process there is nothing to end. */
+  closeConnection(code: number, reason: string): void {
+    this.transport.close?.(code, reason);
+  }
+
+  /** KeyPackage requests received and not yet handled (counted only under the close-under-load fault). */
+  keyPackageAsksInFlight = 0;
 
   /** Messages of one connection are handled one at a time, in arrival order. */
   enqueue(task: () => Promise<void> | void): Promise<void> {

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { newKeys } from '../../protocol/crypto.js';
 import { KIND, prefixOf } from '../../protocol/profile.js';
 import { inventory, publishKeyPackages } from '../../client/choreography.js';
+import { deletion } from '../../fixtures/events.js';
 import { FAULT_NAMES, FAULTS, type FaultName } from '../faults.js';
 import type { RelayOptions } from '../config.js';
 import { ClientPool, countBy, idsOf, liveSub, startTestRelay, type RunningRelay } from './harness.js';
@@ -176,6 +177,86 @@ describe('fault switches', () => {
     expect((await client.auth(owner)).ok).toBe(true);
     // A fresh connection provokes its challenge at once (no wait for one on connect) and can publish.
     await publishKeyPackages(relay.url, owner, 1, { ...pool.opts, challengeTimeoutMs: 0 });
+  });
+
+  faultIt('concurrent-messages', 'a burst of REQs on one connection gets the same non-last KeyPackage twice', async () => {
+    const relay = await relayWith('concurrent-messages');
+    const owner = newKeys();
+    const kps = await publishKeyPackages(relay.url, owner, 5, pool.opts);
+    const requester = await pool.connectAs(relay.url, newKeys());
+    const results = await Promise.all(Array.from({ length: 4 }, () => requester.req([{ kinds: [K], authors: [owner.pubkey] }])));
+    const counts = countBy(results.flatMap((r) => idsOf(r.events)));
+    expect(kps.slice(0, 4).some((kp) => (counts.get(kp.id) ?? 0) >= 2)).toBe(true);
+  });
+
+  faultIt('close-under-load', 'a connection with 3 KeyPackage REQs in flight is closed with 1013', async () => {
+    const relay = await relayWith('close-under-load');
+    const owner = newKeys();
+    await publishKeyPackages(relay.url, owner, 5, pool.opts);
+    const requester = await pool.connectAs(relay.url, newKeys());
+    const results = await Promise.allSettled(Array.from({ length: 3 }, () => requester.req([{ kinds: [K], authors: [owner.pubkey] }])));
+    expect(results.some((r) => r.status === 'rejected')).toBe(true);
+    expect(requester.closedWith?.code).toBe(1013);
+    // One at a time is served.
+    const calm = await pool.connectAs(relay.url, newKeys());
+    expect((await calm.req([{ kinds: [K], authors: [owner.pubkey], limit: 1 }])).events).toHaveLength(1);
+  });
+
+  faultIt('under-delivery', 'a 447 without n gets 1 KeyPackage, with n 2 gets 2', async () => {
+    const relay = await relayWith('under-delivery');
+    const owner = newKeys();
+    await publishKeyPackages(relay.url, owner, 5, pool.opts);
+    const keys = newKeys();
+    const client = await pool.connectAs(relay.url, keys);
+    await liveSub(client, { kinds: [K], authors: [owner.pubkey] });
+    expect((await client.requestKeyPackages(keys, owner.pubkey)).deliveries).toHaveLength(1);
+    expect((await client.requestKeyPackages(keys, owner.pubkey, 2)).deliveries).toHaveLength(2);
+  });
+
+  faultIt('lower-served-cap', 'advertises served_per_window 4 and refuses the third hand-out', async () => {
+    const relay = await relayWith('lower-served-cap', { limits: { served_per_window: 4 } });
+    const info = (await (await fetch(relay.httpUrl, { headers: { Accept: 'application/nostr+json' } })).json()) as { keypackages: { served_per_window: number } };
+    expect(info.keypackages.served_per_window).toBe(4);
+    const owner = newKeys();
+    await publishKeyPackages(relay.url, owner, 5, pool.opts);
+    const requester = await pool.connectAs(relay.url, newKeys());
+    expect((await requester.req([{ kinds: [K], authors: [owner.pubkey], limit: 2 }])).events).toHaveLength(2);
+    const third = await requester.req([{ kinds: [K], authors: [owner.pubkey], limit: 1 }]);
+    expect(prefixOf(third.closed ?? '')).toBe('rate-limited');
+  });
+
+  faultIt('first-subscription-only', 'a 447 hand-out reaches only the first of two matching subscriptions', async () => {
+    const relay = await relayWith('first-subscription-only');
+    const owner = newKeys();
+    await publishKeyPackages(relay.url, owner, 3, pool.opts);
+    const keys = newKeys();
+    const client = await pool.connectAs(relay.url, keys);
+    const first = await liveSub(client, { kinds: [K], authors: [owner.pubkey] });
+    await liveSub(client, { authors: [owner.pubkey] });
+    const res = await client.requestKeyPackages(keys, owner.pubkey, 1);
+    expect(res.ok).toBe(true);
+    expect(res.deliveries.map((d) => d.subId)).toEqual([first]);
+  });
+
+  faultIt('stranger-delete', "a kind 5 from a stranger removes the owner's KeyPackage", async () => {
+    const relay = await relayWith('stranger-delete');
+    const owner = newKeys();
+    const kps = await publishKeyPackages(relay.url, owner, 2, pool.opts);
+    const strangerKeys = newKeys();
+    const stranger = await pool.connectAs(relay.url, strangerKeys);
+    expect((await stranger.publish(deletion(strangerKeys, [kps[0]!.id]))).ok).toBe(true);
+    expect(idsOf(await inventory(relay.url, owner, pool.opts))).toEqual([kps[1]!.id]);
+  });
+
+  faultIt('crash-on-bad-filter', 'an invalid filter closes every connection with 1011', async () => {
+    const relay = await relayWith('crash-on-bad-filter');
+    const [bad, bystander] = await Promise.all([pool.connect(relay.url), pool.connect(relay.url)]);
+    bad.send(['REQ', 'bad', { kinds: 'x' }]);
+    await Promise.all([bad.closed, bystander.closed]);
+    expect([bad.closedWith?.code, bystander.closedWith?.code]).toEqual([1011, 1011]);
+    // It still accepts new connections (a supervisor restarted it).
+    const again = await pool.connect(relay.url);
+    expect(again.isOpen).toBe(true);
   });
 
   it('every fault switch has a test here', () => {
