@@ -3,6 +3,7 @@
  * choreography bound to one wire log, and assertions that record what was
  * expected and what was observed.
  */
+import { setMaxListeners } from 'node:events';
 import { connectAs as connectAsOn, inventory as inventoryOn, publishKeyPackages as publishOn } from '../client/choreography.js';
 import { RelayClient, type ClientOptions, type WireEntry } from '../client/relay-client.js';
 import { newKeys, type Keys } from '../protocol/crypto.js';
@@ -64,7 +65,10 @@ export class TestContext {
   /** A connection of this test dropped without a close frame: the relay may have gone down. */
   sawDrop = false;
 
-  constructor(readonly options: RunOptions) {}
+  constructor(readonly options: RunOptions) {
+    // One abort listener per connection: race tests open more than Node's default of 10, by design.
+    setMaxListeners(0, this.ended.signal);
+  }
 
   get url(): string {
     return this.options.url;
