@@ -69,7 +69,7 @@ function entriesIn(folder: string, dir: string): RunEntry[] {
     // A threshold on a metric without samples held nothing: not counted as held.
     const empty = thresholds.filter((t) => t.noSamples === true).length;
     const notRun = typeof load.notRun === 'string' ? load.notRun : undefined;
-    const tallyText = [`${held}/${thresholds.length} thresholds held`, ...(failed > 0 ? [`${failed} failed`] : []), ...(empty > 0 ? [`${empty} without samples`] : [])].join(', ');
+    const tallyText = [`${held}/${thresholds.length} thresholds held`, ...(failed > 0 && empty > 0 ? [`${failed} failed`] : []), ...(empty > 0 ? [`${empty} without samples`] : [])].join(', ');
     out.push({
       folder,
       kind: `load ${String(load.scenario)} (${String(load.driver)})`,

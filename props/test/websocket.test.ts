@@ -54,7 +54,9 @@ describe('the reference relay over WebSocket', () => {
   it('checks NIP-40 expiry on the real clock against a plain relay URL, a few seconds per sequence', async () => {
     const { limits } = settleLimits(await fetchNip11(plain.url, 3000), {});
     const factory = urlFactory({ url: plain.url, limits: limits! });
-    const outcome = await runProperty({ factory, runs: 6, maxCommands: 6, quietMs: 20, exclude: ['race', 'delete', 'republish', 'inventory', '447-partial'] });
+    // A fixed seed whose sequences do wait for an expiry (about 4 in 10 random seeds of 6 runs wait for none);
+    // should the generator change so that it no longer does, the last assertion says so.
+    const outcome = await runProperty({ factory, runs: 6, maxCommands: 6, quietMs: 20, seed: 2, exclude: ['race', 'delete', 'republish', 'inventory', '447-partial'] });
     expect(outcome.error).toBeUndefined();
     expect(outcome.failure).toBeUndefined();
     expect(outcome.stats['expire waited on the real clock'] ?? 0).toBeGreaterThan(0);
