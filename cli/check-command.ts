@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { DEFAULT_RUNS_DIR } from '../report/write.js';
 import { CheckUsageError, runCheck } from '../conformance/check.js';
 import { OUTCOMES, type ConformanceReport, type Outcome, type TestRecord } from '../report/schema.js';
-import { sourceLabel } from '../report/text.js';
+import { decisiveEntry, decisiveText, sourceLabel, truncate } from '../report/text.js';
 import { ALL_TESTS } from '../conformance/cases/index.js';
 import { selectionProblem } from '../conformance/gate.js';
 import { sourceOf } from '../conformance/requirements.js';
@@ -30,10 +30,27 @@ function paint(outcome: Outcome, text: string): string {
 
 const INDENT = '             ';
 
+/** A console line is no place for a 4 KB frame: report.json and index.html keep all of it. */
+const CONSOLE_FRAME_MAX = 300;
+
+function truncateFrame(frame: string): string {
+  const cut = truncate(frame, CONSOLE_FRAME_MAX);
+  return cut.omitted === 0 ? cut.text : `${cut.text} …[${cut.omitted} more characters]`;
+}
+
 function progressLine(r: TestRecord): void {
   if (r.outcome === 'skipped') return;
   const label = paint(r.outcome, LABEL[r.outcome].padEnd(10));
-  const details = r.outcome === 'pass' ? [] : [r.message ?? '', ...(r.expected !== undefined ? [`Expected: ${r.expected}`] : []), ...(r.observed !== undefined ? [`Observed: ${r.observed}`] : [])];
+  const decisive = decisiveEntry(r);
+  const details =
+    r.outcome === 'pass'
+      ? []
+      : [
+          r.message ?? '',
+          ...(r.expected !== undefined ? [`Expected: ${r.expected}`] : []),
+          ...(r.observed !== undefined ? [`Observed: ${r.observed}`] : []),
+          ...(decisive ? [`decisive frame: ${decisiveText(decisive, truncateFrame(decisive.frame))}`] : []),
+        ];
   const source = r.source && 'stricterThan' in r.source ? ` (${sourceLabel(r)})` : '';
   process.stdout.write(`  ${label} ${r.id} [${r.level}]${r.outcome === 'pass' ? '' : source} (${r.durationMs} ms)${details.map((d) => `\n${INDENT}${d}`).join('')}\n`);
 }

@@ -104,6 +104,16 @@ export interface ClientOptions {
   signal?: AbortSignal;
   /** Called when the relay's side ends the connection without a close frame (code 1006): it may have gone down. */
   onDrop?: () => void;
+  /** Called with the log entry of each received frame a wait takes (`next`, `req`, `quietFor` …): what the test goes on to judge. */
+  onTake?: (entry: WireEntry) => void;
+}
+
+/** The wire-log entry each parsed message (and each EVENT's event) came in, so a verdict can point at its frame. */
+const entryOfFrame = new WeakMap<object, WireEntry>();
+
+/** The wire-log entry a received message, or the event of an EVENT message, arrived in. */
+export function wireEntryOf(received: object): WireEntry | undefined {
+  return entryOfFrame.get(received);
 }
 
 let subCounter = 0;
@@ -130,6 +140,9 @@ export class RelayClient {
   /** This side asked for the close (close() or abort()), so a 1006 is ours, not the relay's. */
   private closing = false;
   private readonly onDrop: (() => void) | undefined;
+  private readonly onTake: ((entry: WireEntry) => void) | undefined;
+  /** The log entry of the last received frame a wait took on this connection. */
+  lastTakenEntry: WireEntry | undefined;
 
   private constructor(
     readonly url: string,
@@ -142,6 +155,7 @@ export class RelayClient {
     this.challengeTimeoutMs = opts.challengeTimeoutMs ?? this.timeoutMs;
     this.label = opts.label ? `${opts.label} ` : '';
     this.onDrop = opts.onDrop;
+    this.onTake = opts.onTake;
     ws.on('message', (data) => this.onFrame(data.toString()));
     // Without a listener a late socket error would crash the process; the close that follows is what waits report.
     ws.on('error', (err) => this.note(`socket error: ${err.message}`));
@@ -219,7 +233,7 @@ export class RelayClient {
   /** The next not-yet-taken message that matches, or a TimeoutError. */
   next(match: (m: RelayMessage) => boolean, what: string, timeoutMs = this.timeoutMs): Promise<RelayMessage> {
     const idx = this.backlog.findIndex(match);
-    if (idx >= 0) return Promise.resolve(this.backlog.splice(idx, 1)[0] as RelayMessage);
+    if (idx >= 0) return Promise.resolve(this.took(this.backlog.splice(idx, 1)[0] as RelayMessage));
     // Nothing more can arrive on a closed connection: say so rather than time out as if the relay were silent.
     if (this.closeInfo) return Promise.reject(new ConnectionClosedError(this.closeInfo.code, this.closeInfo.reason, what));
     return new Promise((resolve, reject) => {
@@ -246,8 +260,19 @@ export class RelayClient {
   /** Messages not yet taken by `next`, in arrival order. */
   private readonly backlog: RelayMessage[] = [];
 
+  /** Remembers which frame the test was handed, so a failing verdict can point at it. */
+  private took(message: RelayMessage): RelayMessage {
+    const entry = entryOfFrame.get(message);
+    if (entry) {
+      this.lastTakenEntry = entry;
+      this.onTake?.(entry);
+    }
+    return message;
+  }
+
   private onFrame(text: string): void {
-    this.log.push({ t: Date.now() - this.started, dir: 'received', frame: `${this.label}${loggable(text)}` });
+    const entry: WireEntry = { t: Date.now() - this.started, dir: 'received', frame: `${this.label}${loggable(text)}` };
+    this.log.push(entry);
     let message: RelayMessage;
     try {
       message = JSON.parse(text) as RelayMessage;
@@ -256,12 +281,15 @@ export class RelayClient {
       return;
     }
     if (!Array.isArray(message)) return;
+    entryOfFrame.set(message, entry);
+    const event: unknown = message[0] === 'EVENT' ? message[2] : undefined;
+    if (typeof event === 'object' && event !== null) entryOfFrame.set(event, entry);
     this.received.push(message);
     if (message[0] === 'AUTH' && typeof message[1] === 'string') this.challenge = message[1];
     const i = this.waiters.findIndex((w) => w.match(message));
     if (i >= 0) {
       const [waiter] = this.waiters.splice(i, 1);
-      waiter?.resolve(message);
+      waiter?.resolve(this.took(message));
     } else {
       this.backlog.push(message);
     }
@@ -403,7 +431,7 @@ export class RelayClient {
     for (let i = 0; i < this.backlog.length; ) {
       const m = this.backlog[i] as RelayMessage;
       if (match(m)) {
-        taken.push(m);
+        taken.push(this.took(m));
         this.backlog.splice(i, 1);
       } else i++;
     }

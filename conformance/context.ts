@@ -5,11 +5,20 @@
  */
 import { setMaxListeners } from 'node:events';
 import { connectAs as connectAsOn, inventory as inventoryOn, publishKeyPackages as publishOn } from '../client/choreography.js';
-import { RelayClient, type ClientOptions, type WireEntry } from '../client/relay-client.js';
+import { RelayClient, wireEntryOf, type ClientOptions, type WireEntry } from '../client/relay-client.js';
 import { newKeys, type Keys } from '../protocol/crypto.js';
-import type { NostrEvent, RelayInformation } from '../protocol/messages.js';
+import type { NostrEvent, RelayInformation, RelayMessage } from '../protocol/messages.js';
 import { prefixOf, type KeyPackageLimits } from '../protocol/profile.js';
 import type { KeyPackageOptions } from '../fixtures/events.js';
+
+/** The frame a verdict rests on; `quietMs` when the verdict is that nothing more arrived after it. */
+export interface Decisive {
+  entry: WireEntry;
+  quietMs?: number;
+}
+
+/** What a test may name as the frame it judged: a received message, an event it carried, or a wire-log entry. */
+export type Judged = RelayMessage | NostrEvent | WireEntry | Decisive;
 
 /** The relay broke the rule under test. */
 export class RuleBroken extends Error {
@@ -17,6 +26,7 @@ export class RuleBroken extends Error {
     message: string,
     readonly expected?: string,
     readonly observed?: string,
+    readonly decisive?: Decisive,
   ) {
     super(message);
   }
@@ -64,6 +74,8 @@ export class TestContext {
   private readonly ended = new AbortController();
   /** A connection of this test dropped without a close frame: the relay may have gone down. */
   sawDrop = false;
+  /** The last relay answer a test's wait was handed (or the frame before a quiet wait that saw nothing): a failure's default decisive frame. */
+  private judged: Decisive | undefined;
 
   constructor(readonly options: RunOptions) {
     // One abort listener per connection: race tests open more than Node's default of 10, by design.
@@ -101,18 +113,32 @@ export class TestContext {
 
   /** Publishes `count` KeyPackages as `owner` on a connection of their own; returns them oldest first. */
   publishKeyPackages(owner: Keys, count: number, keyPackage?: Omit<KeyPackageOptions, 'createdAt'>): Promise<NostrEvent[]> {
-    return publishOn(this.url, owner, count, { ...this.clientOptions('owner'), ...(keyPackage ? { keyPackage } : {}) });
+    return publishOn(this.url, owner, count, { ...this.clientOptions('owner', false), ...(keyPackage ? { keyPackage } : {}) });
   }
 
   /** The owner's stored KeyPackages, read as the owner. */
   inventory(owner: Keys): Promise<NostrEvent[]> {
-    return inventoryOn(this.url, owner, this.clientOptions('owner'));
+    return inventoryOn(this.url, owner, this.clientOptions('owner', false));
   }
 
   /** Waits the quiet period on `client` and returns what arrived meanwhile. */
   async quiet(client: RelayClient): ReturnType<RelayClient['quietFor']> {
     this.waitedMs += this.options.quietMs;
-    return client.quietFor(this.options.quietMs);
+    const before = client.lastTakenEntry;
+    const waiting = client.quietFor(this.options.quietMs);
+    // quietFor notes the wait synchronously: the fallback when nothing was taken on this connection yet.
+    const waitNote = this.log[this.log.length - 1];
+    const arrived = await waiting;
+    const first = arrived[0] && wireEntryOf(arrived[0]);
+    if (first) this.judged = { entry: first };
+    else if (arrived.length === 0 && (before ?? waitNote)) this.judged = { entry: (before ?? waitNote) as WireEntry, quietMs: this.options.quietMs };
+    return arrived;
+  }
+
+  /** `entry` (a frame, or an event or message received in one) followed by `ms` of silence: for "nothing arrived" verdicts. */
+  quietAfter(entry: Judged | undefined, ms = this.options.quietMs): Decisive | undefined {
+    const found = entry && this.decisive(entry);
+    return found && { entry: found.entry, quietMs: ms };
   }
 
   note(text: string): void {
@@ -121,34 +147,37 @@ export class TestContext {
 
   // ---- assertions: each failure carries what the rule expects and what the relay did
 
-  fail(message: string, expected?: string, observed?: string): never {
-    throw new RuleBroken(message, expected, observed);
+  // `at` names the frame the verdict rests on; without it, the last relay answer the test was handed.
+
+  fail(message: string, expected?: string, observed?: string, at?: Judged): never {
+    throw new RuleBroken(message, expected, observed, (at && this.decisive(at)) ?? this.judged);
   }
 
-  check(condition: boolean, message: string, expected: string, observed: string): void {
-    if (!condition) this.fail(message, expected, observed);
+  check(condition: boolean, message: string, expected: string, observed: string, at?: Judged): void {
+    if (!condition) this.fail(message, expected, observed, at);
   }
 
-  equal<T>(observed: T, expected: T, message: string): void {
-    if (JSON.stringify(observed) !== JSON.stringify(expected)) this.fail(message, JSON.stringify(expected), JSON.stringify(observed));
+  equal<T>(observed: T, expected: T, message: string, at?: Judged): void {
+    if (JSON.stringify(observed) !== JSON.stringify(expected)) this.fail(message, JSON.stringify(expected), JSON.stringify(observed), at);
   }
 
   /**
    * Events compared field by field: NIP-01 fixes no key order, so two relays'
    * JSON of the same event may differ (strfry sorts keys).
    */
-  sameEvents(observed: readonly NostrEvent[], expected: readonly NostrEvent[], message: string): void {
+  sameEvents(observed: readonly NostrEvent[], expected: readonly NostrEvent[], message: string, at?: Judged): void {
     const fields = (e: NostrEvent): unknown[] => [e.id, e.pubkey, e.created_at, e.kind, e.tags, e.content, e.sig];
-    this.equal(observed.map(fields), expected.map(fields), message);
+    this.equal(observed.map(fields), expected.map(fields), message, at);
   }
 
-  /** An OK or CLOSED message must start with `prefix:`. */
-  hasPrefix(message: string | undefined, prefix: string, what: string): void {
+  /** An OK or CLOSED message must start with `prefix:`; `what` names it ("bob's OK for the 447"). */
+  hasPrefix(message: string | undefined, prefix: string, what: string, at?: Judged): void {
     this.check(
       message !== undefined && prefixOf(message) === prefix,
-      `${what} must start with "${prefix}:"`,
+      message === undefined ? `${what} carried no message, so no "${prefix}:" prefix` : `${what} said ${JSON.stringify(message)}, without the "${prefix}:" prefix`,
       `"${prefix}: ..."`,
       message === undefined ? '(no message)' : JSON.stringify(message),
+      at,
     );
   }
 
@@ -165,7 +194,15 @@ export class TestContext {
     this.ended.abort(new Error('the test is over'));
   }
 
-  private clientOptions(label: string): ClientOptions {
+  /** The log entry `at` names, when it is one of this test's frames. */
+  private decisive(at: Judged): Decisive | undefined {
+    if ('entry' in at) return at;
+    const entry = 'dir' in at && this.log.includes(at) ? at : wireEntryOf(at);
+    return entry && { entry };
+  }
+
+  /** `judges`: whether the frames this connection is handed are what the test judges (not setup or bookkeeping). */
+  private clientOptions(label: string, judges = true): ClientOptions {
     return {
       log: this.log,
       label,
@@ -174,6 +211,7 @@ export class TestContext {
       epochMs: this.epochMs,
       signal: this.ended.signal,
       onDrop: () => (this.sawDrop = true),
+      ...(judges ? { onTake: (entry: WireEntry) => (this.judged = { entry }) } : {}),
     };
   }
 }

@@ -1,7 +1,7 @@
 /** Runs conformance tests against one relay and turns each into a TestRecord with an outcome. */
 import { closeText, ConnectionClosedError, NoChallengeError, RelayClient, RelayUnreachableError, TimeoutError } from '../client/relay-client.js';
-import { Informational, RuleBroken, TestContext, Untested, type RunOptions } from './context.js';
-import type { Level, Outcome, TestRecord } from '../report/schema.js';
+import { Informational, RuleBroken, TestContext, Untested, type Decisive, type RunOptions } from './context.js';
+import type { Level, Outcome, RecordedWireEntry, TestRecord } from '../report/schema.js';
 import type { ConformanceTest } from './types.js';
 import { recordBase } from './requirements.js';
 
@@ -82,6 +82,7 @@ export async function runTest(test: ConformanceTest, options: RunOptions, run: R
   let message: string | undefined;
   let expected: string | undefined;
   let observed: string | undefined;
+  let decisive: Decisive | undefined;
   run.running.add(test.id);
   try {
     // Nothing to learn from a relay that is gone or a run that is over: say so instead of timing out test by test.
@@ -104,7 +105,7 @@ export async function runTest(test: ConformanceTest, options: RunOptions, run: R
   } catch (err) {
     if (err instanceof RuleBroken) {
       outcome = BROKEN[test.level];
-      ({ message, expected, observed } = err);
+      ({ message, expected, observed, decisive } = err);
     } else if (err instanceof Untested) {
       outcome = 'untested';
       message = err.message;
@@ -147,8 +148,15 @@ export async function runTest(test: ConformanceTest, options: RunOptions, run: R
     ...(expected !== undefined ? { expected } : {}),
     ...(observed !== undefined ? { observed } : {}),
     ...(t.waitedMs > 0 ? { waitedMs: t.waitedMs } : {}),
-    wire: t.log,
+    wire: outcome === 'fail' || outcome === 'non-strict' ? markDecisive(t.log, decisive) : t.log,
   };
+}
+
+/** The log with the frame the verdict rests on marked (a copy of that one entry; the rest as logged). */
+function markDecisive(log: readonly RecordedWireEntry[], decisive: Decisive | undefined): RecordedWireEntry[] {
+  return log.map((entry) =>
+    entry === decisive?.entry ? { ...entry, decisive: true, ...(decisive.quietMs !== undefined ? { quietAfterMs: decisive.quietMs } : {}) } : entry,
+  );
 }
 
 export interface SuiteRun {

@@ -21,16 +21,34 @@ export function reqLine(res: ReqResult): string {
   return `${res.events.length} EVENT (${ids(res.events).join(', ') || 'none'}) then ${end}`;
 }
 
+/** "no KeyPackage", "1 KeyPackage (3f2a9c1b07de)", "2 KeyPackages (…, …)": what a reply handed out. */
+export function kpsText(events: readonly NostrEvent[]): string {
+  if (events.length === 0) return 'no KeyPackage';
+  return `${events.length} KeyPackage${events.length === 1 ? '' : 's'} (${ids(events).join(', ')})`;
+}
+
+/** How a REQ was answered, as a verb phrase: "returned no KeyPackage (EOSE only)", "was closed with \"…\" after 1 KeyPackage (…)". */
+export function reqAnswer(res: ReqResult): string {
+  if (res.closed !== undefined) return `was closed with ${JSON.stringify(res.closed)}${res.events.length > 0 ? ` after ${kpsText(res.events)}` : ''}`;
+  return res.events.length === 0 ? 'returned no KeyPackage (EOSE only)' : `returned ${kpsText(res.events)} then EOSE`;
+}
+
+/** What a 447 delivered, as a verb phrase: "delivered no KeyPackage", "delivered 2 KeyPackages (…, …)". */
+export function deliveredText(events: readonly NostrEvent[]): string {
+  return `delivered ${kpsText(events)}`;
+}
+
 /** A REQ must be refused whole with ["CLOSED", <sub>, "<prefix>: ..."]. */
 export function closedWith(t: TestContext, res: ReqResult, prefix: string, what: string): void {
   const want = `["CLOSED", <sub>, "${prefix}: ..."]`;
-  t.check(res.closed !== undefined && prefixOf(res.closed) === prefix, `${what} must be ${want}`, want, reqLine(res));
+  t.check(res.closed !== undefined && prefixOf(res.closed) === prefix, `${what} ${reqAnswer(res)}, not a CLOSED with "${prefix}:"`, want, reqLine(res));
 }
 
 /** An EVENT (here a 447) must be refused with ["OK", <id>, false, "<prefix>: ..."]. */
 export function refusedWith(t: TestContext, reply: OkReply, prefix: string, what: string): void {
   const want = `["OK", <id>, false, "${prefix}: ..."]`;
-  t.check(!reply.ok && prefixOf(reply.message) === prefix, `${what} must be refused with ${want}`, want, okLine(reply));
+  const got = reply.ok ? `was accepted (${okLine(reply)})` : `was refused with ${JSON.stringify(reply.message)}, without the "${prefix}:" prefix`;
+  t.check(!reply.ok && prefixOf(reply.message) === prefix, `${what} ${got}`, want, okLine(reply));
 }
 
 /** Event ids (short), sorted, for comparing sets. */

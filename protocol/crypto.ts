@@ -47,3 +47,11 @@ export function eventProblem(event: unknown): string | undefined {
   // The wasm check covers id and signature at once; hash again only to say which failed.
   return getEventHash(e) !== e.id ? 'event id does not match its serialization' : 'bad signature';
 }
+
+/** Like eventProblem, but the signature is not verified: only the reference relay's unchecked-sig-443 fault uses it. */
+export function eventProblemIgnoringSig(event: unknown): string | undefined {
+  if (!validateEvent(event)) return 'event is malformed (fields, types or pubkey)';
+  const e = event as NostrEvent;
+  if (typeof e.id !== 'string' || typeof e.sig !== 'string') return 'event is malformed (id or sig)';
+  return getEventHash(e) !== e.id ? 'event id does not match its serialization' : undefined;
+}

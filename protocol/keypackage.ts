@@ -16,6 +16,11 @@ function hasAnyTag(event: NostrEvent, names: readonly string[]): boolean {
 
 /** PROFILE.md kp-pub-tags and kp-pub-content. */
 export function keyPackageProblem(event: NostrEvent): string | undefined {
+  return keyPackageTagProblem(event) ?? keyPackageContentProblem(event);
+}
+
+/** PROFILE.md kp-pub-tags: the version, ciphersuite and extensions tags. */
+export function keyPackageTagProblem(event: NostrEvent): string | undefined {
   const version = firstTagValue(event, TAG.mlsProtocolVersion);
   if (version === undefined) return `missing ${TAG.mlsProtocolVersion} tag`;
   if (version !== MLS_PROTOCOL_VERSION) {
@@ -23,6 +28,11 @@ export function keyPackageProblem(event: NostrEvent): string | undefined {
   }
   if (!hasAnyTag(event, TAG.ciphersuite)) return `missing ciphersuite tag (${TAG.ciphersuite.join(' or ')})`;
   if (!hasAnyTag(event, TAG.extensions)) return `missing extensions tag (${TAG.extensions.join(' or ')})`;
+  return undefined;
+}
+
+/** PROFILE.md kp-pub-content: non-empty content in the encoding the tags say (hex without an encoding tag). */
+export function keyPackageContentProblem(event: NostrEvent): string | undefined {
   if (event.content === '') return 'content is empty; it must hold the serialized KeyPackage';
   const encoding = firstTagValue(event, TAG.encoding);
   if (encoding === BASE64_ENCODING) {

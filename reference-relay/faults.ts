@@ -42,6 +42,59 @@ export const FAULTS = {
     breaks: ['kp-robust-bad-input'],
     does: 'closes every connection (1011), as a relay process that dies would, when a REQ carries an invalid filter',
   },
+  // §3-§5 (kp-req-*, kp-447-*, kp-handout-consume)
+  'serve-unscoped': {
+    breaks: ['kp-req-unscoped'],
+    does: "serves a kind 443 filter that names no authors or ids by plain NIP-01 rules: everyone's stored KeyPackages, nothing consumed (a relay that scopes KeyPackages only when authors are named)",
+  },
+  'owner-oldest-first': {
+    breaks: ['kp-req-owner'],
+    does: "answers an owner's query for their own KeyPackages in hand-out order, oldest first, the filter's limit taking the oldest (a relay that serves every kind 443 query through its hand-out path)",
+  },
+  'limit-per-filter': {
+    breaks: ['kp-req-handout'],
+    does: "applies a REQ filter's limit (or max_per_query) to all the owners it names together, as NIP-01 applies limit per filter, not per owner: the first owners named take it all",
+  },
+  'one-shot-handout': {
+    breaks: ['kp-req-eose'],
+    does: "treats a REQ that asks for other people's KeyPackages as a one-shot query: after its EOSE the subscription is dropped without a CLOSED, so its live events never come",
+  },
+  'partial-refusal': {
+    breaks: ['kp-req-refuse-whole'],
+    does: "answers the filters of a REQ refused auth-required: that ask for no KeyPackages (e.g. a kind 1 filter next to a kind 443 one) before its CLOSED, instead of refusing the REQ whole",
+  },
+  'ids-as-authors': {
+    breaks: ['kp-req-scope'],
+    does: "reads a kind 443 filter's ids only to find whose KeyPackages it asks for, then hands out those owners' oldest KeyPackages, named or not (a relay that turns ids into authors)",
+  },
+  'no-p-ok': {
+    breaks: ['kp-447-form'],
+    does: 'answers a kind 447 without a p tag OK true, as a request for nobody with nothing to deliver, instead of refusing it invalid:',
+  },
+  'handout-without-subscription': {
+    breaks: ['kp-447-subscription'],
+    does: "hands out (consumes and charges) a kind 447 even when no open subscription of the connection can receive the owner's KeyPackages: they go nowhere, and the OK says they were delivered (a relay that looks at subscriptions only when fanning out)",
+  },
+  'silent-empty-447': {
+    breaks: ['kp-447-empty'],
+    does: 'answers a kind 447 that finds nothing to deliver ["OK", <id>, true, ""]: no informative message says why nothing came',
+  },
+  'owner-447-consumes': {
+    breaks: ['kp-447-owner'],
+    does: "treats a kind 447 on a connection where the owner is also authenticated like anyone else's: it consumes the owner's KeyPackages and charges the signer (a relay that looks only at the request's signer)",
+  },
+  'store-447': {
+    breaks: ['kp-447-not-stored'],
+    does: 'stores every kind 447 request it answers, like any regular event, so a REQ can read it back (a relay that handles 447 and then falls through to its ordinary store)',
+  },
+  'form-before-auth': {
+    breaks: ['kp-447-order'],
+    does: "checks a kind 447's form before its signer's AUTH: an unauthenticated, malformed request is refused invalid: instead of auth-required:",
+  },
+  'soft-consume': {
+    breaks: ['kp-handout-consume'],
+    does: 'consumes a handed-out KeyPackage only by flagging it, as a soft-deleting relay does: no later hand-out gets it, but a filter naming it by id still returns it',
+  },
   'no-rate-limit': { breaks: ['kp-rate-queries', 'kp-rate-served', 'kp-rate-refusal'], does: 'never refuses for a rate limit' },
   'no-auth': { breaks: ['kp-req-auth', 'kp-447-auth'], does: 'serves and consumes KeyPackages without AUTH' },
   'zero-sig': {
@@ -59,6 +112,39 @@ export const FAULTS = {
   'lazy-challenge': {
     breaks: ['kp-auth-challenge'],
     does: "sends the NIP-42 challenge only immediately before a connection's first auth-required: refusal (strfry's lazy AUTH): breaks only the SHOULD of kp-auth-challenge",
+  },
+  // §1–§2 faults (kp-auth-*, kp-pub-*), one per anchor.
+  'any-challenge': {
+    breaks: ['kp-auth-verify'],
+    does: "accepts an AUTH event whose challenge tag names any challenge, e.g. another connection's, checking only that the tag is there",
+  },
+  'single-auth': {
+    breaks: ['kp-auth-multi'],
+    does: 'authenticates one pubkey per connection, the first: a valid AUTH for another pubkey on it is refused with invalid:',
+  },
+  'tag-allow-list': {
+    breaks: ['kp-pub-accept'],
+    does: "refuses a valid KeyPackage that carries a tag outside its allow-list of kind 443 tags (PROFILE.md's and NIP-EE's), such as a NIP-31 alt tag",
+  },
+  'unchecked-sig-443': {
+    breaks: ['kp-pub-signature'],
+    does: 'checks the id of a kind 443 but not its signature (trusting the MLS signature inside the KeyPackage), so it stores KeyPackages forged in anyone\'s name',
+  },
+  'unchecked-tags': {
+    breaks: ['kp-pub-tags'],
+    does: 'checks a KeyPackage\'s content but none of its tags, so it stores KeyPackages without a version, ciphersuite or extensions tag',
+  },
+  'opaque-content': {
+    breaks: ['kp-pub-content'],
+    does: "stores a KeyPackage's content as opaque text: empty, non-hex or not in the encoding its tag names",
+  },
+  'ignore-protected': {
+    breaks: ['kp-pub-protected'],
+    does: 'ignores the NIP-70 ["-"] tag, accepting protected events from anyone (as relays without NIP-70 do)',
+  },
+  'accept-expired': {
+    breaks: ['kp-pub-expired'],
+    does: 'accepts and stores events whose NIP-40 expiration already passed (it drops expired events only when serving)',
   },
 } as const satisfies Record<string, Fault>;
 

@@ -4,11 +4,10 @@
  * expected vs observed and the full wire log. Everything the relay controls
  * (frames, NIP-11 fields, messages) goes through escapeHtml.
  */
-import type { WireEntry } from '../client/relay-client.js';
-import { OUTCOMES, type Section, type TestRecord } from './schema.js';
+import { OUTCOMES, type RecordedWireEntry, type Section, type TestRecord } from './schema.js';
 import { badge, escapeHtml, htmlPage } from './html-kit.js';
 import type { ConformanceReport } from './schema.js';
-import { anchorHref, directionLabel, formatDuration, groupBySection, readableUtc, relayIdentity, sourceLabel, type LinkOptions } from './text.js';
+import { anchorHref, decisiveEntry, decisiveText, directionLabel, formatDuration, groupBySection, readableUtc, relayIdentity, sourceLabel, type LinkOptions } from './text.js';
 
 const CSS = `
 #summary .relay { font-size: 1.05rem; margin: .2rem 0; } #summary .result { margin: .2rem 0 .5rem; }
@@ -37,6 +36,9 @@ table.wire-log col.t { width: 6em; } table.wire-log col.dir { width: 7.5em; }
 table.wire-log td { padding: .15rem .4rem; }
 table.wire-log td.frame code { white-space: pre-wrap; overflow-wrap: anywhere; }
 tr.wire.sent td.dir { color: #1565c0; } tr.wire.received td.dir { color: #2e7d32; } tr.wire.note td { color: #757575; font-style: italic; }
+tr.wire.decisive td { background: #fff3e0; } tr.wire.decisive td.t { box-shadow: inset 4px 0 #ef6c00; }
+tr.wire .mark { display: block; font-weight: 600; color: #e65100; font-style: normal; }
+.decisive-frame code { white-space: pre-wrap; overflow-wrap: anywhere; }
 `;
 
 /** Filters toggle outcomes in and out of view; none pressed shows all. A #test-… hash opens that row. */
@@ -56,6 +58,13 @@ const SCRIPT = `
       else if (active.has(f)) active.delete(f);
       else active.add(f);
       apply();
+    });
+  }
+  // An opened row shows the frame its verdict rests on without scrolling through the whole log.
+  for (const d of document.querySelectorAll('tr.test details')) {
+    d.addEventListener('toggle', () => {
+      const frame = d.open && d.querySelector('tr.wire.decisive');
+      if (frame) frame.scrollIntoView({ block: 'nearest' });
     });
   }
   const target = location.hash.length > 1 ? document.getElementById(decodeURIComponent(location.hash.slice(1))) : null;
@@ -129,11 +138,14 @@ function filters(report: ConformanceReport): string {
   return `<nav class="filters" aria-label="Filter by outcome"><button type="button" class="filter" data-filter="all" aria-pressed="true">all</button>${buttons.join('')}</nav>`;
 }
 
-function wireRow(entry: WireEntry): string {
-  return `<tr class="wire ${e(entry.dir)}"><td class="t">+${Math.round(entry.t)} ms</td><td class="dir">${e(directionLabel(entry.dir))}</td><td class="frame"><code>${e(entry.frame)}</code></td></tr>`;
+function wireRow(entry: RecordedWireEntry): string {
+  const decisive = entry.decisive === true;
+  const mark = decisive ? '<span class="mark">decisive</span>' : '';
+  const quiet = decisive && entry.quietAfterMs !== undefined ? `<span class="mark">then nothing more within ${n(entry.quietAfterMs)} ms</span>` : '';
+  return `<tr class="wire ${e(entry.dir)}${decisive ? ' decisive' : ''}"><td class="t">+${Math.round(entry.t)} ms</td><td class="dir">${e(directionLabel(entry.dir))}${mark}</td><td class="frame"><code>${e(entry.frame)}</code>${quiet}</td></tr>`;
 }
 
-export function wireLog(wire: readonly WireEntry[]): string {
+export function wireLog(wire: readonly RecordedWireEntry[]): string {
   if (wire.length === 0) return '<p class="wire-log empty muted">No frames were exchanged.</p>';
   return [
     '<table class="wire-log"><colgroup><col class="t"><col class="dir"><col class="frame"></colgroup>',
@@ -155,6 +167,8 @@ function detail(test: TestRecord, links: LinkOptions): string {
     ['Requirement', `<a href="${e(anchorHref(test.anchor, links))}">${e(test.anchor)}</a> (${e(test.level)}, ${e(sourceLabel(test))}): ${e(test.requirement)}`],
   ];
   if (test.message !== undefined) facts.push(['Message', e(test.message)]);
+  const decisive = decisiveEntry(test);
+  if (decisive) facts.push(['Decisive frame', `<span class="decisive-frame"><code>${e(decisiveText(decisive))}</code></span>`]);
   if (test.waitedMs !== undefined) facts.push(['Waited', `${n(test.waitedMs)} ms for silence`]);
   if (test.expectedFailure) facts.push(['Expected failure', 'listed in the expected-failures file']);
   facts.push(['Duration', formatDuration(test.durationMs)]);

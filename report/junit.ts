@@ -5,7 +5,7 @@
 import type { WireEntry } from '../client/relay-client.js';
 import type { Section, TestRecord } from './schema.js';
 import type { ConformanceReport } from './schema.js';
-import { anchorHref, groupBySection, plural, sourceLabel, truncate, visible, wireLine } from './text.js';
+import { anchorHref, decisiveEntry, decisiveText, groupBySection, plural, sourceLabel, truncate, visible, wireLine } from './text.js';
 
 /** Escapes for an XML 1.0 text node or attribute; invalid characters are spelled out first. */
 export function escapeXml(text: string, attribute = false): string {
@@ -58,6 +58,8 @@ export function detailText(test: TestRecord): string {
   if (test.message !== undefined) lines.push(`Message: ${test.message}`);
   if (test.expected !== undefined) lines.push(`Expected: ${test.expected}`);
   if (test.observed !== undefined) lines.push(`Observed: ${test.observed}`);
+  const decisive = decisiveEntry(test);
+  if (decisive) lines.push(`Decisive frame: ${decisiveText(decisive, truncate(decisive.frame, JUNIT_FRAME_MAX).text)}`);
   if (test.waitedMs !== undefined) lines.push(`Waited ${test.waitedMs} ms for silence`);
   lines.push(`Wire log (${plural(test.wire.length, 'entry', 'entries')}):`);
   for (const entry of test.wire) lines.push(`  ${junitWireLine(entry)}`);

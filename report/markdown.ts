@@ -9,6 +9,8 @@ import { mdCode, mdFence, mdLink, mdTable, mdText } from './md.js';
 import type { ConformanceReport } from './schema.js';
 import {
   anchorHref,
+  decisiveEntry,
+  decisiveText,
   formatDuration,
   groupBySection,
   needsDetails,
@@ -107,9 +109,9 @@ function wireBlock(test: TestRecord): string {
   let cutFrames = 0;
   const lines = shown.map((entry) => {
     const cut = truncate(entry.frame, MD_FRAME_MAX);
-    if (cut.omitted === 0) return wireLine(entry);
-    cutFrames += 1;
-    return wireLine(entry, `${cut.text} …[${cut.omitted} more characters]`);
+    if (cut.omitted > 0) cutFrames += 1;
+    const line = cut.omitted === 0 ? wireLine(entry) : wireLine(entry, `${cut.text} …[${cut.omitted} more characters]`);
+    return entry.decisive ? `${line}  ◀ decisive${entry.quietAfterMs === undefined ? '' : ` (then nothing more within ${entry.quietAfterMs} ms)`}` : line;
   });
   const notes: string[] = [];
   if (cutFrames > 0) notes.push(`${plural(cutFrames, 'frame', 'frames')} cut at ${MD_FRAME_MAX} characters`);
@@ -125,6 +127,12 @@ function detailsBlock(test: TestRecord, links: LinkOptions): string {
   if (test.message !== undefined) parts.push(`**Message:** ${mdText(test.message)}`);
   if (test.expected !== undefined) parts.push(`**Expected:** ${mdText(test.expected)}`);
   if (test.observed !== undefined) parts.push(`**Observed:** ${mdText(test.observed)}`);
+  const decisive = decisiveEntry(test);
+  if (decisive) {
+    const cut = truncate(decisive.frame, MD_FRAME_MAX);
+    // Fenced like the wire log: the frame is the relay's text, not markup.
+    parts.push(`**Decisive frame** (marked ◀ in the wire log):\n\n${mdFence(decisiveText(decisive, cut.omitted === 0 ? cut.text : `${cut.text} …[${cut.omitted} more characters]`), 'text')}`);
+  }
   if (test.waitedMs !== undefined) parts.push(`**Waited** ${test.waitedMs} ms for silence.`);
   if (test.expectedFailure) parts.push('_Listed in the expected-failures file._');
   parts.push(wireBlock(test));

@@ -115,6 +115,8 @@ function checkTest(c: Checker, test: Json, path: string): void {
     c.type(entry.t, `${path}.wire[${i}].t`, 'number');
     c.oneOf(entry.dir, `${path}.wire[${i}].dir`, ['sent', 'received', 'note']);
     c.type(entry.frame, `${path}.wire[${i}].frame`, 'string');
+    c.type(entry.decisive, `${path}.wire[${i}].decisive`, 'boolean', true);
+    c.type(entry.quietAfterMs, `${path}.wire[${i}].quietAfterMs`, 'number', true);
   });
 }
 

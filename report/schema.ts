@@ -56,7 +56,19 @@ export interface TestRecord {
   waitedMs?: number;
   /** Listed in the --expect-fail file. */
   expectedFailure?: boolean;
-  wire: WireEntry[];
+  wire: RecordedWireEntry[];
+}
+
+/**
+ * A wire-log entry as report.json records it. A fail or non-strict verdict
+ * marks the one frame it rests on (absent in older reports, and on every
+ * other entry): the relay's answer that broke the rule, or, when the verdict
+ * is that nothing arrived, the last frame before the wait.
+ */
+export interface RecordedWireEntry extends WireEntry {
+  decisive?: true;
+  /** With `decisive`: the verdict is that nothing more arrived within this many ms after the frame. */
+  quietAfterMs?: number;
 }
 
 export const REPORT_SCHEMA = 'kpsuite-report/1';

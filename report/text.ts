@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WireEntry } from '../client/relay-client.js';
-import { OUTCOMES, type Outcome, type Section, type TestRecord, type TestSource } from './schema.js';
+import { OUTCOMES, type Outcome, type RecordedWireEntry, type Section, type TestRecord, type TestSource } from './schema.js';
 
 /**
  * Characters a reader cannot see or that reorder text: C0/C1 controls (tab and
@@ -66,6 +66,17 @@ const DIRECTION: Record<WireEntry['dir'], string> = { sent: 'sent →', received
 /** One wire-log line as plain text: `+12 ms  sent →  ["REQ",…]`. */
 export function wireLine(entry: WireEntry, frame: string = entry.frame): string {
   return `+${Math.round(entry.t)} ms  ${DIRECTION[entry.dir]}  ${visible(frame)}`;
+}
+
+/** The wire-log entry a test's verdict rests on, when it marks one. */
+export function decisiveEntry(test: Pick<TestRecord, 'wire'>): RecordedWireEntry | undefined {
+  return test.wire.find((entry) => entry.decisive === true);
+}
+
+/** `received ←  ["EOSE","sub-1"] (then nothing more within 300 ms)`: the decisive frame as plain text. */
+export function decisiveText(entry: RecordedWireEntry, frame: string = entry.frame): string {
+  const quiet = entry.quietAfterMs === undefined ? '' : ` (then nothing more within ${entry.quietAfterMs} ms)`;
+  return `${DIRECTION[entry.dir]}  ${visible(frame)}${quiet}`;
 }
 
 export function directionLabel(dir: WireEntry['dir']): string {

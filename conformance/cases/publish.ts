@@ -90,6 +90,20 @@ export const publishTests: ConformanceTest[] = [
     },
   },
   {
+    id: 'kp-pub-accept/other-tags',
+    anchor: 'kp-pub-accept',
+    section: 'Publishing',
+    level: 'MUST',
+    async run(t) {
+      const { client, keys: owner } = await t.connectAs('owner');
+      // A tag the profile does not name does not make a KeyPackage invalid; any event may carry a NIP-31 alt tag.
+      const alt = ['alt', 'MLS KeyPackage'];
+      const event = keyPackage(owner, { extraTags: [alt] });
+      await expectAccepted(t, client, event, `a valid KeyPackage that also carries ${JSON.stringify(alt)}`);
+      await expectStored(t, owner, event, true, 'a valid KeyPackage with an alt tag');
+    },
+  },
+  {
     id: 'kp-pub-signature/bad-sig',
     anchor: 'kp-pub-signature',
     section: 'Publishing',

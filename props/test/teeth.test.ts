@@ -42,6 +42,9 @@ interface FaultCase {
 const FAULT_CASES: FaultCase[] = [
   { fault: 'consume-last', anchor: 'kp-handout-last-resort' },
   { fault: 'double-handout', anchor: 'kp-handout-exactly-once' },
+  // §3-§5 faults (kp-req-*, kp-447-*, kp-handout-consume).
+  { fault: 'owner-oldest-first', anchor: 'kp-req-owner' },
+  { fault: 'handout-without-subscription', anchor: 'kp-447-subscription' },
   { fault: 'no-rate-limit', anchor: 'kp-rate-queries', limits: { queries_per_window: 2, served_per_window: 50 } },
   { fault: 'no-rate-limit', anchor: 'kp-rate-served', limits: { queries_per_window: 50, served_per_window: 2 } },
   { fault: 'accept-replay', anchor: 'kp-pub-no-replay' },
@@ -63,7 +66,24 @@ const found: string[] = [];
 const BEYOND_PROPS: { fault: FaultName; outcome: 'pass' | 'no verdict'; why: string }[] = [
   { fault: 'no-challenge', outcome: 'no verdict', why: 'kp-auth-challenge (conformance): nobody can authenticate, so no sequence can run' },
   { fault: 'lazy-challenge', outcome: 'pass', why: 'breaks only the SHOULD of kp-auth-challenge: the challenge comes with the first refusal, which NIP-42 allows' },
+  // §1–§2 faults (kp-auth-*, kp-pub-*).
+  { fault: 'any-challenge', outcome: 'pass', why: "kp-auth-verify (conformance): props always answers its connection's own challenge" },
+  { fault: 'single-auth', outcome: 'no verdict', why: 'kp-auth-multi (conformance): the second AUTH of a two-actor connection is refused, so the run stops with an error' },
+  { fault: 'tag-allow-list', outcome: 'pass', why: 'kp-pub-accept (conformance): props publishes KeyPackages with the named tags only' },
+  { fault: 'unchecked-sig-443', outcome: 'pass', why: 'kp-pub-signature (conformance): props publishes only correctly signed events' },
+  { fault: 'unchecked-tags', outcome: 'pass', why: 'kp-pub-tags (conformance): props publishes only well-formed KeyPackages' },
+  { fault: 'opaque-content', outcome: 'pass', why: 'kp-pub-content (conformance): props publishes only well-formed KeyPackages' },
+  { fault: 'ignore-protected', outcome: 'pass', why: 'kp-pub-protected (conformance): props publishes no ["-"] events' },
+  { fault: 'accept-expired', outcome: 'pass', why: 'kp-pub-expired (conformance): props publishes KeyPackages that expire in the future, and the relay still never serves expired ones' },
   { fault: 'crash-on-bad-filter', outcome: 'pass', why: 'kp-robust-bad-input (conformance): props sends only valid filters' },
+  // §3-§5 faults (kp-req-*, kp-447-*, kp-handout-consume).
+  { fault: 'serve-unscoped', outcome: 'pass', why: 'kp-req-unscoped (conformance): every filter props sends for kind 443 names authors or ids' },
+  { fault: 'one-shot-handout', outcome: 'pass', why: 'kp-req-eose (conformance): props reads a REQ up to its EOSE and opens its live subscriptions with limit 0' },
+  { fault: 'partial-refusal', outcome: 'pass', why: 'kp-req-refuse-whole (conformance): props never mixes a filter for other kinds into a REQ for KeyPackages' },
+  { fault: 'no-p-ok', outcome: 'pass', why: 'kp-447-form (conformance): every 447 props sends names its owner in a p tag' },
+  { fault: 'silent-empty-447', outcome: 'pass', why: "kp-447-empty (conformance): props judges what a 447 hands out and charges, not the wording of its OK" },
+  { fault: 'store-447', outcome: 'pass', why: 'kp-447-not-stored (conformance): props never reads kind 447 events back' },
+  { fault: 'form-before-auth', outcome: 'pass', why: 'kp-447-order (conformance): every 447 props sends is well formed, so no form check ever meets an AUTH check' },
 ];
 
 /**
@@ -74,6 +94,11 @@ const NOT_YET: Partial<Record<FaultName, string>> = {
   'concurrent-messages': 'needs bursts of queries on one connection; races use one connection per requester',
   'close-under-load': 'needs more than 2 messages in flight on one connection; a closed connection is then no verdict, not a violation',
   'lower-served-cap': 'found, but a rate-limited refusal within the limits is blamed on kp-rate-served only when nothing else can explain it (the first query for that owner); shrinking mostly ends elsewhere, blamed on kp-req-handout / kp-447-delivery',
+  // §3-§5 faults (kp-req-*, kp-447-*, kp-handout-consume).
+  'ids-as-authors': 'found, but blamed on kp-req-handout (a REQ answered with KeyPackages its filter cannot receive): props has no invariant of its own for kp-req-scope',
+  'owner-447-consumes': "found, but blamed on kp-handout-consume (an owner's KeyPackage gone that was never handed out): props has no invariant of its own for kp-447-owner",
+  'soft-consume': 'found, but blamed on kp-handout-exactly-once: a consumed KeyPackage returned again to a filter naming it by id reads as handed out twice, and props names that anchor first',
+  'limit-per-filter': "found at once, but blamed on kp-handout-max: a multi-owner filter's short answer for its second owner is min(cap, available) per owner (§5.1) broken, and props names that anchor first",
 };
 
 it('covers every fault switch of the reference relay', () => {

@@ -16,11 +16,16 @@ function hostOf(url: string): string | undefined {
 }
 
 /** Why this AUTH event does not authenticate its pubkey on `session`, or undefined. */
-export function authProblem(ctx: RelayContext, session: Session, event: NostrEvent): string | undefined {
+export function authProblem(
+  ctx: RelayContext,
+  session: Session,
+  event: NostrEvent,
+  challengeOk = (tagged: string | undefined): boolean => tagged === session.challenge,
+): string | undefined {
   const problem = eventProblem(event);
   if (problem) return problem;
   if (event.kind !== KIND.auth) return `an AUTH event must be kind ${KIND.auth}, got ${event.kind}`;
-  if (firstTagValue(event, TAG.challenge) !== session.challenge) return "the challenge tag does not match this connection's challenge";
+  if (!challengeOk(firstTagValue(event, TAG.challenge))) return "the challenge tag does not match this connection's challenge";
   const relay = firstTagValue(event, TAG.relay);
   if (relay === undefined) return 'missing relay tag';
   if (hostOf(relay) !== session.relayHost) return `the relay tag "${relay}" does not name this relay (${session.relayHost})`;
@@ -36,12 +41,19 @@ export function handleAuth(ctx: RelayContext, session: Session, raw: unknown): v
     session.send(['NOTICE', reason(PREFIX.invalid, 'AUTH needs a signed kind 22242 event: ["AUTH", <event>]')]);
     return;
   }
-  const problem = authProblem(ctx, session, raw as NostrEvent);
+  // Fault any-challenge: a challenge tag must be there, but any value will do.
+  const anyChallenge = ctx.config.faults.has('any-challenge') ? (tagged: string | undefined) => tagged !== undefined : undefined;
+  const problem = authProblem(ctx, session, raw as NostrEvent, anyChallenge);
   if (problem) {
     session.send(['OK', id, false, reason(PREFIX.invalid, problem)]);
     return;
   }
   const pubkey = (raw as NostrEvent).pubkey;
+  // Fault single-auth: one pubkey per connection, the first; a valid AUTH for another is refused.
+  if (ctx.config.faults.has('single-auth') && session.authenticated.size > 0 && !session.authenticated.has(pubkey)) {
+    session.send(['OK', id, false, reason(PREFIX.invalid, 'this connection is already authenticated')]);
+    return;
+  }
   session.authenticated.add(pubkey);
   ctx.log(`session ${session.id} authenticated ${pubkey.slice(0, 12)}`);
   session.send(['OK', id, true, '']);

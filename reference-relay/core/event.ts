@@ -1,9 +1,9 @@
 /** EVENT: signature → kind routing → publish rules → store → OK → live fan-out. */
-import { eventProblem } from '../../protocol/crypto.js';
+import { eventProblem, eventProblemIgnoringSig } from '../../protocol/crypto.js';
 import { HEX64, storageOf } from '../../protocol/events.js';
 import type { NostrEvent } from '../../protocol/messages.js';
 import { KIND, PREFIX, reason } from '../../protocol/profile.js';
-import { firstRefusal, publishRules, rejectExpired } from '../rules/publish.js';
+import { firstRefusal, publishRulesWith, rejectExpired } from '../rules/publish.js';
 import { broadcast } from './broadcast.js';
 import type { RelayContext } from './context.js';
 import { handleKeyPackageRequest } from './keypackage-request.js';
@@ -15,7 +15,9 @@ export async function handleEvent(ctx: RelayContext, session: Session, raw: unkn
     session.send(['NOTICE', reason(PREFIX.invalid, 'EVENT needs an event object with an id: ["EVENT", <event>]')]);
     return;
   }
-  const problem = eventProblem(raw);
+  // Fault unchecked-sig-443: a KeyPackage's id is checked, its signature is not.
+  const skipSig = ctx.config.faults.has('unchecked-sig-443') && (raw as { kind?: unknown }).kind === KIND.keyPackage;
+  const problem = skipSig ? eventProblemIgnoringSig(raw) : eventProblem(raw);
   if (problem) {
     session.send(['OK', id, false, reason(PREFIX.invalid, problem)]);
     return;
@@ -32,9 +34,11 @@ export async function handleEvent(ctx: RelayContext, session: Session, raw: unkn
     const expired = rejectExpired(publishCtx, event);
     if (expired) session.send(['OK', id, false, expired.message]);
     else await handleKeyPackageRequest(ctx, session, event);
+    // Fault store-447: the request is kept like any regular event once answered.
+    if (!expired && ctx.config.faults.has('store-447')) ctx.store.insert(event, nowSeconds);
     return;
   }
-  const refusal = firstRefusal(publishRules, publishCtx, event);
+  const refusal = firstRefusal(publishRulesWith(ctx.config.faults), publishCtx, event);
   if (refusal) {
     session.send(['OK', id, false, refusal.message]);
     return;

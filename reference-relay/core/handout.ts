@@ -5,6 +5,9 @@
  */
 import { commitHandout, planHandout, type HandoutAsk, type HandoutPlan } from '../rules/handout.js';
 import { commitCharges, PendingCharges, RateLimitRefusal, rateLimitRefusal } from '../rules/rate-limit.js';
+import { matchFilter } from 'nostr-tools/filter';
+import type { Filter, NostrEvent } from '../../protocol/messages.js';
+import type { EventStore } from '../store/store.js';
 import type { RelayContext } from './context.js';
 
 export interface ChargedAsk extends HandoutAsk {
@@ -29,6 +32,25 @@ export type HandoutOutcome =
  */
 export function streamsThenConsumes(ctx: RelayContext): boolean {
   return ctx.config.faults.has('double-handout') || ctx.config.faults.has('concurrent-messages');
+}
+
+/**
+ * Fault soft-consume: consumed KeyPackages are only flagged, as a soft-deleting relay
+ * does, and its lookup by id forgets the flag. Kept per store, outside the store's rules.
+ */
+const softConsumed = new WeakMap<EventStore, Map<string, NostrEvent>>();
+
+function keepSoftConsumed(store: EventStore, plans: readonly HandoutPlan[]): void {
+  const kept = softConsumed.get(store) ?? new Map<string, NostrEvent>();
+  softConsumed.set(store, kept);
+  for (const plan of plans) for (const kp of plan.send) if (plan.consume.includes(kp.id)) kept.set(kp.id, kp);
+}
+
+/** Fault soft-consume: the consumed KeyPackages a filter naming ids still finds. */
+export function softConsumedMatching(ctx: RelayContext, filter: Filter): NostrEvent[] {
+  if (!ctx.config.faults.has('soft-consume') || !filter.ids) return [];
+  const kept = softConsumed.get(ctx.store);
+  return kept ? [...kept.values()].filter((kp) => matchFilter(filter, kp)) : [];
 }
 
 export function handOut(ctx: RelayContext, asks: readonly ChargedAsk[]): HandoutOutcome {
@@ -64,6 +86,7 @@ export function handOut(ctx: RelayContext, asks: readonly ChargedAsk[]): Handout
     if (err instanceof RateLimitRefusal) return { refusal: err };
     throw err;
   }
+  if (config.faults.has('soft-consume')) keepSoftConsumed(store, plans);
   const consumeAfterSend = split
     ? async () => {
         // The delete is a second storage round trip, as with an asynchronous database driver: its

@@ -23,9 +23,22 @@ export async function handleKeyPackageRequest(ctx: RelayContext, session: Sessio
   const reply = (ok: boolean, message: string): void => session.send(['OK', request.id, ok, message]);
   metrics.requestsReceived.inc({ path: '447' });
 
+  if (config.faults.has('form-before-auth')) {
+    // Fault: the form is checked before the signer's AUTH, so a malformed request never hears auth-required.
+    const early = parseKeyPackageRequest(request, config.limits.max_per_query);
+    if ('problem' in early) {
+      reply(false, reason(PREFIX.invalid, early.problem));
+      return;
+    }
+  }
   if (!session.authenticated.has(request.pubkey) && !config.faults.has('no-auth')) {
     metrics.authRefused.inc({ path: '447' });
     reply(false, reason(PREFIX.authRequired, "authenticate as the request's signer (NIP-42) before requesting KeyPackages"));
+    return;
+  }
+  if (config.faults.has('no-p-ok') && !request.tags.some((t) => t[0] === TAG.pubkey)) {
+    // Fault: a request naming no owner is taken as one for nobody, answered like an empty one.
+    reply(true, 'no owner named: no KeyPackage to deliver');
     return;
   }
   const parsed = parseKeyPackageRequest(request, config.limits.max_per_query);
@@ -36,7 +49,10 @@ export async function handleKeyPackageRequest(ctx: RelayContext, session: Sessio
   const { owner } = parsed;
   // Fault under-delivery: a request without n gets 1, not the max_per_query the profile gives it.
   const count = config.faults.has('under-delivery') && !request.tags.some((t) => t[0] === TAG.count) ? 1 : parsed.count;
-  const filters = [...session.subscriptions.values()].flat().filter((f) => canReceive(f, owner));
+  const receiving = [...session.subscriptions.values()].flat().filter((f) => canReceive(f, owner));
+  // Fault handout-without-subscription: with nothing to receive them, the owner's KeyPackages are handed out all the same.
+  const blind = receiving.length === 0 && config.faults.has('handout-without-subscription');
+  const filters: Filter[] = blind ? [{ kinds: [KIND.keyPackage], authors: [owner] }] : receiving;
   if (filters.length === 0) {
     reply(
       false,
@@ -50,7 +66,8 @@ export async function handleKeyPackageRequest(ctx: RelayContext, session: Sessio
 
   let plan: HandoutPlan;
   let consumeAfterSend = (): Promise<void> => Promise.resolve();
-  if (session.authenticated.has(owner)) {
+  // Fault owner-447-consumes: the owner being authenticated too is not noticed; the signer's hand-out runs.
+  if (session.authenticated.has(owner) && !config.faults.has('owner-447-consumes')) {
     // kp-447-owner: the owner's own query, nothing consumed, nothing charged.
     const send = ctx.store
       .keyPackagesOf(owner, ctx.nowSeconds())
@@ -75,7 +92,9 @@ export async function handleKeyPackageRequest(ctx: RelayContext, session: Sessio
   const message =
     plan.send.length > 0
       ? `delivered ${plan.send.length} KeyPackage(s)${plan.lastResort ? ', the last of them kept as last resort' : ''}`
-      : `no stored KeyPackage of ${owner} matches an open subscription`;
+      : config.faults.has('silent-empty-447')
+        ? '' // fault: nothing says why nothing came
+        : `no stored KeyPackage of ${owner} matches an open subscription`;
   const okFirst = config.faults.has('ok-before-delivery');
   if (okFirst) reply(true, message);
   // kp-447-delivery: every matching subscription of this connection gets each KeyPackage.

@@ -3,13 +3,14 @@
  * the owners it asks KeyPackages of → AUTH → hand-out (one transaction, refused
  * whole) → EVENTs → EOSE → the subscription stays open for live events.
  */
+import { matchFilter } from 'nostr-tools/filter';
 import { isExpired } from '../../protocol/events.js';
 import { parseFilter } from '../../protocol/filter.js';
 import type { Filter, NostrEvent, RelayMessage } from '../../protocol/messages.js';
 import { KIND, PREFIX, reason } from '../../protocol/profile.js';
 import type { RelayContext } from './context.js';
 import { asServed } from './deliver.js';
-import { handOut, streamsThenConsumes, type ChargedAsk } from './handout.js';
+import { handOut, softConsumedMatching, streamsThenConsumes, type ChargedAsk } from './handout.js';
 import type { Session } from './session.js';
 
 /** kp-req-scope: the owners whose KeyPackages this filter asks for. */
@@ -67,9 +68,13 @@ export async function handleReq(ctx: RelayContext, session: Session, message: un
   const asks: ChargedAsk[] = [];
   for (const filter of filters) {
     const max = Math.min(filter.limit ?? config.limits.max_per_query, config.limits.max_per_query);
+    let budget = max;
     for (const owner of ownersAskedFor(ctx, filter)) {
       if (session.authenticated.has(owner)) continue; // kp-req-owner: served by the ordinary query below
-      asks.push({ owner, max, filters: [filter], requesters });
+      // Fault limit-per-filter: the owners a filter names share one limit, as a NIP-01 limit is per filter.
+      const ownerMax = config.faults.has('limit-per-filter') ? Math.min(budget, availableFor(ctx, owner, filter)) : max;
+      budget -= ownerMax;
+      asks.push({ owner, max: ownerMax, filters: [config.faults.has('ids-as-authors') ? ownerWide(filter, owner) : filter], requesters });
     }
   }
   if (asks.length > 0) metrics.requestsReceived.inc({ path: 'req' }, asks.length);
@@ -77,6 +82,7 @@ export async function handleReq(ctx: RelayContext, session: Session, message: un
   if (asks.length > 0 && requesters.length === 0) {
     if (!config.faults.has('no-auth')) {
       metrics.authRefused.inc({ path: 'req' }, asks.length);
+      if (config.faults.has('partial-refusal')) answerUnrefused(ctx, session, subId, filters);
       closed(PREFIX.authRequired, 'asking for other people\'s KeyPackages (kind 443) needs NIP-42 AUTH first');
       return;
     }
@@ -95,7 +101,14 @@ export async function handleReq(ctx: RelayContext, session: Session, message: un
   const queryOpts = { nowSeconds: ctx.nowSeconds(), keyPackageOwners: session.authenticated, maxLimit: config.maxLimit };
   for (const filter of filters) {
     if (filter.limit === 0) continue;
-    for (const event of ctx.store.query(filter, queryOpts)) {
+    // Fault serve-unscoped: a kind 443 filter naming no authors or ids gets everyone's KeyPackages.
+    const unscoped = config.faults.has('serve-unscoped') && filter.kinds?.includes(KIND.keyPackage) && !filter.authors && !filter.ids;
+    const found = [
+      ...(ownOldestFirst(ctx, session, filter) ?? ctx.store.query(filter, unscoped ? { ...queryOpts, keyPackageOwners: 'everyone' } : queryOpts)),
+      // Not what this REQ itself hands out: that goes out once, below.
+      ...softConsumedMatching(ctx, filter).filter((e) => !outcome.plans.some((p) => p.send.includes(e))),
+    ];
+    for (const event of found) {
       if (sent.has(event.id)) continue;
       sent.add(event.id);
       session.send(['EVENT', subId, event]);
@@ -115,7 +128,43 @@ export async function handleReq(ctx: RelayContext, session: Session, message: un
   await outcome.consumeAfterSend(); // a no-op unless a stream-then-consume fault deferred it
   if (outcome.plans.length > 0) metrics.deliveryLatency.observe({ path: 'req' }, Number(process.hrtime.bigint() - started) / 1e9);
   session.send(['EOSE', subId]);
+  // Fault one-shot-handout: a REQ that asked for others' KeyPackages is dropped after EOSE, silently.
+  if (config.faults.has('one-shot-handout') && outcome.plans.length > 0) return;
   session.subscriptions.set(subId, filters);
+}
+
+/** Fault ids-as-authors: a filter's ids only say whose KeyPackages it asks for; any of theirs qualifies. */
+function ownerWide(filter: Filter, owner: string): Filter {
+  const wide: Filter = { ...filter, authors: [owner] };
+  delete wide.ids;
+  return wide;
+}
+
+/** Fault partial-refusal: the filters of a refused REQ that ask for no KeyPackages are answered before its CLOSED. */
+function answerUnrefused(ctx: RelayContext, session: Session, subId: string, filters: readonly Filter[]): void {
+  const opts = { nowSeconds: ctx.nowSeconds(), keyPackageOwners: session.authenticated, maxLimit: ctx.config.maxLimit };
+  for (const filter of filters) {
+    if (filter.limit === 0 || ownersAskedFor(ctx, filter).length > 0) continue;
+    for (const event of ctx.store.query(filter, opts)) session.send(['EVENT', subId, event]);
+  }
+}
+
+/** Fault limit-per-filter: how many of `owner`'s stored KeyPackages `filter` matches. */
+function availableFor(ctx: RelayContext, owner: string, filter: Filter): number {
+  return ctx.store.keyPackagesOf(owner, ctx.nowSeconds()).filter((kp) => matchFilter(filter, kp)).length;
+}
+
+/**
+ * Fault owner-oldest-first: an owner's query for their own KeyPackages is answered in
+ * hand-out order (oldest first, limit applied to that) instead of by NIP-01 rules.
+ */
+function ownOldestFirst(ctx: RelayContext, session: Session, filter: Filter): NostrEvent[] | undefined {
+  if (!ctx.config.faults.has('owner-oldest-first') || !filter.kinds?.includes(KIND.keyPackage) || !filter.authors) return undefined;
+  const own = filter.authors.filter((a) => session.authenticated.has(a));
+  if (own.length === 0) return undefined;
+  const now = ctx.nowSeconds();
+  const kps = [...new Set(own)].flatMap((o) => ctx.store.keyPackagesOf(o, now)).filter((kp) => matchFilter(filter, kp));
+  return kps.slice(0, Math.min(filter.limit ?? ctx.config.maxLimit, ctx.config.maxLimit));
 }
 
 export function handleClose(session: Session, message: unknown[]): void {

@@ -4,8 +4,8 @@
  */
 import type { NostrEvent } from '../../protocol/messages.js';
 import { isExpired, isProtected } from '../../protocol/events.js';
-import { keyPackageProblem } from '../../protocol/keypackage.js';
-import { KIND, PREFIX } from '../../protocol/profile.js';
+import { keyPackageContentProblem, keyPackageTagProblem } from '../../protocol/keypackage.js';
+import { KIND, PREFIX, TAG } from '../../protocol/profile.js';
 import type { FaultName } from '../faults.js';
 import type { EventStore } from '../store/store.js';
 import { Refusal } from './refusal.js';
@@ -30,12 +30,20 @@ export const rejectProtectedFromOthers: PublishRule = (ctx, event) =>
     ? new Refusal(PREFIX.authRequired, 'this event is protected (NIP-70); authenticate as its author to publish it')
     : undefined;
 
-/** kp-pub-tags, kp-pub-content */
-export const rejectMalformedKeyPackage: PublishRule = (_ctx, event) => {
-  if (event.kind !== KIND.keyPackage) return undefined;
-  const problem = keyPackageProblem(event);
-  return problem === undefined ? undefined : new Refusal(PREFIX.invalid, problem);
-};
+/** A KeyPackage rule from a shape check of protocol/keypackage.ts. */
+const keyPackageRule =
+  (problemOf: (event: NostrEvent) => string | undefined): PublishRule =>
+  (_ctx, event) => {
+    if (event.kind !== KIND.keyPackage) return undefined;
+    const problem = problemOf(event);
+    return problem === undefined ? undefined : new Refusal(PREFIX.invalid, problem);
+  };
+
+/** kp-pub-tags */
+export const rejectMalformedTags: PublishRule = keyPackageRule(keyPackageTagProblem);
+
+/** kp-pub-content */
+export const rejectMalformedContent: PublishRule = keyPackageRule(keyPackageContentProblem);
 
 /** kp-pub-no-replay; deleted events of other kinds stay deleted too (NIP-09). */
 export const rejectTombstoned: PublishRule = (ctx, event) => {
@@ -48,9 +56,30 @@ export const rejectTombstoned: PublishRule = (ctx, event) => {
 export const publishRules: readonly PublishRule[] = [
   rejectExpired,
   rejectProtectedFromOthers,
-  rejectMalformedKeyPackage,
+  rejectMalformedTags,
+  rejectMalformedContent,
   rejectTombstoned,
 ];
+
+/** The tags a KeyPackage may carry under the tag-allow-list fault: PROFILE.md §2's and the client and relays tags of NIP-EE. */
+const LISTED_TAGS = new Set<string>([TAG.mlsProtocolVersion, ...TAG.ciphersuite, ...TAG.extensions, TAG.encoding, TAG.expiration, TAG.protected, 'client', 'relays']);
+
+/** Fault tag-allow-list (breaks kp-pub-accept): a rule the profile does not have. */
+const rejectUnnamedTags = keyPackageRule((event) => {
+  const other = event.tags.find((t) => !LISTED_TAGS.has(t[0] ?? ''));
+  return other === undefined ? undefined : `unexpected tag "${other[0] ?? ''}" on a KeyPackage`;
+});
+
+/** The publish rules as a relay with `faults` runs them: each fault switch drops or adds one rule (reference-relay/faults.ts). */
+export function publishRulesWith(faults: ReadonlySet<FaultName>): readonly PublishRule[] {
+  const dropped = new Set<PublishRule>();
+  if (faults.has('unchecked-tags')) dropped.add(rejectMalformedTags);
+  if (faults.has('opaque-content')) dropped.add(rejectMalformedContent);
+  if (faults.has('ignore-protected')) dropped.add(rejectProtectedFromOthers);
+  if (faults.has('accept-expired')) dropped.add(rejectExpired);
+  const rules = publishRules.filter((rule) => !dropped.has(rule));
+  return faults.has('tag-allow-list') ? [...rules, rejectUnnamedTags] : rules;
+}
 
 export function firstRefusal(rules: readonly PublishRule[], ctx: PublishContext, event: NostrEvent): Refusal | undefined {
   for (const rule of rules) {

@@ -167,9 +167,11 @@ export class SqliteStore implements EventStore {
       );
       params.push(key.slice(1), ...(values as string[]));
     }
-    const owners = [...opts.keyPackageOwners];
-    where.push(`(kind != ${KIND.keyPackage} OR pubkey IN (${owners.map(() => '?').join(',')}))`);
-    params.push(...owners);
+    if (opts.keyPackageOwners !== 'everyone') {
+      const owners = [...opts.keyPackageOwners];
+      where.push(`(kind != ${KIND.keyPackage} OR pubkey IN (${owners.map(() => '?').join(',')}))`);
+      params.push(...owners);
+    }
     const limit = Math.min(filter.limit ?? opts.maxLimit, opts.maxLimit);
     const sql = `SELECT json FROM events WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id ASC LIMIT ?`;
     return this.db

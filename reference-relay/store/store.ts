@@ -15,8 +15,8 @@ export type InsertResult = 'stored' | 'duplicate' | 'superseded';
 
 export interface QueryOptions {
   nowSeconds: number;
-  /** KeyPackages of these pubkeys may be returned; all others are left out (kp-req-unscoped). */
-  keyPackageOwners: ReadonlySet<string>;
+  /** KeyPackages of these pubkeys may be returned; all others are left out (kp-req-unscoped). 'everyone' only under fault serve-unscoped. */
+  keyPackageOwners: ReadonlySet<string> | 'everyone';
   /** Upper bound on `limit`. */
   maxLimit: number;
 }

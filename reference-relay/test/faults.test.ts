@@ -5,12 +5,12 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { newKeys } from '../../protocol/crypto.js';
-import { KIND, prefixOf } from '../../protocol/profile.js';
+import { KIND, prefixOf, TAG } from '../../protocol/profile.js';
 import { inventory, publishKeyPackages } from '../../client/choreography.js';
-import { deletion } from '../../fixtures/events.js';
+import { deletion, keyPackage, textNote } from '../../fixtures/events.js';
 import { FAULT_NAMES, FAULTS, type FaultName } from '../faults.js';
 import type { RelayOptions } from '../config.js';
-import { ClientPool, countBy, idsOf, liveSub, startTestRelay, type RunningRelay } from './harness.js';
+import { authEvent, ClientPool, countBy, idsOf, keyPackageRequest, liveSub, sendAuth, signedEvent, startTestRelay, withBadId, withBadSig, type RunningRelay } from './harness.js';
 
 const K = KIND.keyPackage;
 const pool = new ClientPool();
@@ -57,6 +57,155 @@ describe('fault switches', () => {
       await pool.closeClients();
     }
     expect(shared).toBe(true);
+  });
+
+  // §3-§5 faults (kp-req-*, kp-447-*, kp-handout-consume)
+  faultIt('serve-unscoped', "an unauthenticated {kinds:[443]} filter gets someone else's KeyPackages, and they stay stored", async () => {
+    const relay = await relayWith('serve-unscoped');
+    const owner = newKeys();
+    const kps = await publishKeyPackages(relay.url, owner, 2, pool.opts);
+    const anon = await pool.connect(relay.url);
+    const res = await anon.req([{ kinds: [K] }]);
+    expect(res.eose).toBe(true);
+    expect(idsOf(res.events).sort()).toEqual(idsOf(kps).sort());
+    expect(await inventory(relay.url, owner, pool.opts)).toHaveLength(2);
+  });
+
+  faultIt('owner-oldest-first', "the owner's own query returns their KeyPackages oldest first, and limit 2 takes the oldest two", async () => {
+    const relay = await relayWith('owner-oldest-first');
+    const owner = newKeys();
+    const kps = await publishKeyPackages(relay.url, owner, 3, pool.opts);
+    const self = await pool.connectAs(relay.url, owner);
+    expect(idsOf((await self.req([{ kinds: [K], authors: [owner.pubkey] }])).events)).toEqual(idsOf(kps));
+    expect(idsOf((await self.req([{ kinds: [K], authors: [owner.pubkey], limit: 2 }])).events)).toEqual(idsOf(kps.slice(0, 2)));
+  });
+
+  faultIt('limit-per-filter', 'a filter naming two owners with limit 1 hands out one KeyPackage in all', async () => {
+    const relay = await relayWith('limit-per-filter');
+    const [bob, carol] = [newKeys(), newKeys()];
+    await Promise.all([publishKeyPackages(relay.url, bob, 3, pool.opts), publishKeyPackages(relay.url, carol, 3, pool.opts)]);
+    const requester = await pool.connectAs(relay.url, newKeys());
+    const res = await requester.req([{ kinds: [K], authors: [bob.pubkey, carol.pubkey], limit: 1 }]);
+    expect(res.events.map((e) => e.pubkey)).toEqual([bob.pubkey]);
+    expect(await inventory(relay.url, carol, pool.opts)).toHaveLength(3);
+  });
+
+  faultIt('one-shot-handout', 'a REQ that handed out KeyPackages gets no live events after its EOSE', async () => {
+    const relay = await relayWith('one-shot-handout');
+    const owner = newKeys();
+    await publishKeyPackages(relay.url, owner, 3, pool.opts);
+    const requester = await pool.connectAs(relay.url, newKeys());
+    const res = await requester.req([{ kinds: [K], authors: [owner.pubkey], limit: 1 }, { kinds: [1] }]);
+    expect(res.events).toHaveLength(1);
+    const plain = await liveSub(requester, { kinds: [1] });
+    const poster = await pool.connectAs(relay.url, owner);
+    const note = signedEvent(owner, 1, [], 'live');
+    expect((await poster.publish(note)).ok).toBe(true);
+    // The plain subscription gets the note; once it has, the dropped one would have had it too (one send loop).
+    await requester.next((m) => m[0] === 'EVENT' && m[1] === plain && m[2].id === note.id, 'the note on the plain subscription', 2000);
+    expect(requester.drainEvents(res.subId)).toEqual([]);
+  });
+
+  faultIt('partial-refusal', 'an unauthenticated REQ for a note and KeyPackages gets the note, then CLOSED auth-required:', async () => {
+    const relay = await relayWith('partial-refusal');
+    const owner = newKeys();
+    const kps = await publishKeyPackages(relay.url, owner, 2, pool.opts);
+    const poster = await pool.connectAs(relay.url, owner);
+    const note = signedEvent(owner, 1, [], 'a note');
+    expect((await poster.publish(note)).ok).toBe(true);
+    const anon = await pool.connect(relay.url);
+    const res = await anon.req([{ kinds: [1], authors: [owner.pubkey] }, { kinds: [K], authors: [owner.pubkey] }]);
+    expect(prefixOf(res.closed ?? '')).toBe('auth-required');
+    expect(idsOf(res.events)).toEqual([note.id]);
+    expect(idsOf(await inventory(relay.url, owner, pool.opts)).sort()).toEqual(idsOf(kps).sort());
+  });
+
+  faultIt('ids-as-authors', 'a filter naming the second KeyPackage by id gets the oldest one', async () => {
+    const relay = await relayWith('ids-as-authors');
+    const owner = newKeys();
+    const kps = await publishKeyPackages(relay.url, owner, 3, pool.opts);
+    const requester = await pool.connectAs(relay.url, newKeys());
+    const res = await requester.req([{ kinds: [K], ids: [kps[1]!.id], limit: 1 }]);
+    expect(idsOf(res.events)).toEqual([kps[0]!.id]);
+    expect(idsOf(await inventory(relay.url, owner, pool.opts)).sort()).toEqual(idsOf(kps.slice(1)).sort());
+  });
+
+  faultIt('no-p-ok', 'a 447 without a p tag is answered OK true', async () => {
+    const relay = await relayWith('no-p-ok');
+    const keys = newKeys();
+    const client = await pool.connectAs(relay.url, keys);
+    await liveSub(client);
+    const res = await client.sendRequest(keyPackageRequest(keys, [['n', '1']]));
+    expect(res.ok).toBe(true);
+    expect(res.deliveries).toEqual([]);
+  });
+
+  faultIt('handout-without-subscription', 'a 447 with no open subscription is accepted and consumes KeyPackages nobody receives', async () => {
+    const relay = await relayWith('handout-without-subscription');
+    const owner = newKeys();
+    const kps = await publishKeyPackages(relay.url, owner, 3, pool.opts);
+    const keys = newKeys();
+    const client = await pool.connectAs(relay.url, keys);
+    const res = await client.requestKeyPackages(keys, owner.pubkey, 1);
+    expect(res.ok).toBe(true);
+    expect(res.deliveries).toEqual([]);
+    expect(idsOf(await inventory(relay.url, owner, pool.opts)).sort()).toEqual(idsOf(kps.slice(1)).sort());
+  });
+
+  faultIt('silent-empty-447', 'a 447 for an owner with no KeyPackage is answered OK true with an empty message', async () => {
+    const relay = await relayWith('silent-empty-447');
+    const owner = newKeys();
+    const keys = newKeys();
+    const client = await pool.connectAs(relay.url, keys);
+    await liveSub(client, { kinds: [K], authors: [owner.pubkey] });
+    const res = await client.requestKeyPackages(keys, owner.pubkey);
+    expect([res.ok, res.message, res.deliveries]).toEqual([true, '', []]);
+  });
+
+  faultIt('owner-447-consumes', "a 447 on a connection where the owner is authenticated too consumes the owner's KeyPackage", async () => {
+    const relay = await relayWith('owner-447-consumes');
+    const owner = newKeys();
+    const kps = await publishKeyPackages(relay.url, owner, 3, pool.opts);
+    const keys = newKeys();
+    const client = await pool.connectAs(relay.url, keys);
+    expect((await client.auth(owner)).ok).toBe(true);
+    await liveSub(client, { kinds: [K], authors: [owner.pubkey] });
+    const res = await client.requestKeyPackages(keys, owner.pubkey, 1);
+    expect(res.deliveries.map((d) => d.event.id)).toEqual([kps[0]!.id]);
+    expect(idsOf(await inventory(relay.url, owner, pool.opts)).sort()).toEqual(idsOf(kps.slice(1)).sort());
+  });
+
+  faultIt('store-447', 'a kind 447 request can be read back by id after it was answered', async () => {
+    const relay = await relayWith('store-447');
+    const owner = newKeys();
+    await publishKeyPackages(relay.url, owner, 2, pool.opts);
+    const keys = newKeys();
+    const client = await pool.connectAs(relay.url, keys);
+    await liveSub(client, { kinds: [K], authors: [owner.pubkey] });
+    const request = keyPackageRequest(keys, [['p', owner.pubkey]]);
+    expect((await client.sendRequest(request)).ok).toBe(true);
+    const reader = await pool.connect(relay.url);
+    expect(idsOf((await reader.req([{ ids: [request.id] }])).events)).toEqual([request.id]);
+  });
+
+  faultIt('form-before-auth', 'an unauthenticated 447 with n 0 is refused invalid:, not auth-required:', async () => {
+    const relay = await relayWith('form-before-auth');
+    const owner = newKeys();
+    const anon = await pool.connect(relay.url);
+    const res = await anon.sendRequest(keyPackageRequest(newKeys(), [['p', owner.pubkey], ['n', '0']]));
+    expect([res.ok, prefixOf(res.message)]).toEqual([false, 'invalid']);
+    expect(prefixOf((await anon.requestKeyPackages(newKeys(), owner.pubkey)).message)).toBe('auth-required');
+  });
+
+  faultIt('soft-consume', 'a consumed KeyPackage is returned again to a filter naming it by id', async () => {
+    const relay = await relayWith('soft-consume');
+    const owner = newKeys();
+    const kps = await publishKeyPackages(relay.url, owner, 3, pool.opts);
+    const alice = await pool.connectAs(relay.url, newKeys());
+    expect(idsOf((await alice.req([{ kinds: [K], authors: [owner.pubkey], limit: 1 }])).events)).toEqual([kps[0]!.id]);
+    expect(idsOf(await inventory(relay.url, owner, pool.opts)).sort()).toEqual(idsOf(kps.slice(1)).sort());
+    const bob = await pool.connectAs(relay.url, newKeys());
+    expect(idsOf((await bob.req([{ kinds: [K], ids: [kps[0]!.id] }])).events)).toEqual([kps[0]!.id]);
   });
 
   faultIt('no-rate-limit', 'queries past queries_per_window are still served', async () => {
@@ -177,6 +326,94 @@ describe('fault switches', () => {
     expect((await client.auth(owner)).ok).toBe(true);
     // A fresh connection provokes its challenge at once (no wait for one on connect) and can publish.
     await publishKeyPackages(relay.url, owner, 1, { ...pool.opts, challengeTimeoutMs: 0 });
+  });
+
+  // §1–§2 faults (kp-auth-*, kp-pub-*).
+  faultIt('any-challenge', "an AUTH naming another connection's challenge authenticates its pubkey", async () => {
+    const relay = await relayWith('any-challenge');
+    const [client, other] = await Promise.all([pool.connect(relay.url), pool.connect(relay.url)]);
+    const keys = newKeys();
+    const foreign = authEvent(client, keys, { tags: [[TAG.relay, client.url], [TAG.challenge, other.challenge!]] });
+    expect(foreign.tags).not.toContainEqual([TAG.challenge, client.challenge]);
+    expect(await sendAuth(client, foreign)).toEqual({ ok: true, message: '' });
+    // Authenticated: the pubkey's protected (NIP-70) note is accepted on this connection.
+    expect((await client.publish(textNote(keys, 'protected', [[TAG.protected]]))).ok).toBe(true);
+    // A missing challenge tag is still refused.
+    const untagged = authEvent(client, newKeys(), { tags: [[TAG.relay, client.url]] });
+    expect((await sendAuth(client, untagged)).ok).toBe(false);
+  });
+
+  faultIt('single-auth', 'a second pubkey cannot authenticate on a connection; the first stays authenticated', async () => {
+    const relay = await relayWith('single-auth');
+    const [alice, bob] = [newKeys(), newKeys()];
+    const client = await pool.connectAs(relay.url, alice);
+    expect((await client.auth(alice)).ok).toBe(true); // the same pubkey again is fine
+    const second = await client.auth(bob);
+    expect(second.ok).toBe(false);
+    expect(prefixOf(second.message)).toBe('invalid');
+    expect((await client.publish(textNote(alice, 'alice', [[TAG.protected]]))).ok).toBe(true);
+    expect((await client.publish(textNote(bob, 'bob', [[TAG.protected]]))).ok).toBe(false);
+  });
+
+  faultIt('tag-allow-list', 'a valid KeyPackage with an alt tag is refused; with client and relays tags, accepted', async () => {
+    const relay = await relayWith('tag-allow-list');
+    const owner = newKeys();
+    const client = await pool.connectAs(relay.url, owner);
+    const tagged = await client.publish(keyPackage(owner, { extraTags: [['alt', 'MLS KeyPackage']] }));
+    expect(tagged.ok).toBe(false);
+    expect(prefixOf(tagged.message)).toBe('invalid');
+    expect((await client.publish(keyPackage(owner, { extraTags: [['client', 'kpsuite'], ['relays', relay.url]] }))).ok).toBe(true);
+    expect(await inventory(relay.url, owner, pool.opts)).toHaveLength(1);
+  });
+
+  faultIt('unchecked-sig-443', 'a KeyPackage with a bad signature is stored; a note with one, and a KeyPackage with a bad id, are refused', async () => {
+    const relay = await relayWith('unchecked-sig-443');
+    const owner = newKeys();
+    const client = await pool.connectAs(relay.url, owner);
+    const forged = withBadSig(keyPackage(owner));
+    expect(await client.publish(forged)).toEqual({ ok: true, message: '' });
+    expect(idsOf(await inventory(relay.url, owner, pool.opts))).toEqual([forged.id]);
+    expect((await client.publish(withBadId(keyPackage(owner)))).ok).toBe(false);
+    expect((await client.publish(withBadSig(textNote(owner, 'note')))).ok).toBe(false);
+  });
+
+  faultIt('unchecked-tags', 'a KeyPackage without a version tag is stored; one with bad content is still refused', async () => {
+    const relay = await relayWith('unchecked-tags');
+    const owner = newKeys();
+    const client = await pool.connectAs(relay.url, owner);
+    const untagged = keyPackage(owner, { tags: [] });
+    expect(await client.publish(untagged)).toEqual({ ok: true, message: '' });
+    expect(idsOf(await inventory(relay.url, owner, pool.opts))).toEqual([untagged.id]);
+    expect(prefixOf((await client.publish(keyPackage(owner, { content: 'not hex' }))).message)).toBe('invalid');
+  });
+
+  faultIt('opaque-content', 'KeyPackages with empty or non-hex content are stored; one without tags is still refused', async () => {
+    const relay = await relayWith('opaque-content');
+    const owner = newKeys();
+    const client = await pool.connectAs(relay.url, owner);
+    const [empty, text] = [keyPackage(owner, { content: '' }), keyPackage(owner, { content: 'not hex' })];
+    expect((await client.publish(empty)).ok).toBe(true);
+    expect((await client.publish(text)).ok).toBe(true);
+    expect(idsOf(await inventory(relay.url, owner, pool.opts)).sort()).toEqual(idsOf([empty, text]).sort());
+    expect(prefixOf((await client.publish(keyPackage(owner, { tags: [] }))).message)).toBe('invalid');
+  });
+
+  faultIt('ignore-protected', 'a ["-"] KeyPackage is accepted from a connection where nobody is authenticated', async () => {
+    const relay = await relayWith('ignore-protected');
+    const owner = newKeys();
+    const anon = await pool.connect(relay.url);
+    const event = keyPackage(owner, { extraTags: [[TAG.protected]] });
+    expect(await anon.publish(event)).toEqual({ ok: true, message: '' });
+    expect(idsOf(await inventory(relay.url, owner, pool.opts))).toEqual([event.id]);
+  });
+
+  faultIt('accept-expired', 'a KeyPackage that expired a minute ago is accepted (and then not served)', async () => {
+    const relay = await relayWith('accept-expired');
+    const owner = newKeys();
+    const client = await pool.connectAs(relay.url, owner);
+    const expired = keyPackage(owner, { extraTags: [[TAG.expiration, String(Math.floor(Date.now() / 1000) - 60)]] });
+    expect(await client.publish(expired)).toEqual({ ok: true, message: '' });
+    expect(await inventory(relay.url, owner, pool.opts)).toEqual([]);
   });
 
   faultIt('concurrent-messages', 'a burst of REQs on one connection gets the same non-last KeyPackage twice', async () => {

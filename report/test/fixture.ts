@@ -4,7 +4,7 @@
  * backtick runs, a frame far longer than the Markdown report prints.
  */
 import type { WireEntry } from '../../client/relay-client.js';
-import { OUTCOMES, type Outcome, type TestRecord } from '../schema.js';
+import { OUTCOMES, type Outcome, type RecordedWireEntry, type TestRecord } from '../schema.js';
 import { REPORT_SCHEMA, type ConformanceReport } from '../schema.js';
 
 export const HOSTILE = '<script>alert(1)</script>';
@@ -16,6 +16,11 @@ export const NIP11_NAME = `<script>alert("nip11")</script>`;
 export const NIP11_SOFTWARE = `"><img src=x onerror=alert(2)>`;
 
 const wire = (...frames: [WireEntry['dir'], string][]): WireEntry[] => frames.map(([dir, frame], i) => ({ t: i * 7, dir, frame }));
+
+/** Marks entry `index` as the frame the verdict rests on, as the runner does. */
+export function decide(index: number, entries: RecordedWireEntry[], quietAfterMs?: number): RecordedWireEntry[] {
+  return entries.map((entry, i) => (i === index ? { ...entry, decisive: true, ...(quietAfterMs === undefined ? {} : { quietAfterMs }) } : entry));
+}
 
 type Extra = Partial<Omit<TestRecord, 'id' | 'outcome'>>;
 
@@ -47,14 +52,18 @@ export function fixtureTests(): TestRecord[] {
       observed: `EVENT ${HOSTILE}`,
       waitedMs: 300,
       durationMs: 512,
-      wire: wire(
-        ['note', 'requester connected'],
-        ['sent', '["REQ","kp-3",{"kinds":[443]}]'],
-        ['received', HOSTILE_FRAME],
-        ['received', CONTROL_FRAME],
-        ['received', FENCE_FRAME],
-        ['received', LONG_FRAME],
-        ['received', '["EOSE","kp-3"]'],
+      // The verdict rests on the hostile EVENT: reports must mark it without letting it turn into markup.
+      wire: decide(
+        2,
+        wire(
+          ['note', 'requester connected'],
+          ['sent', '["REQ","kp-3",{"kinds":[443]}]'],
+          ['received', HOSTILE_FRAME],
+          ['received', CONTROL_FRAME],
+          ['received', FENCE_FRAME],
+          ['received', LONG_FRAME],
+          ['received', '["EOSE","kp-3"]'],
+        ),
       ),
     }),
     record('kp-rate-advertise/nip11', 'non-strict', {
