@@ -5,37 +5,27 @@
  * "not checked", never "passed". Against a bare NIP-01 stand-in relay that
  * serves no NIP-11 document, with tests whose outcome is known.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocketServer } from 'ws';
+import { standInRelay, type MisbehavingRelay } from '../../test/support/misbehaving-relays.js';
 import { CheckUsageError, runCheck, type CheckOptions } from '../check.js';
 import { selectionProblem } from '../gate.js';
 import { ALL_TESTS } from '../cases/index.js';
 import type { ConformanceTest } from '../types.js';
 
-let http: Server;
-let wss: WebSocketServer;
+let relay: MisbehavingRelay;
 let url: string;
 
 beforeAll(async () => {
   // No NIP-11 (HTTP 404), no AUTH challenge: a relay that claims nothing.
-  http = createServer((_, res) => res.writeHead(404).end());
-  wss = new WebSocketServer({ server: http });
-  wss.on('connection', (ws) => {
-    ws.on('message', (data) => {
-      const m = JSON.parse(data.toString()) as unknown[];
+  relay = await standInRelay({
+    http: (_, res) => res.writeHead(404).end(),
+    onMessage: (ws, m) => {
       if (m[0] === 'REQ') ws.send(JSON.stringify(['EOSE', m[1]]));
-    });
+    },
   });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  url = relay.url;
 });
-afterAll(async () => {
-  for (const ws of wss.clients) ws.terminate();
-  await new Promise<void>((resolve) => wss.close(() => resolve()));
-  await new Promise<void>((resolve) => http.close(() => resolve()));
-});
+afterAll(() => relay.close());
 
 const passing: ConformanceTest = {
   id: 'nip-01/stand-in-pass',

@@ -5,10 +5,8 @@
  * case-insensitively and only the standard lowercase words are a SHOULD,
  * events compare by their fields, and CORS is judged only on a served document.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocketServer } from 'ws';
+import { standInRelay, type MisbehavingRelay } from '../../test/support/misbehaving-relays.js';
 import { prepareRun } from '../check.js';
 import { runSuite } from '../runner.js';
 import { nip01Tests } from '../cases/nip01.js';
@@ -17,8 +15,7 @@ import { eventProblem } from '../../protocol/crypto.js';
 import type { NostrEvent } from '../../protocol/messages.js';
 import type { TestRecord } from '../../report/schema.js';
 
-let http: Server;
-let wss: WebSocketServer;
+let relay: MisbehavingRelay;
 let url: string;
 
 /** Keys in alphabetical order, as strfry writes them: NIP-01 fixes no order. */
@@ -28,11 +25,10 @@ function sortedKeys(e: NostrEvent): string {
 
 beforeAll(async () => {
   const stored: NostrEvent[] = [];
-  http = createServer((_, res) => res.writeHead(426).end('upgrade required'));
-  wss = new WebSocketServer({ server: http });
-  wss.on('connection', (ws) => {
-    ws.on('message', (data) => {
-      const m = JSON.parse(data.toString()) as [string, ...unknown[]];
+  relay = await standInRelay({
+    http: (_, res) => res.writeHead(426).end('upgrade required'),
+    onMessage: (ws, message) => {
+      const m = message as [string, ...unknown[]];
       if (m[0] === 'EVENT') {
         const e = m[1] as NostrEvent;
         const problem = eventProblem(e);
@@ -45,16 +41,11 @@ beforeAll(async () => {
         for (const e of stored.filter((x) => filter.ids?.includes(x.id))) ws.send(`["EVENT",${JSON.stringify(sub)},${sortedKeys(e)}]`);
         ws.send(JSON.stringify(['EOSE', sub]));
       }
-    });
+    },
   });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  url = relay.url;
 });
-afterAll(async () => {
-  for (const ws of wss.clients) ws.terminate();
-  await new Promise<void>((resolve) => wss.close(() => resolve()));
-  await new Promise<void>((resolve) => http.close(() => resolve()));
-});
+afterAll(() => relay.close());
 
 async function outcomes(ids: string[]): Promise<Record<string, TestRecord>> {
   const { runOptions } = await prepareRun(url, { timeoutMs: 500, quietMs: 100, limits: {} });
