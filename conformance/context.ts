@@ -118,7 +118,12 @@ export class TestContext {
 
   /** The owner's stored KeyPackages, read as the owner. */
   inventory(owner: Keys): Promise<NostrEvent[]> {
-    return inventoryOn(this.url, owner, this.clientOptions('owner', false));
+    return inventoryOn(this.url, owner, this.clientOptions('owner'));
+  }
+
+  /** The frame a failure now would rest on by default: keep it to judge an answer after reading more (e.g. an inventory). */
+  get lastAnswer(): Decisive | undefined {
+    return this.judged;
   }
 
   /** Waits the quiet period on `client` and returns what arrived meanwhile. */
@@ -129,9 +134,12 @@ export class TestContext {
     // quietFor notes the wait synchronously: the fallback when nothing was taken on this connection yet.
     const waitNote = this.log[this.log.length - 1];
     const arrived = await waiting;
-    const first = arrived[0] && wireEntryOf(arrived[0]);
+    // A challenge left over from connect (the client keeps it, nobody takes it) is not what arrived for the test.
+    const answer = arrived.find((m) => m[0] !== 'AUTH');
+    const first = answer && wireEntryOf(answer);
+    const last = before ?? waitNote;
     if (first) this.judged = { entry: first };
-    else if (arrived.length === 0 && (before ?? waitNote)) this.judged = { entry: (before ?? waitNote) as WireEntry, quietMs: this.options.quietMs };
+    else if (last) this.judged = { entry: last, quietMs: this.options.quietMs };
     return arrived;
   }
 
@@ -201,7 +209,7 @@ export class TestContext {
     return entry && { entry };
   }
 
-  /** `judges`: whether the frames this connection is handed are what the test judges (not setup or bookkeeping). */
+  /** `judges`: whether the frames this connection is handed are what the test judges (not setup steps). */
   private clientOptions(label: string, judges = true): ClientOptions {
     return {
       log: this.log,

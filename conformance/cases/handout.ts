@@ -50,15 +50,17 @@ async function judgeRace(t: TestContext, owner: Keys, handed: readonly NostrEven
   const twice = repeated.filter(([id]) => id !== lastResort);
   t.check(
     twice.length === 0,
-    'concurrent requesters got the same KeyPackage, and it was not the last resort',
+    `${twice.map(([id, n]) => `${id.slice(0, 12)} was handed to ${n} concurrent requesters`).join(', ')}; the last resort (still stored at the end) is ${lastResort?.slice(0, 12) ?? 'none'}`,
     `each KeyPackage handed out once, except the one still stored at the end (${lastResort?.slice(0, 12) ?? 'none'})`,
     twice.map(([id, n]) => `${id.slice(0, 12)} handed out ${n} times`).join(', '),
+    // The second hand-out of the first repeated KeyPackage.
+    handed.filter((e) => e.id === twice[0]?.[0])[1],
   );
   if (left.length === 0) {
     if (await consumesLastResortAlone(t)) {
       t.untested("the relay consumes a lone last resort even without concurrency (see kp-handout-last-resort), so the race cannot judge the last one");
     }
-    t.fail("the owner's last KeyPackage was consumed by concurrent requests", 'one KeyPackage still stored after the race', 'none stored');
+    t.fail(`after ${handed.length} hand-outs to concurrent requesters the owner's inventory is empty: the last resort was consumed`, 'one KeyPackage still stored after the race', 'none stored');
   }
 }
 
@@ -90,11 +92,11 @@ function checkIntact(t: TestContext, published: readonly NostrEvent[], handed: r
   if (handed.length === 0) t.untested('nothing was handed out (see kp-req-handout, kp-447-delivery), so there is no KeyPackage to inspect');
   for (const e of handed) {
     const problem = eventProblem(e);
-    t.check(problem === undefined, `handed-out KeyPackage ${e.id.slice(0, 12)} must verify as the owner signed it`, 'a valid id and signature', problem ?? '');
+    t.check(problem === undefined, `handed-out KeyPackage ${e.id.slice(0, 12)} does not verify: ${problem ?? ''}`, 'a valid id and signature', problem ?? '', e);
     const original = published.find((p) => p.id === e.id);
-    t.check(original !== undefined, 'a handed-out KeyPackage must carry the id the owner published', ids(published).join(', '), e.id.slice(0, 12));
+    t.check(original !== undefined, `the relay handed out ${e.id.slice(0, 12)}, an id the owner never published (${ids(published).join(', ')})`, ids(published).join(', '), e.id.slice(0, 12), e);
     const fields = (x: NostrEvent): unknown[] => [x.pubkey, x.kind, x.created_at, x.tags, x.content];
-    t.equal(fields(e), fields(original!), `handed-out KeyPackage ${e.id.slice(0, 12)} must have the published pubkey, kind, created_at, tags and content`);
+    t.equal(fields(e), fields(original!), `handed-out KeyPackage ${e.id.slice(0, 12)} differs from the published event in pubkey, kind, created_at, tags or content`, e);
   }
 }
 
@@ -125,7 +127,7 @@ export const handoutTests: ConformanceTest[] = [
         const res = await reqOnce(client, [askFor(owner, extra)]);
         t.check(
           res.closed === undefined && res.events.length === want,
-          `a REQ ${what} for an owner with more stored must hand out exactly min(limit, max_per_query) = ${want} (max_per_query ${m})`,
+          `a REQ ${what} for an owner with more stored ${reqAnswer(res)}, not min(limit, max_per_query) = ${want} (max_per_query ${m})`,
           `${want} EVENT then EOSE`,
           reqLine(res),
         );
@@ -149,12 +151,12 @@ export const handoutTests: ConformanceTest[] = [
       const dflt = distinct((await allDeliveries(t, client, await client.requestKeyPackages(keys, owner.pubkey))).map((d) => d.event));
       t.check(
         dflt.length === m,
-        `a 447 without n asks for max_per_query (${m}) and, with ${m + 3} stored, must get exactly that many`,
+        `a 447 without n (asking for max_per_query, ${m}) for an owner with ${m + 3} stored ${deliveredText(dflt)}`,
         `${m} KeyPackages`,
         `${dflt.length}: ${ids(dflt).join(', ')}`,
       );
       const one = distinct((await allDeliveries(t, client, await client.requestKeyPackages(keys, owner.pubkey, 1))).map((d) => d.event));
-      t.check(one.length === 1, 'a 447 with ["n", "1"] for an owner with more stored must get exactly one KeyPackage', '1 KeyPackage', `${one.length}: ${ids(one).join(', ')}`);
+      t.check(one.length === 1, `a 447 with ["n", "1"] for an owner with more stored ${deliveredText(one)}`, '1 KeyPackage', `${one.length}: ${ids(one).join(', ')}`);
     },
   },
   {
@@ -169,7 +171,7 @@ export const handoutTests: ConformanceTest[] = [
       const published = await t.publishKeyPackages(owner, 4);
       const { client } = await t.connectAs('alice');
       const res = await client.req([askFor(owner, { limit: k })]);
-      t.equal(ids(res.events), ids(published.slice(0, k)), `of 4 KeyPackages with distinct created_at, the ${k} oldest are handed out, oldest first`);
+      t.equal(ids(res.events), ids(published.slice(0, k)), `a REQ with limit ${k} for 4 KeyPackages with distinct created_at ${reqAnswer(res)}; the ${k} oldest, oldest first, are ${ids(published.slice(0, k)).join(', ')}`);
     },
   },
   {
@@ -184,7 +186,7 @@ export const handoutTests: ConformanceTest[] = [
       const published = await publishSameSecond(t, owner, 3);
       const { client } = await t.connectAs('alice');
       const res = await client.req([askFor(owner, { limit: k })]);
-      t.equal(ids(res.events), ids(published.slice(0, k)), `of 3 KeyPackages with the same created_at, the ${k} with the lowest ids are handed out, lowest first`);
+      t.equal(ids(res.events), ids(published.slice(0, k)), `a REQ with limit ${k} for 3 KeyPackages with the same created_at ${reqAnswer(res)}; the ${k} lowest ids, lowest first, are ${ids(published.slice(0, k)).join(', ')}`);
     },
   },
   {
@@ -202,7 +204,7 @@ export const handoutTests: ConformanceTest[] = [
       const res = await client.req([{ kinds: [kp], ids: named.map((e) => e.id), limit: k }]);
       const unnamed = res.events.filter((e) => !named.some((n) => n.id === e.id));
       if (unnamed.length > 0) t.untested(`the relay handed out ${ids(unnamed).join(', ')}, which the filter does not name (see kp-req-scope), so the order among the named ones cannot be judged`);
-      t.equal(ids(res.events), ids(published.slice(1, 1 + k)), `with ids naming the 3 newest of 4 KeyPackages, the ${k} oldest of the named ones are handed out`);
+      t.equal(ids(res.events), ids(published.slice(1, 1 + k)), `a REQ with limit ${k} and ids naming the 3 newest of 4 KeyPackages ${reqAnswer(res)}; the ${k} oldest named are ${ids(published.slice(1, 1 + k)).join(', ')}`);
     },
   },
   {
@@ -218,7 +220,7 @@ export const handoutTests: ConformanceTest[] = [
       const { client, keys } = await t.connectAs('alice');
       await liveSub(client, askFor(owner));
       const got = (await allDeliveries(t, client, await client.requestKeyPackages(keys, owner.pubkey, k))).map((d) => d.event);
-      t.equal(ids(got), ids(published.slice(0, k)), `a 447 with ["n", "${k}"] gets the ${k} oldest of 4 KeyPackages, oldest first`);
+      t.equal(ids(got), ids(published.slice(0, k)), `a 447 with ["n", "${k}"] for 4 KeyPackages ${deliveredText(got)}; the ${k} oldest, oldest first, are ${ids(published.slice(0, k)).join(', ')}`);
     },
   },
   {
@@ -234,7 +236,7 @@ export const handoutTests: ConformanceTest[] = [
       const { client, keys } = await t.connectAs('alice');
       await liveSub(client, askFor(owner));
       const got = (await allDeliveries(t, client, await client.requestKeyPackages(keys, owner.pubkey, k))).map((d) => d.event);
-      t.equal(ids(got), ids(published.slice(0, k)), `of 3 KeyPackages with the same created_at, a 447 gets the ${k} with the lowest ids, lowest first`);
+      t.equal(ids(got), ids(published.slice(0, k)), `a 447 with ["n", "${k}"] for 3 KeyPackages with the same created_at ${deliveredText(got)}; the ${k} lowest ids, lowest first, are ${ids(published.slice(0, k)).join(', ')}`);
     },
   },
   {
@@ -253,11 +255,11 @@ export const handoutTests: ConformanceTest[] = [
       const { client: bob } = await t.connectAs('bob');
       const second = (await bob.req([askFor(owner)])).events;
       const again = second.filter((e) => first.some((f) => f.id === e.id));
-      t.equal(ids(again), [], "KeyPackages handed out to alice must not be handed out again to the next requester");
+      t.equal(ids(again), [], `bob's REQ was handed ${kpsText(again)} that alice had already received`, again[0]);
       const byId = (await bob.req([{ kinds: [kp], ids: first.map((e) => e.id) }])).events;
-      t.equal(ids(byId), [], 'a consumed KeyPackage must not be returned even when named by id');
+      t.equal(ids(byId), [], `a REQ naming alice's ${first.length} consumed KeyPackage(s) by id returned ${kpsText(byId)}`, byId[0]);
       const kept = (await t.inventory(owner)).filter((e) => first.some((f) => f.id === e.id));
-      t.equal(ids(kept), [], 'KeyPackages handed out (not the last resort) are deleted: the owner no longer has them');
+      t.equal(ids(kept), [], `the owner's inventory still holds ${kpsText(kept)} that alice's REQ handed out`);
     },
   },
   {
@@ -276,9 +278,10 @@ export const handoutTests: ConformanceTest[] = [
       if (first.length === 0) t.untested('nothing was delivered to the first requester (see kp-447-delivery)');
       const { client: bob } = await t.connectAs('bob');
       const second = (await bob.req([askFor(owner)])).events;
-      t.equal(ids(second.filter((e) => first.some((f) => f.id === e.id))), [], 'KeyPackages delivered by a 447 must not be handed out again by REQ');
+      const again = second.filter((e) => first.some((f) => f.id === e.id));
+      t.equal(ids(again), [], `bob's REQ was handed ${kpsText(again)} that alice's 447 had already delivered`, again[0]);
       const kept = (await t.inventory(owner)).filter((e) => first.some((f) => f.id === e.id));
-      t.equal(ids(kept), [], 'KeyPackages delivered by a 447 (not the last resort) are deleted: the owner no longer has them');
+      t.equal(ids(kept), [], `the owner's inventory still holds ${kpsText(kept)} that alice's 447 delivered`);
     },
   },
   {
@@ -294,9 +297,10 @@ export const handoutTests: ConformanceTest[] = [
       t.equal(ids(first.events), ids([only!]), `alice's REQ for an owner with one KeyPackage (${ids([only!])[0]}) ${reqAnswer(first)}`);
       const { client: bob } = await t.connectAs('bob');
       const second = await bob.req([{ kinds: [kp], authors: [owner.pubkey] }]);
-      // Read now so bob's verdict can say what became of the last resort; it stays the decisive frame (inventory reads are bookkeeping).
+      const bobsAnswer = t.lastAnswer;
+      // Read now so bob's verdict can say what became of the last resort; bob's answer stays the decisive frame.
       const left = await t.inventory(owner);
-      t.equal(ids(second.events), ids([only!]), `bob's REQ ${reqAnswer(second)}; the last resort ${ids([only!])[0]} ${lastResortFate(left, only!, 'alice received it')}`);
+      t.equal(ids(second.events), ids([only!]), `bob's REQ ${reqAnswer(second)}; the last resort ${ids([only!])[0]} ${lastResortFate(left, only!, 'alice received it')}`, bobsAnswer);
       t.equal(ids(left), ids([only!]), `after alice and bob received the last resort ${ids([only!])[0]}, the owner's inventory holds ${kpsText(left)}`);
     },
   },
@@ -313,8 +317,9 @@ export const handoutTests: ConformanceTest[] = [
         await liveSub(client, askFor(owner));
         const got = distinct((await allDeliveries(t, client, await client.requestKeyPackages(keys, owner.pubkey))).map((d) => d.event));
         if (ids(got).join() !== ids([only!]).join()) {
+          const answer = t.lastAnswer;
           const fate = who === 'alice' ? '' : `; the last resort ${ids([only!])[0]} ${lastResortFate(await t.inventory(owner), only!, 'alice received it')}`;
-          t.equal(ids(got), ids([only!]), `${who}'s 447 for an owner with one KeyPackage (${ids([only!])[0]}) ${deliveredText(got)}${fate}`);
+          t.equal(ids(got), ids([only!]), `${who}'s 447 for an owner with one KeyPackage (${ids([only!])[0]}) ${deliveredText(got)}${fate}`, answer);
         }
       }
       const left = await t.inventory(owner);
@@ -339,9 +344,10 @@ export const handoutTests: ConformanceTest[] = [
         const { client } = await t.connectAs(who);
         const res = await client.req([askFor(owner)]);
         if (ids(res.events).join() !== ids(rest).join()) {
+          const answer = t.lastAnswer;
           const after = who === 'bob' ? `alice took ${m}` : `alice took ${m} and bob received it`;
           const fate = rest[0] ? `; the last resort ${ids(rest)[0]} ${lastResortFate(await t.inventory(owner), rest[0], after)}` : '';
-          t.equal(ids(res.events), ids(rest), `${who}'s REQ after alice took ${m} of ${m + 1} KeyPackages ${reqAnswer(res)}${fate}`);
+          t.equal(ids(res.events), ids(rest), `${who}'s REQ after alice took ${m} of ${m + 1} KeyPackages ${reqAnswer(res)}${fate}`, answer);
         }
       }
       const left = await t.inventory(owner);

@@ -13,14 +13,14 @@ const kp = KIND.keyPackage;
 /** Publishes `event` and checks it is refused with `prefix:`. */
 async function expectRefused(t: TestContext, client: RelayClient, event: NostrEvent, prefix: string, what: string): Promise<void> {
   const reply = await client.publish(event);
-  t.check(!reply.ok, `${what} must be refused`, `["OK", <id>, false, "${prefix}: ..."]`, okLine(reply));
+  t.check(!reply.ok, `${what} (${event.id.slice(0, 12)}) was accepted: ${okLine(reply)}`, `["OK", <id>, false, "${prefix}: ..."]`, okLine(reply));
   t.hasPrefix(reply.message, prefix, `the refusal of ${what}`);
 }
 
 /** Publishes `event` and checks it is accepted. */
 async function expectAccepted(t: TestContext, client: RelayClient, event: NostrEvent, what: string): Promise<void> {
   const reply = await client.publish(event);
-  t.check(reply.ok, `${what} must be accepted`, '["OK", <id>, true, ""]', okLine(reply));
+  t.check(reply.ok, `${what} (${event.id.slice(0, 12)}) was refused with ${JSON.stringify(reply.message)}`, '["OK", <id>, true, ""]', okLine(reply));
 }
 
 /** The owner's query must (or must not) list `event`. */
@@ -29,7 +29,9 @@ async function expectStored(t: TestContext, owner: Keys, event: NostrEvent, stor
   const found = inventory.some((e) => e.id === event.id);
   t.check(
     found === stored,
-    stored ? `${what} must be stored: the owner's query returns it` : `${what} must not be stored: the owner's query must not return it`,
+    stored
+      ? `the owner's query does not return ${what} (${event.id.slice(0, 12)}); it returned ${ids(inventory).length} KeyPackage(s): ${ids(inventory).join(', ') || 'none'}`
+      : `the owner's query returned ${what} (${event.id.slice(0, 12)}): the relay stored it`,
     stored ? `${event.id.slice(0, 12)} among ${JSON.stringify(ids(inventory))}` : `${event.id.slice(0, 12)} absent`,
     JSON.stringify(ids(inventory)),
   );
@@ -38,7 +40,7 @@ async function expectStored(t: TestContext, owner: Keys, event: NostrEvent, stor
 /** A note that is not stored must not come back for its id. */
 async function expectNoteNotStored(t: TestContext, client: RelayClient, event: NostrEvent, what: string): Promise<void> {
   const res = await client.req([{ ids: [event.id] }]);
-  t.equal(ids(res.events), [], `${what} must not be stored: a REQ for its id returns nothing`);
+  t.equal(ids(res.events), [], `a REQ for ${what} (${event.id.slice(0, 12)}) by id returned it: the relay stored it`, res.events[0]);
 }
 
 /** Breaks one bit of the signature's last hex digit. */
@@ -85,7 +87,7 @@ export const publishTests: ConformanceTest[] = [
       const event = keyPackage(owner);
       await expectAccepted(t, client, event, 'a valid KeyPackage');
       const extra = (await t.quiet(client)).filter((m) => m[0] === 'OK' && m[1] === event.id);
-      t.equal(extra.length, 0, 'every EVENT gets exactly one OK: no second OK for the same event');
+      t.equal(extra.length, 0, `the relay sent ${extra.length} more OK(s) for ${event.id.slice(0, 12)} after the first`, extra[0]);
       await expectStored(t, owner, event, true, 'a valid KeyPackage');
     },
   },

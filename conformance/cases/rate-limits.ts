@@ -8,7 +8,7 @@ import type { ConformanceTest } from '../types.js';
 import type { RelayClient } from '../../client/relay-client.js';
 import type { Keys } from '../../protocol/crypto.js';
 import { PREFIX, prefixOf } from '../../protocol/profile.js';
-import { allDeliveries, askFor, boundedQueries, boundedServed, closedWith, eventFrames, idSet, liveSub, okLine, refusedWith, reqLine, reqOnce } from '../steps.js';
+import { allDeliveries, askFor, boundedQueries, boundedServed, closedWith, deliveredText, eventFrames, idSet, kpsText, liveSub, okLine, refusedWith, reqAnswer, reqLine, reqOnce } from '../steps.js';
 
 /**
  * Hands exactly `amount` KeyPackages to the requester on `client`, by REQ,
@@ -28,7 +28,7 @@ async function fillServed(t: TestContext, client: RelayClient, amount: number, j
       if (judge === 'served' && res.closed !== undefined && prefixOf(res.closed) === PREFIX.rateLimited) {
         // The advertised limits are the relay's limits (§6.4): refusing below them is enforcing another cap.
         t.fail(
-          `a REQ that keeps the requester within the advertised served_per_window (${t.limits.served_per_window}) must be served: the relay enforces a lower cap than it advertises`,
+          `a REQ for ${take} more KeyPackage(s), within the advertised served_per_window (${t.limits.served_per_window}), ${reqAnswer(res)}: the relay enforces a lower cap than it advertises`,
           `${take} EVENT then EOSE (hand-out ${amount - left + got + take} of ${t.limits.served_per_window})`,
           reqLine(res),
         );
@@ -47,7 +47,7 @@ async function chargeReqs(t: TestContext, client: RelayClient, owner: Keys, coun
   for (let i = 0; i < count; i++) {
     const res = await reqOnce(client, [askFor(owner)]);
     if (judge === 'queries' && res.closed !== undefined && prefixOf(res.closed) === PREFIX.rateLimited) {
-      t.fail(`charged query ${i + 1} of the advertised queries_per_window (${t.limits.queries_per_window}) must be served: the relay enforces a lower limit than it advertises`, 'EOSE', reqLine(res));
+      t.fail(`charged query ${i + 1} of the advertised queries_per_window (${t.limits.queries_per_window}) ${reqAnswer(res)}: the relay enforces a lower limit than it advertises`, 'EOSE', reqLine(res));
     }
     if (res.closed !== undefined) t.untested(`the relay refused charged query ${i + 1} of queries_per_window (${t.limits.queries_per_window}) for one owner: ${res.closed}`);
   }
@@ -58,7 +58,7 @@ async function charge447s(t: TestContext, client: RelayClient, signer: Keys, own
   for (let i = 0; i < count; i++) {
     const r = await client.requestKeyPackages(signer, owner.pubkey);
     if (judge === 'queries' && !r.ok && prefixOf(r.message) === PREFIX.rateLimited) {
-      t.fail(`447 number ${i + 1} of the advertised queries_per_window (${t.limits.queries_per_window}) must be served: the relay enforces a lower limit than it advertises`, '["OK", <id>, true, ...]', okLine(r));
+      t.fail(`447 number ${i + 1} of the advertised queries_per_window (${t.limits.queries_per_window}) was refused with ${JSON.stringify(r.message)}: the relay enforces a lower limit than it advertises`, '["OK", <id>, true, ...]', okLine(r));
     }
     if (!r.ok) t.untested(`the relay refused charged 447 ${i + 1} of queries_per_window (${t.limits.queries_per_window}) for one owner: ${r.message}`);
   }
@@ -87,7 +87,7 @@ export const rateLimitTests: ConformanceTest[] = [
       await chargeReqs(t, client, owner, q, 'queries');
       const over = await client.req([askFor(owner)]);
       closedWith(t, over, PREFIX.rateLimited, `charged REQ ${q + 1} for one owner (queries_per_window is ${q})`);
-      t.equal(ids(over.events), [], 'the refused REQ hands out nothing');
+      t.equal(ids(over.events), [], `the REQ over queries_per_window was refused but handed out ${kpsText(over.events)} first`, over.events[0]);
     },
   },
   {
@@ -120,7 +120,7 @@ export const rateLimitTests: ConformanceTest[] = [
       await t.publishKeyPackages(owner, 2);
       const over = await client.req([askFor(owner, { limit: 1 })]);
       closedWith(t, over, PREFIX.rateLimited, `a REQ for one more KeyPackage after served_per_window (${s}) were handed out`);
-      t.equal(ids(over.events), [], 'nothing is handed out past the cap');
+      t.equal(ids(over.events), [], `the REQ past served_per_window was refused but handed out ${kpsText(over.events)} first`, over.events[0]);
     },
   },
   {
@@ -138,7 +138,8 @@ export const rateLimitTests: ConformanceTest[] = [
       await liveSub(client, askFor(owner));
       const over = await client.requestKeyPackages(keys, owner.pubkey, 1);
       refusedWith(t, over, PREFIX.rateLimited, `a 447 for one more KeyPackage after served_per_window (${s}) were handed out`);
-      t.equal(ids((await allDeliveries(t, client, over)).map((d) => d.event)), [], 'nothing is delivered past the cap');
+      const delivered = (await allDeliveries(t, client, over)).map((d) => d.event);
+      t.equal(ids(delivered), [], `the 447 past served_per_window ${deliveredText(delivered)}`, delivered[0]);
     },
   },
   {
@@ -182,7 +183,7 @@ export const rateLimitTests: ConformanceTest[] = [
       await t.publishKeyPackages(owner, m + 1);
       const over = await client.req([askFor(owner)]);
       closedWith(t, over, PREFIX.rateLimited, `a REQ for ${m} KeyPackages when one is left under served_per_window (${s})`);
-      t.equal(ids(over.events), [], 'the query is refused whole: not even the one that would fit is handed out');
+      t.equal(ids(over.events), [], `the REQ that would pass served_per_window was refused but handed out ${kpsText(over.events)}, the part that fit`, over.events[0]);
     },
   },
   {
@@ -208,7 +209,7 @@ export const rateLimitTests: ConformanceTest[] = [
       const res = await client.req([askFor(last, { limit: 1 })]);
       t.check(
         res.closed === undefined && res.events.length === 1,
-        `one KeyPackage delivered on two subscriptions counts once: with ${s - 1} of served_per_window (${s}) used, one more must be served`,
+        `with ${s - 1} of served_per_window (${s}) used (one KeyPackage delivered on two subscriptions counts once), a REQ for one more ${reqAnswer(res)}`,
         '1 EVENT then EOSE',
         reqLine(res),
       );
@@ -230,8 +231,9 @@ export const rateLimitTests: ConformanceTest[] = [
       const before = await t.inventory(owner);
       const over = await client.req([askFor(owner)]);
       closedWith(t, over, PREFIX.rateLimited, `charged REQ ${q + 1} for one owner (queries_per_window is ${q})`);
-      t.equal(ids(over.events), [], 'a refused REQ hands out nothing');
-      t.equal(idSet(await t.inventory(owner)), idSet(before), 'a refused REQ consumes nothing');
+      t.equal(ids(over.events), [], `the refused REQ handed out ${kpsText(over.events)} before its CLOSED`, over.events[0]);
+      const left = await t.inventory(owner);
+      t.equal(idSet(left), idSet(before), `after the refused REQ, the owner's inventory holds ${kpsText(left)} of the ${before.length} published`);
     },
   },
   {
@@ -254,8 +256,10 @@ export const rateLimitTests: ConformanceTest[] = [
       const before = await t.inventory(owner);
       const over = await client.requestKeyPackages(keys, owner.pubkey);
       refusedWith(t, over, PREFIX.rateLimited, `447 number ${q + 1} for one owner (queries_per_window is ${q})`);
-      t.equal(ids(eventFrames(await t.quiet(client)).map((d) => d.event).concat(over.deliveries.map((d) => d.event))), [], 'a refused 447 delivers nothing');
-      t.equal(idSet(await t.inventory(owner)), idSet(before), 'a refused 447 consumes nothing');
+      const delivered = eventFrames(await t.quiet(client)).map((d) => d.event).concat(over.deliveries.map((d) => d.event));
+      t.equal(ids(delivered), [], `the refused 447 ${deliveredText(delivered)}`, delivered[0]);
+      const left = await t.inventory(owner);
+      t.equal(idSet(left), idSet(before), `after the refused 447, the owner's inventory holds ${kpsText(left)} of the ${before.length} published`);
     },
   },
   {
@@ -282,7 +286,7 @@ export const rateLimitTests: ConformanceTest[] = [
       const last = await reqOnce(client, [askFor(carol, { limit: 1 })]);
       t.check(
         last.closed === undefined && last.events.length === 1,
-        `the refused REQ must not be charged: query ${q} of queries_per_window (${q}) for Carol, for the last 1 of served_per_window (${s}), must be served`,
+        `query ${q} of queries_per_window (${q}) for Carol, for the last 1 of served_per_window (${s}), ${reqAnswer(last)}: the refused REQ was charged`,
         '1 EVENT then EOSE',
         reqLine(last),
       );

@@ -7,7 +7,7 @@ import { TimeoutError, type RelayClient } from '../../client/relay-client.js';
 import type { Keys } from '../../protocol/crypto.js';
 import type { Filter, NostrEvent } from '../../protocol/messages.js';
 import { PREFIX } from '../../protocol/profile.js';
-import { askFor, boundedQueries, closedWith, eventFrames, idSet, keyPackagesIn, kp, reqLine, reqOnce } from '../steps.js';
+import { askFor, boundedQueries, closedWith, eventFrames, idSet, keyPackagesIn, kp, kpsText, reqAnswer, reqLine, reqOnce } from '../steps.js';
 
 function randomId(): string {
   return randomBytes(32).toString('hex');
@@ -24,9 +24,9 @@ async function publishNote(t: TestContext, owner: Keys, content: string): Promis
 
 /** A REQ answered EOSE with no KeyPackage of anyone but `self` (undefined: nobody authenticated). */
 function checkNoOthersKeyPackages(t: TestContext, res: Awaited<ReturnType<RelayClient['req']>>, what: string, self?: string): void {
-  t.check(res.eose, `${what} needs no AUTH: it must be answered with EOSE`, 'EOSE', reqLine(res));
+  t.check(res.eose, `${what}, which needs no AUTH, ${reqAnswer(res)} instead of EOSE`, 'EOSE', reqLine(res));
   const foreign = keyPackagesIn(res.events).filter((e) => e.pubkey !== self);
-  t.equal(ids(foreign), [], `${what} must not return other people's KeyPackages`);
+  t.equal(ids(foreign), [], `${what} returned other people's KeyPackages: ${kpsText(foreign)}`, foreign[0]);
 }
 
 /** kp-req-auth: a REQ that asks for Bob's KeyPackages (by `filter`) on a connection where nobody is authenticated. */
@@ -42,8 +42,9 @@ function unauthenticatedAsk(side: string, what: string, filter: (bob: Keys, publ
       const anon = await t.connect('anon');
       const res = await anon.req([filter(bob, published)]);
       closedWith(t, res, PREFIX.authRequired, what);
-      t.equal(ids(res.events), [], 'nothing is handed out without AUTH');
-      t.equal(idSet(await t.inventory(bob)), idSet(published), 'nothing is consumed without AUTH');
+      t.equal(ids(res.events), [], `the unauthenticated REQ handed out ${kpsText(res.events)} before its CLOSED`, res.events[0]);
+      const left = await t.inventory(bob);
+      t.equal(idSet(left), idSet(published), `after the refused unauthenticated REQ, Bob's inventory holds ${kpsText(left)} of the ${published.length} he published`);
     },
   };
 }
@@ -99,9 +100,11 @@ export const reqTests: ConformanceTest[] = [
       const [c0, c1] = await t.publishKeyPackages(carol, 2);
       const { client } = await t.connectAs('alice');
       const res = await client.req([{ kinds: [kp], ids: [b1!.id, c0!.id] }]);
-      t.equal(idSet(res.events), idSet([b1!, c0!]), "a filter with kinds [443] and ids (no authors) asks for the named KeyPackages' owners and hands the named ones out");
-      t.equal(idSet(await t.inventory(bob)), idSet([b0!, b2!]), 'the named KeyPackage was handed out (consumed); the others stay');
-      t.equal(idSet(await t.inventory(carol)), idSet([c1!]), "the other owner's named KeyPackage was handed out (consumed) too");
+      t.equal(idSet(res.events), idSet([b1!, c0!]), `a REQ with kinds [443] and ids naming ${ids([b1!, c0!]).join(', ')} (no authors) ${reqAnswer(res)}`);
+      const bobLeft = await t.inventory(bob);
+      t.equal(idSet(bobLeft), idSet([b0!, b2!]), `after ${ids([b1!])[0]} was handed out by id, Bob's inventory holds ${kpsText(bobLeft)}`);
+      const carolLeft = await t.inventory(carol);
+      t.equal(idSet(carolLeft), idSet([c1!]), `after ${ids([c0!])[0]} was handed out by id, Carol's inventory holds ${kpsText(carolLeft)}`);
     },
   },
   {
@@ -196,11 +199,11 @@ export const reqTests: ConformanceTest[] = [
       const newestFirst = [...published].reverse();
       const { client } = await t.connectAs('bob', bob);
       const all = await client.req([askFor(bob)]);
-      t.equal(ids(all.events), ids(newestFirst), "the owner's query returns all their KeyPackages, newest first");
+      t.equal(ids(all.events), ids(newestFirst), `Bob's REQ for his own 3 KeyPackages ${reqAnswer(all)}, not all 3 newest first`);
       const two = await client.req([askFor(bob, { limit: 2 })]);
-      t.equal(ids(two.events), ids(newestFirst.slice(0, 2)), "the owner's query with limit 2 returns the 2 newest");
+      t.equal(ids(two.events), ids(newestFirst.slice(0, 2)), `Bob's REQ for his own KeyPackages with limit 2 ${reqAnswer(two)}, not the 2 newest`);
       const again = await client.req([askFor(bob)]);
-      t.equal(ids(again.events), ids(newestFirst), "the owner's queries consume nothing: a third query still returns all of them");
+      t.equal(ids(again.events), ids(newestFirst), `Bob's third REQ for his own KeyPackages ${reqAnswer(again)}: his earlier queries consumed some`);
     },
   },
   {
@@ -235,9 +238,9 @@ export const reqTests: ConformanceTest[] = [
       const { client } = await t.connectAs('alice');
       const count = (events: NostrEvent[]): number[] => [bob, carol].map((o) => events.filter((e) => e.pubkey === o.pubkey).length);
       const one = await client.req([{ kinds: [kp], authors: [bob.pubkey, carol.pubkey], limit: 1 }]);
-      t.equal(count(one.events), [1, 1], 'a filter naming Bob and Carol with limit 1 hands out 1 of each (limit applies per owner)');
+      t.equal(count(one.events), [1, 1], `a filter naming Bob and Carol with limit 1 handed out ${count(one.events).join(' of Bob\'s and ')} of Carol's, not 1 of each (limit applies per owner)`);
       const all = await client.req([{ kinds: [kp], authors: [bob.pubkey, carol.pubkey] }]);
-      t.equal(count(all.events), [m, m], `a filter naming Bob and Carol without limit hands out max_per_query (${m}) of each`);
+      t.equal(count(all.events), [m, m], `a filter naming Bob and Carol without limit handed out ${count(all.events).join(' of Bob\'s and ')} of Carol's, not max_per_query (${m}) of each`);
     },
   },
   {
@@ -255,14 +258,19 @@ export const reqTests: ConformanceTest[] = [
       t.check(keyPackagesIn(res.events).length > 0, "Bob's KeyPackages are handed out before EOSE", 'KeyPackage EVENT(s) before EOSE', reqLine(res));
       t.check(res.events.some((e) => e.id === note.id), 'the kind 1 filter of the same REQ is served by ordinary NIP-01 rules', `Bob's note ${note.id.slice(0, 12)} before EOSE`, reqLine(res));
       const late = keyPackagesIn(eventFrames(await t.quiet(client)).map((d) => d.event));
-      t.equal(ids(late), [], 'no hand-out may follow EOSE');
+      t.equal(ids(late), [], `${kpsText(late)} arrived after the EOSE of ${res.subId}`, late[0]);
       const live = textNote(bob, 'a live note after EOSE');
       await bobClient.publish(live);
       try {
         await client.next((m) => m[0] === 'EVENT' && m[1] === res.subId && m[2].id === live.id, `live note ${live.id.slice(0, 8)} on ${res.subId}`);
       } catch (err) {
         if (!(err instanceof TimeoutError)) throw err;
-        t.fail('the subscription must stay open for live events after EOSE', `Bob's new note ${live.id.slice(0, 12)} on ${res.subId}`, `nothing within ${t.options.timeoutMs} ms`);
+        t.fail(
+          `Bob's live note ${live.id.slice(0, 12)} did not arrive on ${res.subId} within ${t.options.timeoutMs} ms after its EOSE`,
+          `Bob's new note ${live.id.slice(0, 12)} on ${res.subId}`,
+          `nothing within ${t.options.timeoutMs} ms`,
+          t.quietAfter(client.lastTakenEntry, t.options.timeoutMs),
+        );
       }
     },
   },

@@ -6,7 +6,7 @@ import { nowSeconds, type RelayClient, type RequestResult } from '../../client/r
 import { newKeys, sign, type Keys } from '../../protocol/crypto.js';
 import type { NostrEvent } from '../../protocol/messages.js';
 import { KIND, PREFIX, TAG } from '../../protocol/profile.js';
-import { allDeliveries, askFor, boundedQueries, distinct, eventFrames, idSet, kp, liveSub, okLine, refusedWith, request447 } from '../steps.js';
+import { allDeliveries, askFor, boundedQueries, deliveredText, distinct, eventFrames, idSet, kp, kpsText, liveSub, okLine, refusedWith, reqAnswer, request447 } from '../steps.js';
 
 /** A 447 must be refused with `prefix`, deliver nothing, and leave the owner's KeyPackages in place. */
 async function expectRefused(
@@ -19,8 +19,10 @@ async function expectRefused(
   before: readonly NostrEvent[],
 ): Promise<void> {
   refusedWith(t, result, prefix, what);
-  t.equal(ids((await allDeliveries(t, client, result)).map((d) => d.event)), [], `${what} must deliver nothing`);
-  t.equal(idSet(await t.inventory(owner)), idSet(before), `${what} must consume nothing`);
+  const delivered = (await allDeliveries(t, client, result)).map((d) => d.event);
+  t.equal(ids(delivered), [], `${what} was refused but ${deliveredText(delivered)}`, delivered[0]);
+  const left = await t.inventory(owner);
+  t.equal(idSet(left), idSet(before), `after ${what} was refused, the owner's inventory holds ${kpsText(left)} of the ${before.length} published`);
 }
 
 /** A connection authenticated as a fresh requester, with a live subscription for `owner`'s KeyPackages. */
@@ -185,9 +187,14 @@ export const request447Tests: ConformanceTest[] = [
       const notes = await liveSub(client, { kinds: [1], authors: [owner.pubkey] });
       const deliveries = await allDeliveries(t, client, await client.requestKeyPackages(keys, owner.pubkey, 1));
       const got = distinct(deliveries.map((d) => d.event));
-      t.check(got.length === 1, 'a 447 with ["n", "1"] for an owner with 3 KeyPackages delivers one', '1 KeyPackage', `${got.length}: ${ids(got).join(', ')}`);
+      t.check(got.length === 1, `a 447 with ["n", "1"] for an owner with 3 KeyPackages ${deliveredText(got)}`, '1 KeyPackage', `${got.length}: ${ids(got).join(', ')}`);
       const subsOf = (id: string): string[] => deliveries.filter((d) => d.event.id === id).map((d) => d.subId).sort();
-      t.equal(subsOf(got[0]!.id), [byKind, byAuthor].sort(), `the KeyPackage goes out on every matching subscription (${byKind}, ${byAuthor}) and not on ${notes} (kind 1 only)`);
+      t.equal(
+        subsOf(got[0]!.id),
+        [byKind, byAuthor].sort(),
+        `KeyPackage ${ids(got)[0]} went out on ${subsOf(got[0]!.id).join(', ') || 'no subscription'}, not on each matching one (${byKind}, ${byAuthor}) and not on ${notes} (kind 1 only)`,
+        got[0],
+      );
     },
   },
   {
@@ -201,7 +208,7 @@ export const request447Tests: ConformanceTest[] = [
       const { client, keys } = await t.connectAs('alice');
       await liveSub(client, { kinds: [kp], ids: [second!.id] });
       const got = distinct((await allDeliveries(t, client, await client.requestKeyPackages(keys, owner.pubkey, 1))).map((d) => d.event));
-      t.equal(ids(got), ids([second!]), 'with the only subscription naming the second-oldest KeyPackage by id, that one is delivered, not the oldest');
+      t.equal(ids(got), ids([second!]), `with the only subscription naming ${ids([second!])[0]} (the second-oldest) by id, the 447 ${deliveredText(got)}`, got[0]);
     },
   },
   {
@@ -216,8 +223,8 @@ export const request447Tests: ConformanceTest[] = [
       const result = await client.requestKeyPackages(keys, owner.pubkey);
       const late = eventFrames(await t.quiet(client));
       if (result.deliveries.length === 0 && late.length === 0) t.untested('the relay delivered nothing for this 447 (see kp-447-delivery), so the order of OK and deliveries cannot be seen');
-      t.check(result.ok, 'the 447 must be accepted', '["OK", <id>, true, ...]', okLine(result));
-      t.equal(ids(late.map((d) => d.event)), [], 'every delivery must arrive before the OK; none may follow it');
+      t.check(result.ok, `the 447 was refused: ${okLine(result)}`, '["OK", <id>, true, ...]', okLine(result));
+      t.equal(ids(late.map((d) => d.event)), [], `${kpsText(late.map((d) => d.event))} arrived after the 447's OK (${result.deliveries.length} before it)`, late[0]?.event);
     },
   },
   {
@@ -233,7 +240,7 @@ export const request447Tests: ConformanceTest[] = [
       const result = await client.requestKeyPackages(keys, owner.pubkey);
       const late = eventFrames(await t.quiet(client));
       if (result.deliveries.length === 0 && late.length === 0) t.untested('the relay delivered nothing for this 447 (see kp-447-delivery), so the order of OK and deliveries cannot be seen');
-      t.equal(ids(late.map((d) => d.event)), [], 'the deliveries on both matching subscriptions must all arrive before the OK');
+      t.equal(ids(late.map((d) => d.event)), [], `with two matching subscriptions, ${late.length} deliveries (${ids(late.map((d) => d.event)).join(', ')}) arrived after the 447's OK (${result.deliveries.length} before it)`, late[0]?.event);
     },
   },
   {
@@ -245,8 +252,9 @@ export const request447Tests: ConformanceTest[] = [
       const owner = t.newKeys();
       const { client, keys } = await requesterFor(t, owner);
       const result = await client.requestKeyPackages(keys, owner.pubkey);
-      t.check(result.ok && result.message !== '', 'a 447 for an owner with no KeyPackage is answered OK true with an informative message', '["OK", <id>, true, "<informative message>"]', okLine(result));
-      t.equal(ids((await allDeliveries(t, client, result)).map((d) => d.event)), [], 'nothing is delivered');
+      t.check(result.ok && result.message !== '', `a 447 for an owner with no KeyPackage was answered ${okLine(result)}, not OK true with a message`, '["OK", <id>, true, "<informative message>"]', okLine(result));
+      const delivered = (await allDeliveries(t, client, result)).map((d) => d.event);
+      t.equal(ids(delivered), [], `a 447 for an owner with no KeyPackage ${deliveredText(delivered)}`, delivered[0]);
     },
   },
   {
@@ -266,8 +274,10 @@ export const request447Tests: ConformanceTest[] = [
         '["OK", <id>, true, "<informative message>"]',
         okLine(result),
       );
-      t.equal(ids((await allDeliveries(t, client, result)).map((d) => d.event)), [], 'nothing is delivered');
-      t.equal(idSet(await t.inventory(owner)), idSet(before), 'nothing is consumed');
+      const delivered = (await allDeliveries(t, client, result)).map((d) => d.event);
+      t.equal(ids(delivered), [], `a 447 whose only subscription matches nothing ${deliveredText(delivered)}`, delivered[0]);
+      const left = await t.inventory(owner);
+      t.equal(idSet(left), idSet(before), `after a 447 whose subscription matched nothing, the owner's inventory holds ${kpsText(left)} of the ${before.length} published`);
     },
   },
   {
@@ -282,8 +292,9 @@ export const request447Tests: ConformanceTest[] = [
       const second = await client.auth(owner);
       if (!second.ok) t.untested(`a second AUTH on one connection was refused (see kp-auth-multi): ${second.message}`);
       const got = distinct((await allDeliveries(t, client, await client.requestKeyPackages(keys, owner.pubkey, 2))).map((d) => d.event));
-      t.check(got.length > 0, "a 447 on a connection where the owner is also authenticated delivers the owner's KeyPackages", 'up to 2 KeyPackages', `${got.length}`);
-      t.equal(idSet(await t.inventory(owner)), idSet(before), "an owner's query consumes nothing");
+      t.check(got.length > 0, `a 447 on a connection where the owner is also authenticated ${deliveredText(got)}`, 'up to 2 KeyPackages', `${got.length}`);
+      const left = await t.inventory(owner);
+      t.equal(idSet(left), idSet(before), `after a 447 on a connection where the owner is authenticated, the owner's inventory holds ${kpsText(left)} of the ${before.length} published`);
     },
   },
   {
@@ -318,9 +329,9 @@ export const request447Tests: ConformanceTest[] = [
       await client.sendRequest(request);
       const anon = await t.connect('reader');
       const byAuthor = await anon.req([{ kinds: [KIND.keyPackageRequest], authors: [keys.pubkey] }]);
-      t.equal(ids(byAuthor.events), [], 'a REQ for kind 447 by the signer returns nothing: requests are not stored');
+      t.equal(ids(byAuthor.events), [], `a REQ for kind 447 by the signer returned ${byAuthor.events.length} stored request(s) (${ids(byAuthor.events).join(', ')})`, byAuthor.events[0]);
       const byId = await anon.req([{ ids: [request.id] }]);
-      t.equal(ids(byId.events), [], 'a REQ for the request by id returns nothing');
+      t.equal(ids(byId.events), [], `a REQ for the 447 ${request.id.slice(0, 12)} by id returned it: the request was stored`, byId.events[0]);
     },
   },
   {
@@ -337,7 +348,7 @@ export const request447Tests: ConformanceTest[] = [
       const request = request447(keys, [[TAG.pubkey, owner.pubkey]]);
       await client.sendRequest(request);
       const seen = eventFrames(await t.quiet(watcher)).filter((d) => d.subId === watch.subId);
-      t.equal(ids(seen.map((d) => d.event)), [], 'a live {"kinds":[447]} subscription on another connection receives no request');
+      t.equal(ids(seen.map((d) => d.event)), [], `a live {"kinds":[447]} subscription on another connection received ${seen.length} request(s) (${ids(seen.map((d) => d.event)).join(', ')})`, seen[0]?.event);
     },
   },
   {
@@ -350,10 +361,10 @@ export const request447Tests: ConformanceTest[] = [
       const wrap = sign({ kind: KIND.giftWrap, created_at: nowSeconds(), tags: [[TAG.pubkey, owner.pubkey]], content: randomBytes(64).toString('base64') }, t.newKeys());
       const sender = await t.connect('sender');
       const reply = await sender.publish(wrap);
-      t.check(reply.ok, 'a kind 1059 gift wrap (which may carry a 447) is stored like any 1059', '["OK", <id>, true, ...]', okLine(reply));
+      t.check(reply.ok, `a kind 1059 gift wrap (which may carry a 447) was refused: ${okLine(reply)}`, '["OK", <id>, true, ...]', okLine(reply));
       const { client } = await t.connectAs('recipient', owner);
       const res = await client.req([{ ids: [wrap.id] }]);
-      t.equal(ids(res.events), ids([wrap]), 'the gift wrap can be read back by its recipient');
+      t.equal(ids(res.events), ids([wrap]), `the recipient's REQ for the stored gift wrap ${wrap.id.slice(0, 12)} by id ${reqAnswer(res).replace('KeyPackage', 'event')}`);
     },
   },
   {

@@ -74,6 +74,16 @@ describe.skipIf(!HAVE_CHROMIUM)('index.html in headless Chromium', () => {
     expect(await row.locator('a[href="PROFILE.md#kp-req-scope"]').isVisible()).toBe(true);
   });
 
+  it('highlights the decisive frame of the opened row, in view', async () => {
+    const frame = page.locator('tr.test[data-outcome="fail"] tr.wire.decisive');
+    expect(await frame.count()).toBe(1);
+    expect(await frame.innerText()).toContain(HOSTILE_FRAME);
+    // Strings run in the page: the test's TypeScript has no DOM types.
+    const decisive = `document.querySelector('tr.test[data-outcome="fail"] tr.wire.decisive')`;
+    expect(await page.evaluate(`getComputedStyle(${decisive}.querySelector('td.frame')).backgroundColor`)).toBe('rgb(255, 243, 224)');
+    expect(await page.evaluate(`${decisive}.getBoundingClientRect().top >= 0 && ${decisive}.getBoundingClientRect().bottom <= innerHeight`)).toBe(true);
+  });
+
   it('filter buttons show only the chosen outcomes, and `all` shows everything again', async () => {
     expect(await visibleRows()).toHaveLength(8);
     await page.locator('button.filter[data-filter="fail"]').click();
