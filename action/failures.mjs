@@ -8,6 +8,9 @@ const lines = [];
 const checkReport = join(reports, 'check', 'latest', 'report.json');
 if (existsSync(checkReport)) {
   const report = JSON.parse(readFileSync(checkReport, 'utf8'));
+  if (report.summary?.exitCode === 2) {
+    lines.push(`profile ${report.profile} not checked: the relay advertises no NIP-11 keypackages limits and none were given (inputs max-per-query … window-seconds), so its MUSTs went untested`);
+  }
   for (const t of report.tests ?? []) {
     // Untested MUSTs stop the run when the report says so (summary.untestedMust.gating; README, "The gate").
     const untestedGates = report.summary?.untestedMust?.gating === true && t.outcome === 'untested' && t.level === 'MUST';
