@@ -93,11 +93,14 @@ async function reachable(url: string): Promise<void> {
 export async function runLoad(name: ScenarioName, o: LoadCommandOptions, io: Io = PROCESS_IO): Promise<number> {
   if (o.url !== undefined && !/^wss?:\/\/\S+$/.test(o.url)) throw new LoadUsageError(`--url must start with ws:// or wss://, got "${o.url}"`);
   const rounds = ROUNDS[name];
-  if (o.duration !== undefined && rounds !== undefined) {
-    throw new LoadUsageError(`--duration does not apply to ${name}: it runs ${rounds} and ends when they are done; to cap it, --env MAX_DURATION=${o.duration}`);
-  }
   const extra = Object.fromEntries(o.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-  const knobs = { ...extra, ...(o.rate !== undefined ? { RATE: String(o.rate) } : {}), ...(o.duration !== undefined ? { DURATION: o.duration } : {}) };
+  // A round-based scenario ends when its rounds do: --duration only caps it (MAX_DURATION), and the run says so.
+  const durationKnob: Record<string, string> = o.duration === undefined ? {} : rounds !== undefined ? { MAX_DURATION: o.duration } : { DURATION: o.duration };
+  if (o.duration !== undefined && rounds !== undefined) {
+    if (extra.MAX_DURATION !== undefined) throw new LoadUsageError(`--duration and --env MAX_DURATION both cap ${name}; give one`);
+    io.stdout(`note: ${name} runs ${rounds} and ends when they are done; --duration ${o.duration} caps it (MAX_DURATION)\n`);
+  }
+  const knobs = { ...extra, ...(o.rate !== undefined ? { RATE: String(o.rate) } : {}), ...durationKnob };
   // Bad knobs and a missing k6 are usage errors, found before anything starts.
   SCENARIOS[name].plan(settingsFrom({ ...knobs, RELAY_URL: o.url ?? DEFAULT_RELAY_URL }), { createdAt: 0, keyPackages: [], notes: [] });
   const k6 = o.driver === 'k6' ? await findK6(o.k6) : undefined;
@@ -165,7 +168,7 @@ export function loadCommand(): Command {
     .option('--url <ws-url>', 'relay to load, ws:// or wss://; without it the embedded reference relay is started on a free loopback port')
     .addOption(new Option('--driver <driver>', 'node (built in) or k6 (must be on PATH)').choices(['node', 'k6']).default('node'))
     .option('--rate <per-second>', 'arrival rate: publishing connections/s (publish) or invites/s (groups, soak)', positiveNumber)
-    .option('--duration <d>', 'how long, as k6 writes it: 30s, 5m, 1h (publish, groups, soak; contend and rate run rounds, capped by --env MAX_DURATION)', k6Duration)
+    .option('--duration <d>', 'how long, as k6 writes it: 30s, 5m, 1h (publish, groups, soak; contend and rate run rounds, and --duration caps them)', k6Duration)
     .option('--env <NAME=value>', 'another scenario knob, as k6 -e takes it (repeatable; see load/README.md)', keyValue, [])
     .option('--k6 <path>', 'the k6 binary for --driver k6', 'k6')
     .option('--bundles <dir>', 'folder with the k6 bundles, <scenario>.js and compat/<scenario>.js (default: load/dist of this package)')

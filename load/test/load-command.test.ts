@@ -28,6 +28,14 @@ describe('kpsuite load', () => {
     expect(json).toMatchObject({ schema: LOAD_SUMMARY_SCHEMA, passed: true, settings: { RATE: 3, DURATION: '1s', BATCH: 2 } });
   });
 
+  it('caps a round-based scenario with --duration and says so', async () => {
+    let stdout = '';
+    const code = await runLoad('contend', base({ duration: '2s', reports: false }), { stdout: (t) => (stdout += t), stderr: () => undefined });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/contend runs .* and ends when they are done; --duration 2s caps it \(MAX_DURATION\)/);
+    await expect(runLoad('contend', base({ duration: '2s', env: ['MAX_DURATION=5s'] }), quiet)).rejects.toThrow(/both cap contend/);
+  });
+
   it('refuses unusable input before starting anything (exit 2)', async () => {
     await expect(runLoad('publish', base({ url: 'http://example.org' }), quiet)).rejects.toThrow(LoadUsageError);
     await expect(runLoad('publish', base({ url: 'ws://127.0.0.1:1' }), quiet)).rejects.toThrow(LoadUsageError);
