@@ -6,8 +6,8 @@
 import { commitHandout, planHandout, type HandoutAsk, type HandoutPlan } from '../rules/handout.js';
 import { commitCharges, PendingCharges, RateLimitRefusal, rateLimitRefusal } from '../rules/rate-limit.js';
 import { matchFilter } from 'nostr-tools/filter';
-import type { Filter, NostrEvent } from '../../protocol/messages.js';
-import type { EventStore } from '../store/store.js';
+import type { Filter } from '../../protocol/messages.js';
+import type { EventStore, StoredEvent } from '../store/store.js';
 import type { RelayContext } from './context.js';
 
 export interface ChargedAsk extends HandoutAsk {
@@ -38,19 +38,19 @@ export function streamsThenConsumes(ctx: RelayContext): boolean {
  * Fault soft-consume: consumed KeyPackages are only flagged, as a soft-deleting relay
  * does, and its lookup by id forgets the flag. Kept per store, outside the store's rules.
  */
-const softConsumed = new WeakMap<EventStore, Map<string, NostrEvent>>();
+const softConsumed = new WeakMap<EventStore, Map<string, StoredEvent>>();
 
 function keepSoftConsumed(store: EventStore, plans: readonly HandoutPlan[]): void {
-  const kept = softConsumed.get(store) ?? new Map<string, NostrEvent>();
+  const kept = softConsumed.get(store) ?? new Map<string, StoredEvent>();
   softConsumed.set(store, kept);
   for (const plan of plans) for (const kp of plan.send) if (plan.consume.includes(kp.id)) kept.set(kp.id, kp);
 }
 
 /** Fault soft-consume: the consumed KeyPackages a filter naming ids still finds. */
-export function softConsumedMatching(ctx: RelayContext, filter: Filter): NostrEvent[] {
+export function softConsumedMatching(ctx: RelayContext, filter: Filter): StoredEvent[] {
   if (!ctx.config.faults.has('soft-consume') || !filter.ids) return [];
   const kept = softConsumed.get(ctx.store);
-  return kept ? [...kept.values()].filter((kp) => matchFilter(filter, kp)) : [];
+  return kept ? [...kept.values()].filter((kp) => matchFilter(filter, kp.event)) : [];
 }
 
 export function handOut(ctx: RelayContext, asks: readonly ChargedAsk[]): HandoutOutcome {

@@ -2,9 +2,9 @@
  * Kind 447 KeyPackage requests (PROFILE.md §4), checked in the order of
  * kp-447-order: AUTH → form → subscription → rate limits → hand-out.
  */
-import { matchFilter, matchFilters } from 'nostr-tools/filter';
+import { matchFilters } from 'nostr-tools/filter';
 import { parseKeyPackageRequest } from '../../protocol/keypackage.js';
-import type { Filter, NostrEvent, RelayMessage } from '../../protocol/messages.js';
+import type { Filter, NostrEvent } from '../../protocol/messages.js';
 import { KIND, PREFIX, reason, TAG } from '../../protocol/profile.js';
 import type { HandoutPlan } from '../rules/handout.js';
 import type { RelayContext } from './context.js';
@@ -69,11 +69,8 @@ export async function handleKeyPackageRequest(ctx: RelayContext, session: Sessio
   // Fault owner-447-consumes: the owner being authenticated too is not noticed; the signer's hand-out runs.
   if (session.authenticated.has(owner) && !config.faults.has('owner-447-consumes')) {
     // kp-447-owner: the owner's own query, nothing consumed, nothing charged.
-    const send = ctx.store
-      .keyPackagesOf(owner, ctx.nowSeconds())
-      .filter((kp) => filters.some((f) => matchFilter(f, kp)))
-      .slice(0, count);
-    plan = { owner, send, consume: [], lastResort: undefined };
+    const { take } = ctx.store.pickKeyPackages(owner, filters, count, 'oldest-first', ctx.nowSeconds());
+    plan = { owner, send: take, consume: [], lastResort: undefined };
   } else {
     const outcome = handOut(ctx, [{ owner, max: count, filters, requesters: [request.pubkey] }]);
     if ('refusal' in outcome) {
@@ -99,13 +96,15 @@ export async function handleKeyPackageRequest(ctx: RelayContext, session: Sessio
   if (okFirst) reply(true, message);
   // kp-447-delivery: every matching subscription of this connection gets each KeyPackage.
   // Only a stream-then-consume fault waits for the socket; the reference consumed before sending.
-  const send = streamsThenConsumes(ctx) ? (m: RelayMessage) => session.sendWritten(m) : (m: RelayMessage) => Promise.resolve(session.send(m));
+  const send = streamsThenConsumes(ctx)
+    ? (subId: string, json: string) => session.sendEventWritten(subId, json)
+    : (subId: string, json: string) => Promise.resolve(session.sendEvent(subId, json));
   const written: Promise<void>[] = [];
   for (const kp of plan.send) {
     const served = asServed(ctx, kp);
     for (const [subId, subFilters] of session.subscriptions) {
-      if (!matchFilters(subFilters, kp)) continue;
-      written.push(send(['EVENT', subId, served]));
+      if (!matchFilters(subFilters, kp.event)) continue;
+      written.push(send(subId, served));
       if (config.faults.has('first-subscription-only')) break; // fault: the other matching subscriptions get nothing
     }
   }

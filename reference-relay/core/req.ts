@@ -3,11 +3,11 @@
  * the owners it asks KeyPackages of → AUTH → hand-out (one transaction, refused
  * whole) → EVENTs → EOSE → the subscription stays open for live events.
  */
-import { matchFilter } from 'nostr-tools/filter';
 import { isExpired } from '../../protocol/events.js';
 import { parseFilter } from '../../protocol/filter.js';
-import type { Filter, NostrEvent, RelayMessage } from '../../protocol/messages.js';
+import type { Filter, NostrEvent } from '../../protocol/messages.js';
 import { KIND, PREFIX, reason } from '../../protocol/profile.js';
+import type { StoredEvent } from '../store/store.js';
 import type { RelayContext } from './context.js';
 import { asServed } from './deliver.js';
 import { handOut, softConsumedMatching, streamsThenConsumes, type ChargedAsk } from './handout.js';
@@ -72,7 +72,7 @@ export async function handleReq(ctx: RelayContext, session: Session, message: un
     for (const owner of ownersAskedFor(ctx, filter)) {
       if (session.authenticated.has(owner)) continue; // kp-req-owner: served by the ordinary query below
       // Fault limit-per-filter: the owners a filter names share one limit, as a NIP-01 limit is per filter.
-      const ownerMax = config.faults.has('limit-per-filter') ? Math.min(budget, availableFor(ctx, owner, filter)) : max;
+      const ownerMax = config.faults.has('limit-per-filter') ? availableFor(ctx, owner, filter, budget) : max;
       budget -= ownerMax;
       asks.push({ owner, max: ownerMax, filters: [config.faults.has('ids-as-authors') ? ownerWide(filter, owner) : filter], requesters });
     }
@@ -111,14 +111,16 @@ export async function handleReq(ctx: RelayContext, session: Session, message: un
     for (const event of found) {
       if (sent.has(event.id)) continue;
       sent.add(event.id);
-      session.send(['EVENT', subId, event]);
+      session.sendEvent(subId, event.json);
     }
   }
   // Only a stream-then-consume fault waits for the socket; the reference consumed before sending.
-  const send = streamsThenConsumes(ctx) ? (m: RelayMessage) => session.sendWritten(m) : (m: RelayMessage) => Promise.resolve(session.send(m));
+  const send = streamsThenConsumes(ctx)
+    ? (json: string) => session.sendEventWritten(subId, json)
+    : (json: string) => Promise.resolve(session.sendEvent(subId, json));
   const written: Promise<void>[] = [];
   for (const plan of outcome.plans) {
-    for (const kp of plan.send) written.push(send(['EVENT', subId, asServed(ctx, kp)]));
+    for (const kp of plan.send) written.push(send(asServed(ctx, kp)));
     metrics.handedOut.inc({ path: 'req' }, plan.send.length);
     metrics.consumed.inc({ path: 'req' }, plan.consume.length);
     if (plan.lastResort) metrics.lastResortServed.inc({ path: 'req' });
@@ -145,26 +147,27 @@ function answerUnrefused(ctx: RelayContext, session: Session, subId: string, fil
   const opts = { nowSeconds: ctx.nowSeconds(), keyPackageOwners: session.authenticated, maxLimit: ctx.config.maxLimit };
   for (const filter of filters) {
     if (filter.limit === 0 || ownersAskedFor(ctx, filter).length > 0) continue;
-    for (const event of ctx.store.query(filter, opts)) session.send(['EVENT', subId, event]);
+    for (const event of ctx.store.query(filter, opts)) session.sendEvent(subId, event.json);
   }
 }
 
-/** Fault limit-per-filter: how many of `owner`'s stored KeyPackages `filter` matches. */
-function availableFor(ctx: RelayContext, owner: string, filter: Filter): number {
-  return ctx.store.keyPackagesOf(owner, ctx.nowSeconds()).filter((kp) => matchFilter(filter, kp)).length;
+/** Fault limit-per-filter: how many of `owner`'s stored KeyPackages `filter` matches, counted up to `atMost`. */
+function availableFor(ctx: RelayContext, owner: string, filter: Filter, atMost: number): number {
+  return ctx.store.pickKeyPackages(owner, [filter], atMost, 'oldest-first', ctx.nowSeconds()).take.length;
 }
 
 /**
  * Fault owner-oldest-first: an owner's query for their own KeyPackages is answered in
  * hand-out order (oldest first, limit applied to that) instead of by NIP-01 rules.
  */
-function ownOldestFirst(ctx: RelayContext, session: Session, filter: Filter): NostrEvent[] | undefined {
+function ownOldestFirst(ctx: RelayContext, session: Session, filter: Filter): StoredEvent[] | undefined {
   if (!ctx.config.faults.has('owner-oldest-first') || !filter.kinds?.includes(KIND.keyPackage) || !filter.authors) return undefined;
   const own = filter.authors.filter((a) => session.authenticated.has(a));
   if (own.length === 0) return undefined;
   const now = ctx.nowSeconds();
-  const kps = [...new Set(own)].flatMap((o) => ctx.store.keyPackagesOf(o, now)).filter((kp) => matchFilter(filter, kp));
-  return kps.slice(0, Math.min(filter.limit ?? ctx.config.maxLimit, ctx.config.maxLimit));
+  const limit = Math.min(filter.limit ?? ctx.config.maxLimit, ctx.config.maxLimit);
+  const kps = [...new Set(own)].flatMap((o) => ctx.store.pickKeyPackages(o, [filter], limit, 'oldest-first', now).take);
+  return kps.slice(0, limit);
 }
 
 export function handleClose(session: Session, message: unknown[]): void {

@@ -9,6 +9,11 @@ export interface SessionTransport {
   close?(code: number, reason: string): void;
 }
 
+/** The text JSON.stringify(['EVENT', subId, event]) gives, built around the event's own JSON text. */
+export function eventFrame(subId: string, eventJson: string): string {
+  return `["EVENT",${JSON.stringify(subId)},${eventJson}]`;
+}
+
 export class Session {
   readonly challenge = randomBytes(16).toString('hex');
   /** NIP-42: every pubkey that authenticated on this connection (kp-auth-multi). */
@@ -28,10 +33,24 @@ export class Session {
     this.sendFrame(JSON.stringify(message));
   }
 
+  /** An EVENT frame around a stored event's JSON text, as stored: never parsed and serialised again (kp-handout-intact). */
+  sendEvent(subId: string, eventJson: string): void {
+    this.sendFrame(eventFrame(subId, eventJson));
+  }
+
   /** Sends and waits until the transport wrote the frame out; in process a frame is delivered when sent. */
   async sendWritten(message: RelayMessage): Promise<void> {
-    if (this.transport.sendWritten) await this.transport.sendWritten(JSON.stringify(message));
-    else this.send(message);
+    await this.sendTextWritten(JSON.stringify(message));
+  }
+
+  /** sendEvent, waiting like sendWritten. */
+  async sendEventWritten(subId: string, eventJson: string): Promise<void> {
+    await this.sendTextWritten(eventFrame(subId, eventJson));
+  }
+
+  private async sendTextWritten(text: string): Promise<void> {
+    if (this.transport.sendWritten) await this.transport.sendWritten(text);
+    else this.sendFrame(text);
   }
 
   /** Ends the connection (only fault switches do); in process there is nothing to end. */

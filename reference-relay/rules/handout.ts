@@ -2,10 +2,9 @@
  * The hand-out rule shared by REQ and kind 447 (PROFILE.md §5): which of an
  * owner's KeyPackages a query gets, and which of those it consumes.
  */
-import { matchFilter } from 'nostr-tools/filter';
-import type { Filter, NostrEvent } from '../../protocol/messages.js';
+import type { Filter } from '../../protocol/messages.js';
 import type { FaultName } from '../faults.js';
-import type { EventStore } from '../store/store.js';
+import type { EventStore, StoredEvent } from '../store/store.js';
 
 export interface HandoutAsk {
   owner: string;
@@ -18,7 +17,7 @@ export interface HandoutAsk {
 export interface HandoutPlan {
   owner: string;
   /** What the requester receives, in hand-out order. */
-  send: NostrEvent[];
+  send: StoredEvent[];
   /** Ids to delete and tombstone: everything sent but a last resort (kp-handout-consume). */
   consume: string[];
   /** The id handed out and kept because it was the owner's last (kp-handout-last-resort). */
@@ -31,19 +30,16 @@ export function planHandout(
   nowSeconds: number,
   faults: ReadonlySet<FaultName>,
 ): HandoutPlan {
-  const stored = store.keyPackagesOf(ask.owner, nowSeconds); // oldest first (kp-handout-order)
-  const ordered = faults.has('newest-first') ? [...stored].reverse() : stored;
-  const send = ordered.filter((kp) => ask.filters.some((f) => matchFilter(f, kp))).slice(0, Math.max(0, ask.max));
+  // The oldest qualifying KeyPackages, up to the cap (kp-handout-max, kp-handout-order).
+  const order = faults.has('newest-first') ? 'newest-first' : 'oldest-first';
+  const { take: send, ownerHasMore } = store.pickKeyPackages(ask.owner, ask.filters, ask.max, order, nowSeconds);
   const consume: string[] = [];
   let lastResort: string | undefined;
-  let remaining = stored.length;
-  for (const kp of send) {
-    if (remaining > 1 || faults.has('consume-last')) {
-      consume.push(kp.id);
-      remaining -= 1;
-    } else {
-      lastResort = kp.id;
-    }
+  for (const [i, kp] of send.entries()) {
+    // Once the others are consumed, the last taken is the owner's last remaining KeyPackage unless more are stored.
+    const ownersLast = i === send.length - 1 && !ownerHasMore;
+    if (ownersLast && !faults.has('consume-last')) lastResort = kp.id;
+    else consume.push(kp.id);
   }
   return { owner: ask.owner, send, consume, lastResort };
 }

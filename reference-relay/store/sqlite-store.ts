@@ -10,7 +10,52 @@ import Database from 'better-sqlite3';
 import type { Filter, NostrEvent } from '../../protocol/messages.js';
 import { dTagOf, expirationOf, storageOf } from '../../protocol/events.js';
 import { KIND } from '../../protocol/profile.js';
-import type { EventStore, InsertResult, QueryOptions, Tombstone, TombstoneReason } from './store.js';
+import type { EventStore, HandoutOrder, InsertResult, KeyPackagePick, QueryOptions, StoredEvent, Tombstone, TombstoneReason } from './store.js';
+
+/** Prepared statements kept for query() and pickKeyPackages(), by SQL text; the least recently used goes first. */
+const STATEMENT_CACHE_SIZE = 256;
+
+type Param = string | number;
+
+/** A row's id and stored JSON text; the event is parsed only if someone reads it. */
+class StoredRow implements StoredEvent {
+  private parsed: NostrEvent | undefined;
+  constructor(
+    readonly id: string,
+    readonly json: string,
+  ) {}
+  get event(): NostrEvent {
+    return (this.parsed ??= JSON.parse(this.json) as NostrEvent);
+  }
+}
+
+const toStored = (r: { id: string; json: string }): StoredEvent => new StoredRow(r.id, r.json);
+
+/** The SQL conditions a NIP-01 filter puts on an events row (its `limit` aside), appended to `where` and `params`. */
+function filterConditions(filter: Filter, where: string[], params: Param[]): void {
+  const inList = (column: string, values: readonly Param[]): void => {
+    where.push(`${column} IN (${values.map(() => '?').join(',')})`);
+    params.push(...values);
+  };
+  if (filter.ids) inList('id', filter.ids);
+  if (filter.authors) inList('pubkey', filter.authors);
+  if (filter.kinds) inList('kind', filter.kinds);
+  if (filter.since !== undefined) {
+    where.push('created_at >= ?');
+    params.push(filter.since);
+  }
+  if (filter.until !== undefined) {
+    where.push('created_at <= ?');
+    params.push(filter.until);
+  }
+  for (const [key, values] of Object.entries(filter)) {
+    if (!key.startsWith('#') || !Array.isArray(values)) continue;
+    where.push(
+      `EXISTS (SELECT 1 FROM tags WHERE tags.event_id = events.id AND tags.name = ? AND tags.value IN (${values.map(() => '?').join(',')}))`,
+    );
+    params.push(key.slice(1), ...(values as string[]));
+  }
+}
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -57,6 +102,7 @@ CREATE INDEX IF NOT EXISTS charges_by_requester ON charges(requester, at_ms);
 export class SqliteStore implements EventStore {
   private readonly db: Database.Database;
   private readonly stmt;
+  private readonly statements = new Map<string, Database.Statement<Param[], { id: string; json: string }>>();
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -80,9 +126,10 @@ export class SqliteStore implements EventStore {
       ),
       remove: db.prepare('DELETE FROM events WHERE id = ?'),
       removeTags: db.prepare('DELETE FROM tags WHERE event_id = ?'),
-      keyPackagesOf: db.prepare<[string, number], { json: string }>(
-        `SELECT json FROM events WHERE kind = ${KIND.keyPackage} AND pubkey = ?
-           AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at ASC, id ASC`,
+      // Counts no further than it is asked to: a hand-out needs only whether more are stored (kp-handout-last-resort).
+      keyPackagesAtMost: db.prepare<[string, number, number], { n: number }>(
+        `SELECT count(*) AS n FROM (SELECT 1 FROM events WHERE kind = ${KIND.keyPackage} AND pubkey = ?
+           AND (expires_at IS NULL OR expires_at > ?) LIMIT ?)`,
       ),
       countKeyPackages: db.prepare<[number], { n: number }>(
         `SELECT count(*) AS n FROM events WHERE kind = ${KIND.keyPackage} AND (expires_at IS NULL OR expires_at > ?)`,
@@ -142,42 +189,55 @@ export class SqliteStore implements EventStore {
     })();
   }
 
-  query(filter: Filter, opts: QueryOptions): NostrEvent[] {
+  query(filter: Filter, opts: QueryOptions): StoredEvent[] {
     const where: string[] = ['(expires_at IS NULL OR expires_at > ?)'];
-    const params: (string | number)[] = [opts.nowSeconds];
-    const inList = (column: string, values: readonly (string | number)[]): void => {
-      where.push(`${column} IN (${values.map(() => '?').join(',')})`);
-      params.push(...values);
-    };
-    if (filter.ids) inList('id', filter.ids);
-    if (filter.authors) inList('pubkey', filter.authors);
-    if (filter.kinds) inList('kind', filter.kinds);
-    if (filter.since !== undefined) {
-      where.push('created_at >= ?');
-      params.push(filter.since);
-    }
-    if (filter.until !== undefined) {
-      where.push('created_at <= ?');
-      params.push(filter.until);
-    }
-    for (const [key, values] of Object.entries(filter)) {
-      if (!key.startsWith('#') || !Array.isArray(values)) continue;
-      where.push(
-        `EXISTS (SELECT 1 FROM tags WHERE tags.event_id = events.id AND tags.name = ? AND tags.value IN (${values.map(() => '?').join(',')}))`,
-      );
-      params.push(key.slice(1), ...(values as string[]));
-    }
+    const params: Param[] = [opts.nowSeconds];
+    filterConditions(filter, where, params);
     if (opts.keyPackageOwners !== 'everyone') {
       const owners = [...opts.keyPackageOwners];
       where.push(`(kind != ${KIND.keyPackage} OR pubkey IN (${owners.map(() => '?').join(',')}))`);
       params.push(...owners);
     }
     const limit = Math.min(filter.limit ?? opts.maxLimit, opts.maxLimit);
-    const sql = `SELECT json FROM events WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id ASC LIMIT ?`;
-    return this.db
-      .prepare<(string | number)[], { json: string }>(sql)
-      .all(...params, limit)
-      .map((r) => JSON.parse(r.json) as NostrEvent);
+    const sql = `SELECT id, json FROM events WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id ASC LIMIT ?`;
+    return this.prepared(sql).all(...params, limit).map(toStored);
+  }
+
+  pickKeyPackages(owner: string, filters: readonly Filter[], max: number, order: HandoutOrder, nowSeconds: number): KeyPackagePick {
+    const cap = Math.max(0, Math.floor(max));
+    if (cap === 0 || filters.length === 0) return { take: [], ownerHasMore: this.keyPackagesAtMost(owner, nowSeconds, 1) > 0 };
+    const params: Param[] = [owner, nowSeconds];
+    const anyOf = filters.map((filter) => {
+      const where: string[] = [];
+      filterConditions(filter, where, params);
+      return where.length > 0 ? `(${where.join(' AND ')})` : '1';
+    });
+    const dir = order === 'oldest-first' ? 'ASC' : 'DESC';
+    // Walks events_by_kind_author in hand-out order and stops at the cap: the cost does not grow with the owner's pool.
+    const sql = `SELECT id, json FROM events WHERE kind = ${KIND.keyPackage} AND pubkey = ? AND (expires_at IS NULL OR expires_at > ?)
+      AND (${anyOf.join(' OR ')}) ORDER BY created_at ${dir}, id ${dir} LIMIT ?`;
+    const take = this.prepared(sql).all(...params, cap).map(toStored);
+    return { take, ownerHasMore: this.keyPackagesAtMost(owner, nowSeconds, take.length + 1) > take.length };
+  }
+
+  private keyPackagesAtMost(owner: string, nowSeconds: number, atMost: number): number {
+    return this.stmt.keyPackagesAtMost.get(owner, nowSeconds, atMost)?.n ?? 0;
+  }
+
+  /** A prepared statement for `sql`, from the cache when it was prepared before. */
+  private prepared(sql: string): Database.Statement<Param[], { id: string; json: string }> {
+    let statement = this.statements.get(sql);
+    if (statement) {
+      this.statements.delete(sql); // re-inserted below: Map order is the recency order
+    } else {
+      statement = this.db.prepare<Param[], { id: string; json: string }>(sql);
+      if (this.statements.size >= STATEMENT_CACHE_SIZE) {
+        const oldest = this.statements.keys().next();
+        if (!oldest.done) this.statements.delete(oldest.value);
+      }
+    }
+    this.statements.set(sql, statement);
+    return statement;
   }
 
   remove(ids: readonly string[]): string[] {
@@ -197,10 +257,6 @@ export class SqliteStore implements EventStore {
       .filter((e) => e.created_at <= until)
       .map((e) => e.id);
     return this.remove(ids);
-  }
-
-  keyPackagesOf(owner: string, nowSeconds: number): NostrEvent[] {
-    return this.stmt.keyPackagesOf.all(owner, nowSeconds).map((r) => JSON.parse(r.json) as NostrEvent);
   }
 
   countKeyPackages(nowSeconds: number): number {

@@ -13,6 +13,28 @@ export interface Tombstone {
 
 export type InsertResult = 'stored' | 'duplicate' | 'superseded';
 
+/**
+ * A stored event as the relay sends it: the JSON text serialised once when it
+ * was stored, from the event as received and verified, sent as is
+ * (kp-handout-intact); parsed only when a rule reads its fields.
+ */
+export interface StoredEvent {
+  readonly id: string;
+  readonly json: string;
+  /** The parsed event (parsed on first use). */
+  readonly event: NostrEvent;
+}
+
+/** What a hand-out may take of one owner's KeyPackages. */
+export interface KeyPackagePick {
+  /** The qualifying KeyPackages, in the order asked, at most the cap. */
+  take: StoredEvent[];
+  /** Whether the owner has stored KeyPackages beyond `take` (qualifying or not): if not, the last taken is the owner's last (kp-handout-last-resort). */
+  ownerHasMore: boolean;
+}
+
+export type HandoutOrder = 'oldest-first' | 'newest-first';
+
 export interface QueryOptions {
   nowSeconds: number;
   /** KeyPackages of these pubkeys may be returned; all others are left out (kp-req-unscoped). 'everyone' only under fault serve-unscoped. */
@@ -29,14 +51,17 @@ export interface EventStore {
   /** Stores a regular, replaceable or addressable event (NIP-01 rules for the latter two). */
   insert(event: NostrEvent, nowSeconds: number): InsertResult;
   /** Ordinary NIP-01 query: newest first, `limit` applied, expired events left out. */
-  query(filter: Filter, opts: QueryOptions): NostrEvent[];
+  query(filter: Filter, opts: QueryOptions): StoredEvent[];
   /** Removes events by id; returns the ids that were stored. */
   remove(ids: readonly string[]): string[];
   /** Removes `pubkey`'s addressable events at `address` (kind:pubkey:d) created at or before `until`. */
   removeAddress(kind: number, pubkey: string, d: string, until: number): string[];
 
-  /** The owner's stored, unexpired KeyPackages, oldest first (kp-handout-order). */
-  keyPackagesOf(owner: string, nowSeconds: number): NostrEvent[];
+  /**
+   * The first `max` of `owner`'s stored, unexpired KeyPackages that fully match one of
+   * `filters` (their `limit` aside), by created_at then id: ascending is kp-handout-order.
+   */
+  pickKeyPackages(owner: string, filters: readonly Filter[], max: number, order: HandoutOrder, nowSeconds: number): KeyPackagePick;
   countKeyPackages(nowSeconds: number): number;
 
   /** Whether `pubkey`'s event `id` was consumed or deleted. */
