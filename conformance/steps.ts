@@ -27,6 +27,12 @@ export function kpsText(events: readonly NostrEvent[]): string {
   return `${events.length} KeyPackage${events.length === 1 ? '' : 's'} (${ids(events).join(', ')})`;
 }
 
+/** "no event", "1 event (3f2a9c1b07de)", "2 events (…, …)": what a reply returned, of any kind. */
+export function eventsText(events: readonly NostrEvent[]): string {
+  if (events.length === 0) return 'no event';
+  return `${events.length} event${events.length === 1 ? '' : 's'} (${ids(events).join(', ')})`;
+}
+
 /** How a REQ was answered, as a verb phrase: "returned no KeyPackage (EOSE only)", "was closed with \"…\" after 1 KeyPackage (…)". */
 export function reqAnswer(res: ReqResult): string {
   if (res.closed !== undefined) return `was closed with ${JSON.stringify(res.closed)}${res.events.length > 0 ? ` after ${kpsText(res.events)}` : ''}`;

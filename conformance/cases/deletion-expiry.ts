@@ -1,7 +1,7 @@
 /** PROFILE.md §7 Deletion, and §2.6 expiry of stored events (NIP-09, NIP-40). */
 import { ids, type TestContext } from '../context.js';
 import type { ConformanceTest } from '../types.js';
-import { okLine } from '../steps.js';
+import { eventsText, kpsText, okLine } from '../steps.js';
 import { deletion, keyPackage, textNote } from '../../fixtures/events.js';
 import type { Keys } from '../../protocol/crypto.js';
 import type { NostrEvent } from '../../protocol/messages.js';
@@ -13,7 +13,7 @@ const kp = KIND.keyPackage;
 async function ownerDeletes(t: TestContext, owner: Keys, targets: readonly NostrEvent[], kind: number = kp): Promise<void> {
   const { client } = await t.connectAs('owner', owner);
   const reply = await client.publish(deletion(owner, targets.map((e) => e.id), kind));
-  t.check(reply.ok, "the owner's kind 5 deletion must be accepted", '["OK", <id>, true, ""]', okLine(reply));
+  t.check(reply.ok, `the owner's kind 5 deletion of ${ids(targets).join(', ')} was refused with ${JSON.stringify(reply.message)}`, '["OK", <id>, true, ""]', okLine(reply));
 }
 
 /** What a requester (someone else, authenticated) is handed for the owner. */
@@ -35,7 +35,8 @@ export const deletionExpiryTests: ConformanceTest[] = [
       const owner = t.newKeys();
       const [first, second] = await t.publishKeyPackages(owner, 2);
       await ownerDeletes(t, owner, [first!]);
-      t.equal(ids(await t.inventory(owner)), ids([second!]), "the owner's kind 5 removes the KeyPackage it names, and only that one");
+      const left = await t.inventory(owner);
+      t.equal(ids(left), ids([second!]), `after the owner's kind 5 for ${ids([first!])[0]}, the owner's inventory holds ${kpsText(left)}, not just ${ids([second!])[0]}`);
     },
   },
   {
@@ -48,8 +49,10 @@ export const deletionExpiryTests: ConformanceTest[] = [
       const owner = t.newKeys();
       const [only] = await t.publishKeyPackages(owner, 1);
       await ownerDeletes(t, owner, [only!]);
-      t.equal(ids(await t.inventory(owner)), [], "the owner's kind 5 removes the last KeyPackage too");
-      t.equal(ids(await requesterGets(t, owner)), [], 'a deleted last KeyPackage is never served again, not even as a last resort');
+      const left = await t.inventory(owner);
+      t.equal(ids(left), [], `after the owner's kind 5 for their only KeyPackage ${ids([only!])[0]}, the owner's inventory still holds ${kpsText(left)}`);
+      const got = await requesterGets(t, owner);
+      t.equal(ids(got), [], `after the owner deleted their only KeyPackage ${ids([only!])[0]}, a requester's REQ was handed ${kpsText(got)}: a deleted last KeyPackage was served as a last resort`, got[0]);
     },
   },
   {
@@ -64,7 +67,8 @@ export const deletionExpiryTests: ConformanceTest[] = [
       const { client, keys: mallory } = await t.connectAs('mallory');
       // Accepted or refused, either is fine; it must remove nothing.
       await client.publish(deletion(mallory, kps.map((e) => e.id)));
-      t.equal(ids(await t.inventory(owner)).sort(), ids(kps).sort(), "a kind 5 from someone else removes none of the owner's KeyPackages");
+      const left = await t.inventory(owner);
+      t.equal(ids(left).sort(), ids(kps).sort(), `after mallory's kind 5 naming the owner's ${kps.length} KeyPackages, the owner's inventory holds ${kpsText(left)} of the ${kps.length} published`);
     },
   },
   {
@@ -79,14 +83,17 @@ export const deletionExpiryTests: ConformanceTest[] = [
       const expiration = Math.ceil(Date.now() / 1000) + 2;
       const event = keyPackage(owner, { extraTags: [[TAG.expiration, String(expiration)]] });
       const reply = await client.publish(event);
-      t.check(reply.ok, 'a KeyPackage whose expiration is 2-3 s in the future must be accepted', '["OK", <id>, true, ""]', okLine(reply));
-      t.equal(ids(await t.inventory(owner)), ids([event]), 'before its expiration the KeyPackage is stored');
+      t.check(reply.ok, `a KeyPackage (${event.id.slice(0, 12)}) whose expiration is 2-3 s ahead was refused with ${JSON.stringify(reply.message)}`, '["OK", <id>, true, ""]', okLine(reply));
+      const before = await t.inventory(owner);
+      t.equal(ids(before), ids([event]), `before its expiration, the owner's inventory holds ${kpsText(before)}, not just the accepted ${event.id.slice(0, 12)}`);
       const waitMs = expiration * 1000 + 500 - Date.now();
       t.note(`waiting ${waitMs} ms for expiration ${expiration} to pass`);
       t.waitedMs += waitMs;
       await new Promise((resolve) => setTimeout(resolve, waitMs));
-      t.equal(ids(await t.inventory(owner)), [], "after its expiration passed, the KeyPackage is not served, not even to the owner's query");
-      t.equal(ids(await requesterGets(t, owner)), [], 'after its expiration passed, the only KeyPackage is not handed out: it is never a last resort');
+      const after = await t.inventory(owner);
+      t.equal(ids(after), [], `${waitMs} ms after its expiration passed, the owner's query still returned ${kpsText(after)}`, after[0]);
+      const got = await requesterGets(t, owner);
+      t.equal(ids(got), [], `after its expiration passed, a requester's REQ was handed ${kpsText(got)}: an expired KeyPackage was served as a last resort`, got[0]);
     },
   },
   {
@@ -105,10 +112,15 @@ export const deletionExpiryTests: ConformanceTest[] = [
         if (!reply.ok) t.untested(`the relay refused a kind 1 note: ${reply.message}`);
       }
       const del = await client.publish(deletion(author, [note.id], 1));
-      t.check(del.ok, "the author's kind 5 deletion request must be accepted", '["OK", <id>, true, ""]', okLine(del));
+      t.check(del.ok, `the author's kind 5 deletion request for the note ${note.id.slice(0, 12)} was refused with ${JSON.stringify(del.message)}`, '["OK", <id>, true, ""]', okLine(del));
       const reader = await t.connect('reader');
       const res = await reader.req([{ ids: [note.id, kept.id] }]);
-      t.equal(ids(res.events), ids([kept]), 'the deleted note is no longer served; the other note by the same author still is');
+      t.equal(
+        ids(res.events),
+        ids([kept]),
+        `after the author's kind 5 for ${note.id.slice(0, 12)}, a REQ for it and ${kept.id.slice(0, 12)} by id returned ${eventsText(res.events)}, not just ${kept.id.slice(0, 12)}`,
+        res.events.find((e) => e.id === note.id),
+      );
     },
   },
 ];

@@ -1,7 +1,7 @@
 /** NIP-01, as far as the profile leans on it: OK for every EVENT, EOSE, CLOSED prefixes, filters, live delivery. */
-import { ids, type TestContext } from '../context.js';
+import { ids, type Judged, type TestContext } from '../context.js';
 import type { ConformanceTest } from '../types.js';
-import { awaitFrame } from '../steps.js';
+import { awaitFrame, eventsText } from '../steps.js';
 import { deletion, keyPackage, textNote } from '../../fixtures/events.js';
 import { closeText, ConnectionClosedError, newSubId, nowSeconds, type RelayClient } from '../../client/relay-client.js';
 import { sign, type Keys } from '../../protocol/crypto.js';
@@ -19,18 +19,23 @@ function machinePrefix(message: string): string | undefined {
 
 const STANDARD_PREFIXES: readonly string[] = Object.values(PREFIX);
 
+/** A filter as one short line: 64-hex ids and pubkeys cut to 12 digits. */
+function filterText(filter: unknown): string {
+  return JSON.stringify(filter).replace(/[0-9a-f]{64}/g, (hex) => hex.slice(0, 12));
+}
+
 /** Refusals of requests every relay of this profile refuses: the broken-signature EVENT's OK false and the probe REQs' CLOSED. */
-async function refusals(t: TestContext): Promise<{ what: string; message: string }[]> {
+async function refusals(t: TestContext): Promise<{ what: string; message: string; at?: Judged }[]> {
   const client = await t.connect('client');
-  const found: { what: string; message: string }[] = [];
+  const found: { what: string; message: string; at?: Judged }[] = [];
   const note = textNote(t.newKeys(), 'a note with a broken signature');
   const broken = { ...note, sig: note.sig.slice(0, -1) + (note.sig.endsWith('0') ? '1' : '0') };
   const ok = await client.publish(broken);
-  if (!ok.ok && typeof ok.message === 'string') found.push({ what: 'the OK false for an EVENT with a broken signature', message: ok.message });
+  if (!ok.ok && typeof ok.message === 'string') found.push({ what: 'the OK false for an EVENT with a broken signature', message: ok.message, at: client.lastTakenEntry });
   const conn = { client };
   for (const [sub, filter] of closedProbes(t)) {
     const m = await probe(t, conn, sub, filter);
-    if (m?.[0] === 'CLOSED') found.push({ what: `the CLOSED for ${JSON.stringify(filter)}`, message: m[2] });
+    if (m?.[0] === 'CLOSED') found.push({ what: `the CLOSED for ${filterText(filter)}`, message: m[2], at: m });
   }
   return found;
 }
@@ -112,8 +117,9 @@ function filterTest(side: string, filter: (n: Notes) => Filter, expected: (n: No
       const reader = await t.connect('reader');
       const f = filter(notes);
       const res = await reader.req([f]);
-      t.check(res.eose, `the REQ ${JSON.stringify(f)} must be served`, 'EOSE', `CLOSED ${JSON.stringify(res.closed)}`);
-      t.equal(ids(res.events).sort(), ids(expected(notes)).sort(), `${what}: ${JSON.stringify(f)}`);
+      t.check(res.eose, `the REQ ${filterText(f)} was closed with ${JSON.stringify(res.closed)}, not served`, 'EOSE', `CLOSED ${JSON.stringify(res.closed)}`);
+      const want = expected(notes);
+      t.equal(ids(res.events).sort(), ids(want).sort(), `the REQ ${filterText(f)} returned ${eventsText(res.events)}, not ${what} (${ids(want).join(', ')})`);
     },
   };
 }
@@ -147,14 +153,32 @@ export const nip01Tests: ConformanceTest[] = [
       for (const e of events) {
         const what = `kind ${e.kind}${e === events[events.length - 1] ? ' with a broken signature' : ''}`;
         const ok = await awaitFrame(t, client, (m) => m[0] === 'OK' && m[1] === e.id, `OK for ${what}`);
-        if (ok === undefined || ok[0] !== 'OK') t.fail(`an EVENT of ${what} must be answered with OK`, `["OK", "${e.id.slice(0, 12)}...", <bool>, <message>]`, `nothing within ${t.options.timeoutMs} ms`);
-        t.check(typeof ok[3] === 'string', `the OK for ${what} must carry a message string (4th element)`, 'a string', JSON.stringify(ok));
+        if (ok === undefined || ok[0] !== 'OK') {
+          t.fail(
+            `the EVENT of ${what} (${e.id.slice(0, 12)}) got no OK within ${t.options.timeoutMs} ms`,
+            `["OK", "${e.id.slice(0, 12)}...", <bool>, <message>]`,
+            `nothing within ${t.options.timeoutMs} ms`,
+            t.quietAfter(client.lastTakenEntry, t.options.timeoutMs),
+          );
+        }
+        t.check(
+          typeof ok[3] === 'string',
+          ok[3] === undefined ? `the OK for ${what} (${e.id.slice(0, 12)}) had no 4th element, no message` : `the OK for ${what} (${e.id.slice(0, 12)}) had ${JSON.stringify(ok[3])} as its message, not a string`,
+          'a string',
+          JSON.stringify(ok),
+          ok,
+        );
         if (ok[2] !== true) {
-          t.check(machinePrefix(ok[3]) !== undefined, `the OK false for ${what} must start with a machine-readable prefix`, '"<prefix>: ..."', JSON.stringify(ok[3]));
+          t.check(machinePrefix(ok[3]) !== undefined, `the OK false for ${what} (${e.id.slice(0, 12)}) said ${JSON.stringify(ok[3])}, without a machine-readable prefix`, '"<prefix>: ..."', JSON.stringify(ok[3]), ok);
         }
       }
       const extra = (await t.quiet(client)).filter((m) => m[0] === 'OK');
-      t.equal(extra.map((m) => JSON.stringify(m)), [], 'each EVENT gets exactly one OK');
+      t.equal(
+        extra.map((m) => JSON.stringify(m)),
+        [],
+        `after each of the ${events.length} EVENTs had its OK, ${extra.length} more OK(s) arrived (for ${extra.map((m) => String(m[1]).slice(0, 12)).join(', ')})`,
+        extra[0],
+      );
     },
   },
   {
@@ -173,12 +197,19 @@ export const nip01Tests: ConformanceTest[] = [
       const before: NostrEvent[] = [];
       for (;;) {
         const m = await awaitFrame(t, reader, (x) => (x[0] === 'EVENT' || x[0] === 'EOSE' || x[0] === 'CLOSED') && x[1] === sub, `EOSE for ${sub}`);
-        if (m === undefined) t.fail('a REQ must end its stored events with EOSE', `["EOSE", "${sub}"]`, `nothing after ${before.length} event(s) within ${t.options.timeoutMs} ms`);
-        if (m[0] === 'CLOSED') t.fail('an ordinary REQ must be served and end with EOSE', `["EOSE", "${sub}"]`, JSON.stringify(m));
+        if (m === undefined) {
+          t.fail(
+            `the REQ for the author's ${notes.length} notes got no EOSE within ${t.options.timeoutMs} ms (after ${eventsText(before)})`,
+            `["EOSE", "${sub}"]`,
+            `nothing after ${before.length} event(s) within ${t.options.timeoutMs} ms`,
+            t.quietAfter(reader.lastTakenEntry, t.options.timeoutMs),
+          );
+        }
+        if (m[0] === 'CLOSED') t.fail(`the REQ for the author's ${notes.length} notes was closed with ${JSON.stringify(m[2])}, not served and ended with EOSE`, `["EOSE", "${sub}"]`, JSON.stringify(m), m);
         if (m[0] === 'EOSE') break;
         if (m[0] === 'EVENT') before.push(m[2]);
       }
-      t.equal(ids(before).sort(), ids(notes).sort(), 'the stored events matching the REQ arrive before its EOSE');
+      t.equal(ids(before).sort(), ids(notes).sort(), `the REQ for the author's ${notes.length} stored notes (${ids(notes).join(', ')}) got ${eventsText(before)} before its EOSE`);
     },
   },
   {
@@ -195,7 +226,7 @@ export const nip01Tests: ConformanceTest[] = [
         const m = await probe(t, conn, sub, filter);
         if (m?.[0] !== 'CLOSED') continue;
         closed.push(m[2]);
-        t.check(machinePrefix(m[2]) !== undefined, `the CLOSED for ${JSON.stringify(filter)} must start with a machine-readable prefix`, '"<prefix>: ..."', JSON.stringify(m[2]));
+        t.check(machinePrefix(m[2]) !== undefined, `the CLOSED for ${filterText(filter)} said ${JSON.stringify(m[2])}, without a machine-readable prefix`, '"<prefix>: ..."', JSON.stringify(m[2]), m);
       }
       if (closed.length === 0) t.untested('the relay refused none of the probe REQs with CLOSED, so no CLOSED message could be checked');
     },
@@ -210,13 +241,14 @@ export const nip01Tests: ConformanceTest[] = [
     async run(t: TestContext) {
       const found = await refusals(t);
       if (found.length === 0) t.untested('the relay refused none of the probes, so no prefix could be read');
-      for (const { what, message } of found) {
+      for (const { what, message, at } of found) {
         const prefix = machinePrefix(message);
         t.check(
           prefix !== undefined && STANDARD_PREFIXES.includes(prefix),
-          `${what} should start with one of the standard lowercase prefixes`,
+          `${what} said ${JSON.stringify(message)}, not starting with one of the standard lowercase prefixes`,
           `one of ${STANDARD_PREFIXES.map((p) => `"${p}:"`).join(', ')}`,
           JSON.stringify(message),
+          at,
         );
       }
     },
@@ -231,7 +263,7 @@ export const nip01Tests: ConformanceTest[] = [
       const note = textNote(t.newKeys(), 'a text note to read back');
       await publishAll(t, await t.connect('writer'), [note]);
       const res = await (await t.connect('reader')).req([{ ids: [note.id] }]);
-      t.sameEvents(res.events, [note], 'a published kind 1 note is returned, unchanged, by a REQ for its id');
+      t.sameEvents(res.events, [note], `a REQ for the published kind 1 note ${note.id.slice(0, 12)} by id returned ${eventsText(res.events)}, not the note unchanged`, res.events[0]);
     },
   },
   {
@@ -248,18 +280,24 @@ export const nip01Tests: ConformanceTest[] = [
       const note = textNote(author, 'delivered live');
       await publishAll(t, await t.connect('writer'), [note]);
       const m = await awaitFrame(t, reader, (x) => x[0] === 'EVENT' && x[1] === live.subId && x[2].id === note.id, 'the live EVENT');
-      t.check(m !== undefined, "a kind 1 note published on one connection is sent to another connection's open matching subscription", `["EVENT", "${live.subId}", <note>]`, `nothing within ${t.options.timeoutMs} ms`);
+      t.check(
+        m !== undefined,
+        `the kind 1 note ${note.id.slice(0, 12)}, published on another connection, did not arrive on the open matching subscription ${live.subId} within ${t.options.timeoutMs} ms`,
+        `["EVENT", "${live.subId}", <note>]`,
+        `nothing within ${t.options.timeoutMs} ms`,
+        t.quietAfter(reader.lastTakenEntry, t.options.timeoutMs),
+      );
     },
   },
-  filterTest('ids', (n) => ({ ids: [n.n2.id] }), (n) => [n.n2], 'ids returns exactly the named event'),
-  filterTest('authors', (n) => ({ authors: [n.author.pubkey] }), (n) => [n.n1, n.n2, n.reaction, n.n3], "authors returns the author's events and nobody else's"),
-  filterTest('kinds', (n) => ({ authors: [n.author.pubkey], kinds: [7] }), (n) => [n.reaction], 'kinds returns only events of those kinds'),
-  filterTest('tag-e', (n) => ({ '#e': [n.n1.id] }), (n) => [n.n2, n.reaction, n.stranger], '#e returns the events whose e tags name that id, by any author'),
+  filterTest('ids', (n) => ({ ids: [n.n2.id] }), (n) => [n.n2], 'exactly the named event'),
+  filterTest('authors', (n) => ({ authors: [n.author.pubkey] }), (n) => [n.n1, n.n2, n.reaction, n.n3], "the author's 4 events and nobody else's"),
+  filterTest('kinds', (n) => ({ authors: [n.author.pubkey], kinds: [7] }), (n) => [n.reaction], "only the author's kind 7 reaction"),
+  filterTest('tag-e', (n) => ({ '#e': [n.n1.id] }), (n) => [n.n2, n.reaction, n.stranger], 'the 3 events whose e tags name that id, by any author'),
   filterTest(
     'since-until',
     (n) => ({ authors: [n.author.pubkey], kinds: [1], since: n.n2.created_at, until: n.n3.created_at }),
     (n) => [n.n2, n.n3],
-    'since and until both include their bound (since <= created_at <= until)',
+    'the 2 kind 1 notes at since and until (both bounds included: since <= created_at <= until)',
   ),
   {
     id: 'nip-01/filter-limit',
@@ -272,7 +310,11 @@ export const nip01Tests: ConformanceTest[] = [
       const notes = await publishNotes(t);
       const res = await (await t.connect('reader')).req([{ authors: [notes.author.pubkey], kinds: [1], limit: 2 }]);
       // NIP-01 says which events (the last n by created_at), not in which order they arrive.
-      t.equal(ids(res.events).sort(), ids([notes.n3, notes.n2]).sort(), 'limit: 2 returns the two newest matching events');
+      t.equal(
+        ids(res.events).sort(),
+        ids([notes.n3, notes.n2]).sort(),
+        `a REQ with limit 2 for the author's 3 kind 1 notes returned ${eventsText(res.events)}, not the 2 newest (${ids([notes.n3, notes.n2]).join(', ')})`,
+      );
     },
   },
 ];

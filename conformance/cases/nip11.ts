@@ -27,7 +27,8 @@ async function fetchNip11(t: TestContext): Promise<Fetched> {
       signal: AbortSignal.timeout(t.options.timeoutMs),
     });
   } catch (err) {
-    t.fail('the NIP-11 document must be served over HTTP on the relay URL', `an HTTP response from ${url}`, err instanceof Error ? err.message : String(err));
+    const reason = err instanceof Error ? err.message : String(err);
+    t.fail(`GET ${url} with Accept: application/nostr+json got no HTTP response (${reason})`, `an HTTP response from ${url}`, reason);
   }
   const text = await res.text();
   t.note(`HTTP ${res.status}: ${text.slice(0, 500)}`);
@@ -81,8 +82,13 @@ export const nip11Tests: ConformanceTest[] = [
       'When a relay receives an HTTP(s) request with an Accept header of application/nostr+json to a URI supporting WebSocket upgrades, they SHOULD return a document with the following structure.',
     async run(t: TestContext) {
       const { url, status, document } = await fetchNip11(t);
-      t.check(status === 200, `GET ${url} with Accept: application/nostr+json must return the document`, 'HTTP 200', `HTTP ${status}`);
-      t.check(isObject(document), 'the NIP-11 document must be a JSON object', 'a JSON object', document === undefined ? 'a body that is not JSON' : JSON.stringify(document).slice(0, 200));
+      t.check(status === 200, `GET ${url} with Accept: application/nostr+json answered HTTP ${status}, not 200 with the document`, 'HTTP 200', `HTTP ${status}`);
+      t.check(
+        isObject(document),
+        `GET ${url} with Accept: application/nostr+json answered HTTP 200 with ${document === undefined ? 'a body that is not JSON' : 'JSON that is not an object'}`,
+        'a JSON object',
+        document === undefined ? 'a body that is not JSON' : JSON.stringify(document).slice(0, 200),
+      );
     },
   },
   {
@@ -109,7 +115,7 @@ export const nip11Tests: ConformanceTest[] = [
         const preflight = await preflightHeaders(t, url);
         missing = missing.filter((h) => h === 'Access-Control-Allow-Origin' || (preflight?.get(h) ?? null) === null);
       }
-      t.equal(missing, [], 'the NIP-11 response (or, for Allow-Headers and Allow-Methods, its CORS preflight) must carry the CORS headers (missing ones listed)');
+      t.equal(missing, [], `the NIP-11 response to GET ${url} lacks ${missing.join(', ')} (Allow-Headers and Allow-Methods were looked for in its CORS preflight too)`);
     },
   },
   {
@@ -119,15 +125,21 @@ export const nip11Tests: ConformanceTest[] = [
     level: 'SHOULD',
     async run(t: TestContext) {
       const kps = (await documentOf(t)).keypackages;
-      if (!isObject(kps)) t.fail('the NIP-11 document should have a top-level "keypackages" object', '"keypackages": {"profile": ..., limits}', JSON.stringify(kps) ?? 'absent');
-      t.equal(kps.profile, PROFILE_VERSION, 'keypackages.profile names the profile version');
+      if (!isObject(kps)) {
+        t.fail(
+          kps === undefined ? 'the NIP-11 document has no top-level "keypackages" object' : `the NIP-11 document's "keypackages" is ${JSON.stringify(kps)}, not an object`,
+          '"keypackages": {"profile": ..., limits}',
+          JSON.stringify(kps) ?? 'absent',
+        );
+      }
+      t.equal(kps.profile, PROFILE_VERSION, `keypackages.profile is ${JSON.stringify(kps.profile) ?? 'absent'}, not ${JSON.stringify(PROFILE_VERSION)}`);
       const bad = LIMIT_FIELDS.filter((f) => {
         const v = kps[f];
         return typeof v !== 'number' || !Number.isInteger(v) || v < 1;
       });
       t.check(
         bad.length === 0,
-        `keypackages should give ${LIMIT_FIELDS.join(', ')} as positive integers`,
+        `keypackages gives ${bad.map((f) => `${f} ${JSON.stringify(kps[f]) ?? 'absent'}`).join(', ')}: each of ${LIMIT_FIELDS.join(', ')} should be a positive integer`,
         'positive integers',
         bad.map((f) => `${f}: ${JSON.stringify(kps[f]) ?? 'absent'}`).join(', '),
       );
@@ -141,7 +153,12 @@ export const nip11Tests: ConformanceTest[] = [
     requirement: 'supported_nips: This field is an array of the integer identifiers of NIPs that are implemented in the relay. (A relay of this profile implements NIP-42.)',
     async run(t: TestContext) {
       const nips = (await documentOf(t)).supported_nips;
-      t.check(Array.isArray(nips) && nips.includes(42), 'supported_nips should list 42: the profile identifies requesters with NIP-42 AUTH', 'an array including 42', JSON.stringify(nips) ?? 'absent');
+      t.check(
+        Array.isArray(nips) && nips.includes(42),
+        `supported_nips is ${JSON.stringify(nips) ?? 'absent'}, without 42: the profile identifies requesters with NIP-42 AUTH`,
+        'an array including 42',
+        JSON.stringify(nips) ?? 'absent',
+      );
     },
   },
 ];

@@ -1,7 +1,7 @@
 /** PROFILE.md §2 Publishing KeyPackages (kind 443). */
 import { ids, type TestContext } from '../context.js';
 import type { ConformanceTest } from '../types.js';
-import { okLine } from '../steps.js';
+import { distinct, kpsText, okLine } from '../steps.js';
 import { deletion, keyPackage, keyPackageTags, REQUIRED_TAGS, textNote } from '../../fixtures/events.js';
 import { nowSeconds, type RelayClient } from '../../client/relay-client.js';
 import type { Keys } from '../../protocol/crypto.js';
@@ -64,6 +64,8 @@ function shapeCase(
     anchor,
     section: 'Publishing',
     level: 'MUST',
+    // A refusal must say "invalid:"; NIP-01 asks only for some machine-readable prefix.
+    ...(verdict === 'refused' ? { source: { profile: true, stricterThan: 'NIP-01' } as const } : {}),
     async run(t) {
       const { client, keys: owner } = await t.connectAs('owner');
       const event = build(owner);
@@ -173,6 +175,7 @@ export const publishTests: ConformanceTest[] = [
     anchor: 'kp-pub-protected',
     section: 'Publishing',
     level: 'MUST',
+    source: { profile: true, stricterThan: 'NIP-01' },
     async run(t) {
       const owner = t.newKeys();
       const client = await t.connect('anon');
@@ -189,6 +192,7 @@ export const publishTests: ConformanceTest[] = [
     anchor: 'kp-pub-protected',
     section: 'Publishing',
     level: 'MUST',
+    source: { profile: true, stricterThan: 'NIP-01' },
     async run(t) {
       const owner = t.newKeys();
       const { client } = await t.connectAs('someone else');
@@ -214,6 +218,7 @@ export const publishTests: ConformanceTest[] = [
     anchor: 'kp-pub-protected',
     section: 'Publishing',
     level: 'MUST',
+    source: { profile: true, stricterThan: 'NIP-01' },
     async run(t) {
       const client = await t.connect('anon');
       const event = textNote(t.newKeys(), 'a protected note', [[TAG.protected]]);
@@ -261,8 +266,9 @@ export const publishTests: ConformanceTest[] = [
       const handed = published.find((e) => e.id === res.events[0]?.id);
       if (handed === undefined) t.untested(`the REQ handed out none of the owner's KeyPackages to consume (${res.closed ?? 'EOSE with nothing'})`);
       const kept = published.filter((e) => e.id !== handed.id);
-      await expectRefused(t, client, handed, PREFIX.duplicate, 'a consumed KeyPackage, republished by the requester who got it,');
-      t.equal(ids(await t.inventory(owner)), ids(kept), 'the consumed KeyPackage stays consumed; only the other one is stored');
+      await expectRefused(t, client, handed, PREFIX.duplicate, 'a consumed KeyPackage republished by the requester who got it');
+      const left = await t.inventory(owner);
+      t.equal(ids(left), ids(kept), `after the requester republished the consumed ${ids([handed])[0]}, the owner's inventory holds ${kpsText(left)}, not just ${ids(kept).join(', ')}`);
     },
   },
   {
@@ -276,8 +282,9 @@ export const publishTests: ConformanceTest[] = [
       const { client } = await t.connectAs('owner', owner);
       const del = await client.publish(deletion(owner, [first!.id]));
       if (!del.ok) t.untested(`the owner's kind 5 deletion was refused (see kp-del-owner): ${del.message}`);
-      await expectRefused(t, client, first!, PREFIX.duplicate, 'a deleted KeyPackage, republished by its owner,');
-      t.equal(ids(await t.inventory(owner)), ids([second!]), 'the deleted KeyPackage stays deleted; only the other one is stored');
+      await expectRefused(t, client, first!, PREFIX.duplicate, 'a deleted KeyPackage republished by its owner');
+      const left = await t.inventory(owner);
+      t.equal(ids(left), ids([second!]), `after the owner republished the deleted ${ids([first!])[0]}, the owner's inventory holds ${kpsText(left)}, not just ${ids([second!])[0]}`);
     },
   },
   {
@@ -291,8 +298,8 @@ export const publishTests: ConformanceTest[] = [
       const event = keyPackage(owner);
       await expectAccepted(t, client, event, 'a valid KeyPackage');
       const again = await client.publish(event);
-      t.check(again.ok, 'a KeyPackage the relay still stores, sent again, is answered OK true', '["OK", <id>, true, "duplicate: ..."]', okLine(again));
-      t.hasPrefix(again.message, PREFIX.duplicate, 'the OK for an event sent twice');
+      t.check(again.ok, `a KeyPackage the relay still stores (${event.id.slice(0, 12)}), sent again, was refused with ${JSON.stringify(again.message)}`, '["OK", <id>, true, "duplicate: ..."]', okLine(again));
+      t.hasPrefix(again.message, PREFIX.duplicate, `the OK for ${event.id.slice(0, 12)}, sent a second time,`);
     },
   },
   {
@@ -321,7 +328,8 @@ export const publishTests: ConformanceTest[] = [
         t.equal(
           ids(leaked),
           [],
-          `new KeyPackages (${ids(published).join(', ')}) must not be sent to the live {kinds:[443]}, {kinds:[443],authors:[owner],limit:0} and {authors:[owner]} subscriptions of ${who}`,
+          `the owner's new ${kpsText(distinct(leaked))} reached the live {kinds:[443]}, {kinds:[443],authors:[owner],limit:0} or {authors:[owner]} subscriptions of ${who} (${leaked.length} EVENTs; ${published.length} published)`,
+          leaked[0],
         );
       }
     },

@@ -72,12 +72,16 @@ function queriesWithinServed(t: TestContext): number {
   return q;
 }
 
+/** Tests that judge a refusal by "rate-limited:": NIP-01 asks only for some machine-readable prefix. */
+const STRICTER_PREFIX = { profile: true, stricterThan: 'NIP-01' } as const;
+
 export const rateLimitTests: ConformanceTest[] = [
   {
     id: 'kp-rate-queries/req',
     anchor: 'kp-rate-queries',
     section: 'Rate limits',
     level: 'MUST',
+    source: STRICTER_PREFIX,
     needsLimits: true,
     async run(t) {
       const q = queriesWithinServed(t);
@@ -95,6 +99,7 @@ export const rateLimitTests: ConformanceTest[] = [
     anchor: 'kp-rate-queries',
     section: 'Rate limits',
     level: 'MUST',
+    source: STRICTER_PREFIX,
     needsLimits: true,
     async run(t) {
       const q = boundedQueries(t);
@@ -111,6 +116,7 @@ export const rateLimitTests: ConformanceTest[] = [
     anchor: 'kp-rate-served',
     section: 'Rate limits',
     level: 'MUST',
+    source: STRICTER_PREFIX,
     needsLimits: true,
     async run(t) {
       const s = boundedServed(t);
@@ -128,6 +134,7 @@ export const rateLimitTests: ConformanceTest[] = [
     anchor: 'kp-rate-served',
     section: 'Rate limits',
     level: 'MUST',
+    source: STRICTER_PREFIX,
     needsLimits: true,
     async run(t) {
       const s = boundedServed(t);
@@ -147,6 +154,7 @@ export const rateLimitTests: ConformanceTest[] = [
     anchor: 'kp-rate-served',
     section: 'Rate limits',
     level: 'MUST',
+    source: STRICTER_PREFIX,
     needsLimits: true,
     async run(t) {
       const s = boundedServed(t);
@@ -172,6 +180,7 @@ export const rateLimitTests: ConformanceTest[] = [
     anchor: 'kp-rate-served',
     section: 'Rate limits',
     level: 'MUST',
+    source: STRICTER_PREFIX,
     needsLimits: true,
     async run(t) {
       const s = boundedServed(t);
@@ -220,6 +229,7 @@ export const rateLimitTests: ConformanceTest[] = [
     anchor: 'kp-rate-refusal',
     section: 'Rate limits',
     level: 'MUST',
+    source: STRICTER_PREFIX,
     needsLimits: true,
     async run(t) {
       const q = queriesWithinServed(t);
@@ -241,6 +251,7 @@ export const rateLimitTests: ConformanceTest[] = [
     anchor: 'kp-rate-refusal',
     section: 'Rate limits',
     level: 'MUST',
+    source: STRICTER_PREFIX,
     needsLimits: true,
     async run(t) {
       const q = queriesWithinServed(t);
@@ -267,6 +278,7 @@ export const rateLimitTests: ConformanceTest[] = [
     anchor: 'kp-rate-refusal',
     section: 'Rate limits',
     level: 'MUST',
+    source: STRICTER_PREFIX,
     needsLimits: true,
     async run(t) {
       const s = boundedServed(t);

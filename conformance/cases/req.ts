@@ -7,7 +7,7 @@ import { TimeoutError, type RelayClient } from '../../client/relay-client.js';
 import type { Keys } from '../../protocol/crypto.js';
 import type { Filter, NostrEvent } from '../../protocol/messages.js';
 import { PREFIX } from '../../protocol/profile.js';
-import { askFor, boundedQueries, closedWith, eventFrames, idSet, keyPackagesIn, kp, kpsText, reqAnswer, reqLine, reqOnce } from '../steps.js';
+import { askFor, boundedQueries, closedWith, eventFrames, eventsText, idSet, keyPackagesIn, kp, kpsText, reqAnswer, reqLine, reqOnce } from '../steps.js';
 
 function randomId(): string {
   return randomBytes(32).toString('hex');
@@ -36,6 +36,8 @@ function unauthenticatedAsk(side: string, what: string, filter: (bob: Keys, publ
     anchor: 'kp-req-auth',
     section: 'REQ',
     level: 'MUST',
+    // NIP-01 asks only for some machine-readable prefix; the profile names "auth-required:".
+    source: { profile: true, stricterThan: 'NIP-01' },
     async run(t) {
       const bob = t.newKeys();
       const published = await t.publishKeyPackages(bob, 2);
@@ -60,11 +62,12 @@ export const reqTests: ConformanceTest[] = [
       const published = await t.publishKeyPackages(owner, 2);
       const anon = await t.connect('anon');
       const a = await anon.req([askFor(owner, { limit: 0 })]);
-      t.check(a.eose && a.events.length === 0, 'a limit:0 filter on an unauthenticated connection needs no AUTH and hands out nothing', 'EOSE, no EVENT', reqLine(a));
+      t.check(a.eose && a.events.length === 0, `an unauthenticated limit:0 REQ for the owner's ${published.length} KeyPackages ${reqAnswer(a)}, not EOSE alone`, 'EOSE, no EVENT', reqLine(a), a.events[0]);
       const { client: alice } = await t.connectAs('alice');
       const b = await alice.req([askFor(owner, { limit: 0 })]);
-      t.check(b.eose && b.events.length === 0, 'a limit:0 filter hands out nothing to an authenticated requester', 'EOSE, no EVENT', reqLine(b));
-      t.equal(idSet(await t.inventory(owner)), idSet(published), 'a limit:0 filter consumes nothing: the owner still has every KeyPackage');
+      t.check(b.eose && b.events.length === 0, `alice's limit:0 REQ for the owner's ${published.length} KeyPackages ${reqAnswer(b)}, not EOSE alone`, 'EOSE, no EVENT', reqLine(b), b.events[0]);
+      const left = await t.inventory(owner);
+      t.equal(idSet(left), idSet(published), `after two limit:0 REQs, the owner's inventory holds ${kpsText(left)} of the ${published.length} published`);
     },
   },
   {
@@ -82,7 +85,7 @@ export const reqTests: ConformanceTest[] = [
       const res = await client.req([askFor(owner)]);
       t.check(
         res.eose && res.events.length > 0,
-        `after ${q + 1} limit:0 REQs (queries_per_window is ${q}), a charged REQ for the same owner must still be served: limit:0 is not charged`,
+        `after ${q + 1} limit:0 REQs for one owner (queries_per_window is ${q}), alice's charged REQ for that owner ${reqAnswer(res)}${res.closed !== undefined ? ': the limit:0 REQs were charged' : ''}`,
         'EVENT(s) then EOSE',
         reqLine(res),
       );
@@ -119,10 +122,16 @@ export const reqTests: ConformanceTest[] = [
       const anon = await t.connect('anon');
       const a = await anon.req([{ authors: [bob.pubkey] }]);
       checkNoOthersKeyPackages(t, a, 'an unauthenticated "everything by Bob" filter (no kinds)');
-      t.check(a.events.some((e) => e.id === note.id), 'ordinary events by Bob are still served', `Bob's note ${note.id.slice(0, 12)}`, reqLine(a));
+      t.check(
+        a.events.some((e) => e.id === note.id),
+        `the unauthenticated "everything by Bob" REQ (no kinds) returned ${eventsText(a.events)}, without Bob's note ${note.id.slice(0, 12)}`,
+        `Bob's note ${note.id.slice(0, 12)}`,
+        reqLine(a),
+      );
       const { client, keys } = await t.connectAs('alice');
       checkNoOthersKeyPackages(t, await client.req([{ authors: [bob.pubkey] }]), 'an authenticated "everything by Bob" filter (no kinds)', keys.pubkey);
-      t.equal(idSet(await t.inventory(bob)), idSet(published), 'a filter without kinds consumes nothing');
+      const left = await t.inventory(bob);
+      t.equal(idSet(left), idSet(published), `after two "everything by Bob" REQs (no kinds), Bob's inventory holds ${kpsText(left)} of the ${published.length} he published`);
     },
   },
   {
@@ -135,7 +144,8 @@ export const reqTests: ConformanceTest[] = [
       const published = await t.publishKeyPackages(bob, 2);
       const { client, keys } = await t.connectAs('alice');
       checkNoOthersKeyPackages(t, await client.req([{ ids: published.map((e) => e.id) }]), "a filter naming Bob's KeyPackages by ids but without kinds", keys.pubkey);
-      t.equal(idSet(await t.inventory(bob)), idSet(published), 'a filter without kinds consumes nothing, even when its ids name KeyPackages');
+      const left = await t.inventory(bob);
+      t.equal(idSet(left), idSet(published), `after a REQ naming his KeyPackages by ids without kinds, Bob's inventory holds ${kpsText(left)} of the ${published.length} he published`);
     },
   },
   {
@@ -150,7 +160,8 @@ export const reqTests: ConformanceTest[] = [
       checkNoOthersKeyPackages(t, await anon.req([{ kinds: [kp] }]), 'an unauthenticated {"kinds":[443]} filter without authors');
       const { client, keys } = await t.connectAs('alice');
       checkNoOthersKeyPackages(t, await client.req([{ kinds: [kp] }]), 'an authenticated {"kinds":[443]} filter without authors', keys.pubkey);
-      t.equal(idSet(await t.inventory(bob)), idSet(published), 'a {"kinds":[443]} filter without authors consumes nothing');
+      const left = await t.inventory(bob);
+      t.equal(idSet(left), idSet(published), `after two {"kinds":[443]} REQs without authors, Bob's inventory holds ${kpsText(left)} of the ${published.length} he published`);
     },
   },
   {
@@ -179,7 +190,7 @@ export const reqTests: ConformanceTest[] = [
       const res = await client.req([askFor(bob)]);
       t.check(
         res.eose && res.events.length > 0,
-        `after ${q + 1} "everything by Bob" REQs without kinds (queries_per_window is ${q}), a charged REQ for Bob's KeyPackages must still be served`,
+        `after ${q + 1} "everything by Bob" REQs without kinds (queries_per_window is ${q}), alice's charged REQ for Bob's KeyPackages ${reqAnswer(res)}${res.closed !== undefined ? ': the REQs without kinds were charged' : ''}`,
         'EVENT(s) then EOSE',
         reqLine(res),
       );

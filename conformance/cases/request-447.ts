@@ -5,7 +5,7 @@ import type { ConformanceTest } from '../types.js';
 import { nowSeconds, type RelayClient, type RequestResult } from '../../client/relay-client.js';
 import { newKeys, sign, type Keys } from '../../protocol/crypto.js';
 import type { NostrEvent } from '../../protocol/messages.js';
-import { KIND, PREFIX, TAG } from '../../protocol/profile.js';
+import { KIND, PREFIX, prefixOf, TAG } from '../../protocol/profile.js';
 import { allDeliveries, askFor, boundedQueries, deliveredText, distinct, eventFrames, idSet, kp, kpsText, liveSub, okLine, refusedWith, reqAnswer, request447 } from '../steps.js';
 
 /** A 447 must be refused with `prefix`, deliver nothing, and leave the owner's KeyPackages in place. */
@@ -54,12 +54,16 @@ const FORM_CASES: FormCase[] = [
   { side: 'two-n', what: 'a 447 with two n tags', tags: (_s, o) => [[TAG.pubkey, o.pubkey], [TAG.count, '1'], [TAG.count, '1']] },
 ];
 
+/** Tests that judge a refusal by the prefix the profile names ("invalid:", "auth-required:"): NIP-01 asks only for some machine-readable prefix. */
+const STRICTER_PREFIX = { profile: true, stricterThan: 'NIP-01' } as const;
+
 function formTest(c: FormCase): ConformanceTest {
   return {
     id: `kp-447-form/${c.side}`,
     anchor: 'kp-447-form',
     section: 'Kind 447 requests',
     level: 'MUST',
+    source: STRICTER_PREFIX,
     ...(c.needsLimits ? { needsLimits: true } : {}),
     async run(t) {
       const owner = t.newKeys();
@@ -84,6 +88,7 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-auth',
     section: 'Kind 447 requests',
     level: 'MUST',
+    source: STRICTER_PREFIX,
     async run(t) {
       const owner = t.newKeys();
       const before = await t.publishKeyPackages(owner, 3);
@@ -97,6 +102,7 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-auth',
     section: 'Kind 447 requests',
     level: 'MUST',
+    source: STRICTER_PREFIX,
     async run(t) {
       const owner = t.newKeys();
       const before = await t.publishKeyPackages(owner, 3);
@@ -111,6 +117,7 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-subscription',
     section: 'Kind 447 requests',
     level: 'MUST',
+    source: STRICTER_PREFIX,
     async run(t) {
       const owner = t.newKeys();
       const before = await t.publishKeyPackages(owner, 3);
@@ -124,6 +131,7 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-subscription',
     section: 'Kind 447 requests',
     level: 'MUST',
+    source: STRICTER_PREFIX,
     async run(t) {
       const owner = t.newKeys();
       const before = await t.publishKeyPackages(owner, 3);
@@ -139,6 +147,7 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-subscription',
     section: 'Kind 447 requests',
     level: 'MUST',
+    source: STRICTER_PREFIX,
     async run(t) {
       const owner = t.newKeys();
       const before = await t.publishKeyPackages(owner, 3);
@@ -153,6 +162,7 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-subscription',
     section: 'Kind 447 requests',
     level: 'MUST',
+    source: STRICTER_PREFIX,
     needsLimits: true,
     async run(t) {
       const q = boundedQueries(t);
@@ -161,13 +171,13 @@ export const request447Tests: ConformanceTest[] = [
       const { client, keys } = await t.connectAs('alice');
       for (let i = 0; i <= q; i++) {
         const r = await client.requestKeyPackages(keys, owner.pubkey);
-        refusedWith(t, r, PREFIX.invalid, 'a 447 with no open subscription');
+        refusedWith(t, r, PREFIX.invalid, `447 number ${i + 1} of ${q + 1} on a connection with no open subscription`);
       }
       await liveSub(client, askFor(owner));
       const result = await client.requestKeyPackages(keys, owner.pubkey);
       t.check(
         result.ok,
-        `after ${q + 1} 447s refused for want of a subscription (queries_per_window is ${q}), a 447 with one must be served: the refusals are not charged`,
+        `after ${q + 1} 447s refused for want of a subscription (queries_per_window is ${q}), the 447 with one open was refused with ${JSON.stringify(result.message)}${prefixOf(result.message) === PREFIX.rateLimited ? ': the refusals were charged' : ''}`,
         '["OK", <id>, true, ...]',
         okLine(result),
       );
@@ -312,7 +322,12 @@ export const request447Tests: ConformanceTest[] = [
       if (!second.ok) t.untested(`a second AUTH on one connection was refused (see kp-auth-multi): ${second.message}`);
       for (let i = 0; i <= q; i++) {
         const result = await client.requestKeyPackages(keys, owner.pubkey, 1);
-        t.check(result.ok, `an owner's 447 is not charged: request ${i + 1} of ${q + 1} (queries_per_window is ${q}) must be served`, '["OK", <id>, true, ...]', okLine(result));
+        t.check(
+          result.ok,
+          `447 number ${i + 1} of ${q + 1} (queries_per_window is ${q}) on a connection where the owner is authenticated was refused with ${JSON.stringify(result.message)}${prefixOf(result.message) === PREFIX.rateLimited ? ": the owner's queries were charged" : ''}`,
+          '["OK", <id>, true, ...]',
+          okLine(result),
+        );
       }
     },
   },
@@ -372,6 +387,7 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-order',
     section: 'Kind 447 requests',
     level: 'MUST',
+    source: STRICTER_PREFIX,
     async run(t) {
       const owner = t.newKeys();
       const anon = await t.connect('anon');
@@ -384,6 +400,7 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-order',
     section: 'Kind 447 requests',
     level: 'MUST',
+    source: STRICTER_PREFIX,
     async run(t) {
       const owner = t.newKeys();
       const anon = await t.connect('anon');
@@ -397,6 +414,7 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-order',
     section: 'Kind 447 requests',
     level: 'MUST',
+    source: STRICTER_PREFIX,
     async run(t) {
       const owner = t.newKeys();
       const anon = await t.connect('anon');
@@ -415,6 +433,7 @@ export const request447Tests: ConformanceTest[] = [
     anchor: 'kp-447-order',
     section: 'Kind 447 requests',
     level: 'MUST',
+    source: STRICTER_PREFIX,
     needsLimits: true,
     async run(t) {
       const q = boundedQueries(t);
