@@ -95,7 +95,10 @@ function readOutputs(file: string): Record<string, string> {
   return out;
 }
 
-export function runStep(step: ActionStep, ctx: RunContext, timeoutMs = 300_000): Promise<StepRun> {
+/** Called with each piece of a step's standard output as it arrives. */
+export type OnStdout = (step: ActionStep, chunk: string) => void;
+
+export function runStep(step: ActionStep, ctx: RunContext, timeoutMs = 300_000, onStdout?: OnStdout): Promise<StepRun> {
   if (step.run === undefined) throw new Error(`step ${step.name ?? step.uses} has no run:`);
   const outputFile = join(ctx.temp, `output-${step.id ?? 'step'}-${Date.now()}`);
   writeFileSync(outputFile, '');
@@ -115,7 +118,10 @@ export function runStep(step: ActionStep, ctx: RunContext, timeoutMs = 300_000):
     const child = spawn('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run!], { cwd: ctx.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      onStdout?.(step, d.toString());
+    });
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.once('error', reject);
@@ -129,13 +135,13 @@ export function runStep(step: ActionStep, ctx: RunContext, timeoutMs = 300_000):
 }
 
 /** The action's `run:` steps in order, as a job would run them (a failed step stops the job except for `if: always()`). */
-export async function runAction(ctx: RunContext, timeoutMs?: number): Promise<StepRun[]> {
+export async function runAction(ctx: RunContext, timeoutMs?: number, onStdout?: OnStdout): Promise<StepRun[]> {
   const runs: StepRun[] = [];
   let failed = false;
   for (const step of ctx.action.runs.steps) {
     if (step.run === undefined) continue;
     if (failed && step.if !== 'always()') continue;
-    const run = await runStep(step, ctx, timeoutMs);
+    const run = await runStep(step, ctx, timeoutMs, onStdout);
     runs.push(run);
     if (run.code !== 0) failed = true;
   }

@@ -103,11 +103,17 @@ describe('the action run as the runner runs it', () => {
   it('waits for a relay that starts late, and gives up on one that never starts', async () => {
     const port = await freePort();
     const late = job('late', { url: `ws://127.0.0.1:${port}`, 'wait-timeout': '60', props: 'false' });
-    const running = runAction(late);
-    // The relay comes up while the check step is already waiting for it.
-    relays.push(await spawnRelay(['--db', ':memory:', '--port', String(port)]));
-    const runs = await running;
-    expect(step(runs, 'kpsuite check').outputs['exit-code']).toBe('0');
+    // The relay is started only once the check step has said what it checks, right before its first
+    // connection attempt: that attempt is refused, and the step must wait for the relay.
+    let started: Promise<SpawnedRelay> | undefined;
+    const runs = await runAction(late, undefined, (s, chunk) => {
+      if (started === undefined && s.name === 'kpsuite check' && chunk.includes('kpsuite check:')) started = spawnRelay(['--db', ':memory:', '--port', String(port)]);
+    });
+    expect(started, 'the check step never started').toBeDefined();
+    relays.push(await started!);
+    const waited = step(runs, 'kpsuite check');
+    expect(waited.stdout).toMatch(/accepts connections \(waited \d+\.\d s, \d+ attempts\)/);
+    expect(waited.outputs['exit-code']).toBe('0');
 
     const never = job('never', { url: `ws://127.0.0.1:${await freePort()}`, 'wait-timeout': '2', props: 'false' });
     const failed = await runAction(never);
