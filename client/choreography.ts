@@ -33,7 +33,7 @@ export async function publishKeyPackages(
 ): Promise<NostrEvent[]> {
   const { client } = await connectAs(url, owner, { ...opts, label: opts.label ?? 'owner' });
   try {
-    const kps = keyPackages(owner, count, opts.keyPackage);
+    const kps = await keyPackages(owner, count, opts.keyPackage);
     for (const kp of kps) {
       const reply = await client.publish(kp);
       if (!reply.ok) throw new ChoreographyError(`publishing a KeyPackage was refused: ${reply.message}`);

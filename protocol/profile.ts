@@ -32,10 +32,27 @@ export const TAG = {
   address: 'a',
   relay: 'relay',
   challenge: 'challenge',
+  /** The relays a KeyPackage is published to (NIP-EE, MIP-00); MDK refuses a KeyPackage without it. */
+  relays: 'relays',
+  /** MIP-00: the KeyPackageRef, lowercase hex. */
+  keyPackageRef: 'i',
+  client: 'client',
 } as const;
 
 export const MLS_PROTOCOL_VERSION = '1.0';
 export const BASE64_ENCODING = 'base64';
+/** Marmot MIP-00 lists hex as valid with this tag or with none (kp-pub-content). */
+export const HEX_ENCODING = 'hex';
+
+/** MLS ids the fixtures advertise (RFC 9420 §17, Marmot MIP-00), as the tags spell them. */
+export const MLS = {
+  /** MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519, the default ciphersuite of NIP-EE and Marmot. */
+  defaultCiphersuite: '0x0001',
+  /** RFC 9420 last_resort KeyPackage extension. */
+  lastResortExtension: '0x000a',
+  /** Marmot's group data extension (MIP-01). */
+  marmotGroupDataExtension: '0xf2ee',
+} as const;
 
 /** NIP-42: an AUTH event's created_at may be at most this far from the relay's clock. */
 export const AUTH_MAX_SKEW_SECONDS = 600;

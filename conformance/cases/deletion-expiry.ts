@@ -81,7 +81,7 @@ export const deletionExpiryTests: ConformanceTest[] = [
       const { client, keys: owner } = await t.connectAs('owner');
       // 2 to 3 seconds ahead: in the future on arrival, passed within a bounded wait.
       const expiration = Math.ceil(Date.now() / 1000) + 2;
-      const event = keyPackage(owner, { extraTags: [[TAG.expiration, String(expiration)]] });
+      const event = await keyPackage(owner, { extraTags: [[TAG.expiration, String(expiration)]] });
       const reply = await client.publish(event);
       t.check(reply.ok, `a KeyPackage (${event.id.slice(0, 12)}) whose expiration is 2-3 s ahead was refused with ${JSON.stringify(reply.message)}`, '["OK", <id>, true, ""]', okLine(reply));
       const before = await t.inventory(owner);

@@ -8,12 +8,14 @@ import { keyPackage, oldestFirst } from '../../fixtures/events.js';
 import { closeText, ConnectionClosedError, nowSeconds } from '../../client/relay-client.js';
 import { eventProblem, type Keys } from '../../protocol/crypto.js';
 import type { NostrEvent } from '../../protocol/messages.js';
+import { keyPackageMlsProblem } from '../../protocol/mls.js';
 
 /** Publishes `count` KeyPackages with one shared created_at, so only their ids order them. Returns them in hand-out order. */
 async function publishSameSecond(t: TestContext, owner: Keys, count: number): Promise<NostrEvent[]> {
   const { client } = await t.connectAs('owner', owner);
   const createdAt = nowSeconds() - 5;
-  const kps = Array.from({ length: count }, () => keyPackage(owner, { createdAt }));
+  const kps: NostrEvent[] = [];
+  for (let i = 0; i < count; i++) kps.push(await keyPackage(owner, { createdAt }));
   for (const e of kps) {
     const reply = await client.publish(e);
     if (!reply.ok) throw new Error(`setup: publishing a KeyPackage was refused: ${reply.message}`);
@@ -87,8 +89,12 @@ async function raceRound(t: TestContext, round: number, requests: () => Promise<
   }
 }
 
-/** kp-handout-intact: every handed-out event verifies and is the published event, field for field. */
-function checkIntact(t: TestContext, published: readonly NostrEvent[], handed: readonly NostrEvent[]): void {
+/**
+ * kp-handout-intact: every handed-out event verifies, is the published event
+ * field for field, and still holds a KeyPackage a client can use (its MLS
+ * content decodes, names its owner and its signatures verify).
+ */
+async function checkIntact(t: TestContext, published: readonly NostrEvent[], handed: readonly NostrEvent[]): Promise<void> {
   if (handed.length === 0) t.untested('nothing was handed out (see kp-req-handout, kp-447-delivery), so there is no KeyPackage to inspect');
   for (const e of handed) {
     const problem = eventProblem(e);
@@ -97,11 +103,13 @@ function checkIntact(t: TestContext, published: readonly NostrEvent[], handed: r
     t.check(original !== undefined, `the relay handed out ${e.id.slice(0, 12)}, an id the owner never published (${ids(published).join(', ')})`, ids(published).join(', '), e.id.slice(0, 12), e);
     const fields = (x: NostrEvent): unknown[] => [x.pubkey, x.kind, x.created_at, x.tags, x.content];
     t.equal(fields(e), fields(original!), `handed-out KeyPackage ${e.id.slice(0, 12)} differs from the published event in pubkey, kind, created_at, tags or content`, e);
+    const mls = await keyPackageMlsProblem(e);
+    t.check(mls === undefined, `handed-out KeyPackage ${e.id.slice(0, 12)} no longer holds a usable MLS KeyPackage: ${mls ?? ''}`, 'content that decodes as an MLS KeyPackage of its owner whose signatures verify', mls ?? '', e);
   }
 }
 
 /** Extra tags a relay rebuilding events from its columns tends to drop. */
-const UNUSUAL_TAGS = { encoding: 'base64' as const, extraTags: [['client', 'kpsuite conformance'], ['relays', 'wss://relay.example.com']] };
+const UNUSUAL_TAGS = { extraTags: [['client', 'kpsuite conformance'], ['alt', 'MLS KeyPackage']] };
 
 export const handoutTests: ConformanceTest[] = [
   {
@@ -427,7 +435,7 @@ export const handoutTests: ConformanceTest[] = [
       const owner = t.newKeys();
       const published = await t.publishKeyPackages(owner, 2, UNUSUAL_TAGS);
       const { client } = await t.connectAs('alice');
-      checkIntact(t, published, (await client.req([askFor(owner)])).events);
+      await checkIntact(t, published, (await client.req([askFor(owner)])).events);
     },
   },
   {
@@ -441,7 +449,7 @@ export const handoutTests: ConformanceTest[] = [
       const { client, keys } = await t.connectAs('alice');
       await liveSub(client, askFor(owner));
       const delivered = await allDeliveries(t, client, await client.requestKeyPackages(keys, owner.pubkey));
-      checkIntact(t, published, delivered.map((d) => d.event));
+      await checkIntact(t, published, delivered.map((d) => d.event));
     },
   },
 ];

@@ -144,7 +144,7 @@ export const nip01Tests: ConformanceTest[] = [
         sign({ kind: KIND.keyPackageRelays, created_at: now, tags: [[TAG.relay, 'wss://relay.example.com']], content: '' }, author),
         sign({ kind: 30078, created_at: now, tags: [['d', 'kpsuite']], content: 'addressable' }, author),
         sign({ kind: 20001, created_at: now, tags: [], content: 'ephemeral' }, author),
-        keyPackage(author),
+        await keyPackage(author),
         deletion(author, [note.id], 1),
         { ...broken, sig: broken.sig.slice(0, -1) + (broken.sig.endsWith('0') ? '1' : '0') },
       ];

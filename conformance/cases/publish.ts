@@ -6,7 +6,7 @@ import { deletion, keyPackage, keyPackageTags, REQUIRED_TAGS, textNote } from '.
 import { nowSeconds, type RelayClient } from '../../client/relay-client.js';
 import type { Keys } from '../../protocol/crypto.js';
 import type { NostrEvent } from '../../protocol/messages.js';
-import { BASE64_ENCODING, KIND, PREFIX, TAG } from '../../protocol/profile.js';
+import { BASE64_ENCODING, HEX_ENCODING, KIND, PREFIX, TAG } from '../../protocol/profile.js';
 
 const kp = KIND.keyPackage;
 
@@ -57,7 +57,7 @@ function shapeCase(
   anchor: 'kp-pub-tags' | 'kp-pub-content',
   side: string,
   what: string,
-  build: (owner: Keys) => NostrEvent,
+  build: (owner: Keys) => Promise<NostrEvent>,
 ): ConformanceTest {
   return {
     id: `${anchor}/${side}`,
@@ -68,7 +68,7 @@ function shapeCase(
     ...(verdict === 'refused' ? { source: { profile: true, stricterThan: 'NIP-01' } as const } : {}),
     async run(t) {
       const { client, keys: owner } = await t.connectAs('owner');
-      const event = build(owner);
+      const event = await build(owner);
       if (verdict === 'refused') await expectRefused(t, client, event, PREFIX.invalid, `a KeyPackage with ${what}`);
       else await expectAccepted(t, client, event, `a KeyPackage with ${what}`);
       await expectStored(t, owner, event, verdict === 'accepted', `a KeyPackage with ${what}`);
@@ -86,7 +86,7 @@ export const publishTests: ConformanceTest[] = [
     level: 'MUST',
     async run(t) {
       const { client, keys: owner } = await t.connectAs('owner');
-      const event = keyPackage(owner);
+      const event = await keyPackage(owner);
       await expectAccepted(t, client, event, 'a valid KeyPackage');
       const extra = (await t.quiet(client)).filter((m) => m[0] === 'OK' && m[1] === event.id);
       t.equal(extra.length, 0, `the relay sent ${extra.length} more OK(s) for ${event.id.slice(0, 12)} after the first`, extra[0]);
@@ -102,7 +102,7 @@ export const publishTests: ConformanceTest[] = [
       const { client, keys: owner } = await t.connectAs('owner');
       // A tag the profile does not name does not make a KeyPackage invalid; any event may carry a NIP-31 alt tag.
       const alt = ['alt', 'MLS KeyPackage'];
-      const event = keyPackage(owner, { extraTags: [alt] });
+      const event = await keyPackage(owner, { extraTags: [alt] });
       await expectAccepted(t, client, event, `a valid KeyPackage that also carries ${JSON.stringify(alt)}`);
       await expectStored(t, owner, event, true, 'a valid KeyPackage with an alt tag');
     },
@@ -115,7 +115,7 @@ export const publishTests: ConformanceTest[] = [
     source: { profile: true, stricterThan: 'NIP-01' },
     async run(t) {
       const { client, keys: owner } = await t.connectAs('owner');
-      const event = withBadSig(keyPackage(owner));
+      const event = withBadSig(await keyPackage(owner));
       await expectRefused(t, client, event, PREFIX.invalid, 'a KeyPackage whose signature does not verify');
       await expectStored(t, owner, event, false, 'a KeyPackage whose signature does not verify');
     },
@@ -128,9 +128,9 @@ export const publishTests: ConformanceTest[] = [
     source: { profile: true, stricterThan: 'NIP-01' },
     async run(t) {
       const { client, keys: owner } = await t.connectAs('owner');
-      const original = keyPackage(owner);
+      const original = await keyPackage(owner);
       // Same id and signature, other content: the id is no longer the hash of the event.
-      const event = { ...original, content: keyPackage(owner).content };
+      const event = { ...original, content: (await keyPackage(owner)).content };
       await expectRefused(t, client, event, PREFIX.invalid, 'a KeyPackage whose id is not the hash of its serialization');
       await expectStored(t, owner, event, false, 'a KeyPackage whose id is not the hash of its serialization');
     },
@@ -161,15 +161,17 @@ export const publishTests: ConformanceTest[] = [
     keyPackage(owner, { tags: [version, REQUIRED_TAGS.mlsCiphersuite, REQUIRED_TAGS.mlsExtensions] }),
   ),
   malformed('kp-pub-content', 'empty', 'empty content', (owner) => keyPackage(owner, { content: '' })),
-  malformed('kp-pub-content', 'bad-hex', 'content that is not hex and no encoding tag', (owner) => keyPackage(owner, { content: 'zz11' + 'ab'.repeat(20) })),
-  malformed('kp-pub-content', 'odd-hex', 'an odd number of hex digits and no encoding tag', (owner) => keyPackage(owner, { content: 'abc' })),
+  malformed('kp-pub-content', 'bad-hex', 'content that is not hex and no encoding tag', (owner) => keyPackage(owner, { form: 'nip-ee', content: 'zz11' + 'ab'.repeat(20) })),
+  malformed('kp-pub-content', 'odd-hex', 'an odd number of hex digits and no encoding tag', (owner) => keyPackage(owner, { form: 'nip-ee', content: 'abc' })),
   malformed('kp-pub-content', 'bad-base64', '["encoding", "base64"] and content that is not base64', (owner) =>
-    keyPackage(owner, { encoding: 'base64', content: 'not base64 at all!' }),
+    keyPackage(owner, { content: 'not base64 at all!' }),
   ),
   malformed('kp-pub-content', 'unknown-encoding', '["encoding", "base32"]', (owner) =>
-    keyPackage(owner, { tags: [...keyPackageTags('hex'), [TAG.encoding, 'base32']], content: 'ab'.repeat(24) }),
+    keyPackage(owner, { tags: [...keyPackageTags('nip-ee'), [TAG.encoding, 'base32']], content: 'ab'.repeat(24) }),
   ),
-  wellFormed('kp-pub-content', 'base64', `["encoding", "${BASE64_ENCODING}"] and base64 content`, (owner) => keyPackage(owner, { encoding: 'base64' })),
+  wellFormed('kp-pub-content', 'base64', `["encoding", "${BASE64_ENCODING}"] and base64 content (Marmot MIP-00)`, (owner) => keyPackage(owner)),
+  wellFormed('kp-pub-content', 'hex-untagged', 'hex content and no encoding tag (NIP-EE)', (owner) => keyPackage(owner, { form: 'nip-ee' })),
+  wellFormed('kp-pub-content', 'hex-tagged', `["encoding", "${HEX_ENCODING}"] and hex content (Marmot MIP-00 lists it as valid)`, (owner) => keyPackage(owner, { form: 'hex-tagged' })),
   {
     id: 'kp-pub-protected/no-auth',
     anchor: 'kp-pub-protected',
@@ -179,7 +181,7 @@ export const publishTests: ConformanceTest[] = [
     async run(t) {
       const owner = t.newKeys();
       const client = await t.connect('anon');
-      const event = keyPackage(owner, { extraTags: [[TAG.protected]] });
+      const event = await keyPackage(owner, { extraTags: [[TAG.protected]] });
       await expectRefused(t, client, event, PREFIX.authRequired, 'a protected KeyPackage on a connection where nobody is authenticated');
       const auth = await client.auth(owner);
       if (!auth.ok) t.untested(`AUTH as the author was refused: ${auth.message}`);
@@ -196,7 +198,7 @@ export const publishTests: ConformanceTest[] = [
     async run(t) {
       const owner = t.newKeys();
       const { client } = await t.connectAs('someone else');
-      const event = keyPackage(owner, { extraTags: [[TAG.protected]] });
+      const event = await keyPackage(owner, { extraTags: [[TAG.protected]] });
       await expectRefused(t, client, event, PREFIX.authRequired, 'a protected KeyPackage on a connection where only someone else is authenticated');
       await expectStored(t, owner, event, false, 'a protected KeyPackage published by someone else');
     },
@@ -208,7 +210,7 @@ export const publishTests: ConformanceTest[] = [
     level: 'MUST',
     async run(t) {
       const { client, keys: owner } = await t.connectAs('owner');
-      const event = keyPackage(owner, { extraTags: [[TAG.protected]] });
+      const event = await keyPackage(owner, { extraTags: [[TAG.protected]] });
       await expectAccepted(t, client, event, 'a protected KeyPackage on a connection where its author is authenticated');
       await expectStored(t, owner, event, true, 'a protected KeyPackage published by its authenticated author');
     },
@@ -234,7 +236,7 @@ export const publishTests: ConformanceTest[] = [
     source: { profile: true, stricterThan: 'NIP-40' },
     async run(t) {
       const { client, keys: owner } = await t.connectAs('owner');
-      const event = keyPackage(owner, { extraTags: [[TAG.expiration, String(nowSeconds() - 60)]] });
+      const event = await keyPackage(owner, { extraTags: [[TAG.expiration, String(nowSeconds() - 60)]] });
       await expectRefused(t, client, event, PREFIX.invalid, 'a KeyPackage whose expiration passed a minute ago');
       await expectStored(t, owner, event, false, 'an expired KeyPackage');
     },
@@ -295,7 +297,7 @@ export const publishTests: ConformanceTest[] = [
     requirement: 'OK messages ... Examples: ... ["OK", "b1a649ebe8...", true, "duplicate: already have this event"]',
     async run(t) {
       const { client, keys: owner } = await t.connectAs('owner');
-      const event = keyPackage(owner);
+      const event = await keyPackage(owner);
       await expectAccepted(t, client, event, 'a valid KeyPackage');
       const again = await client.publish(event);
       t.check(again.ok, `a KeyPackage the relay still stores (${event.id.slice(0, 12)}), sent again, was refused with ${JSON.stringify(again.message)}`, '["OK", <id>, true, "duplicate: ..."]', okLine(again));
