@@ -338,9 +338,10 @@ export class RelayClient {
     }));
   }
 
-  /** Sends a signed event and waits for its OK. */
-  async publish(event: NostrEvent): Promise<OkReply> {
+  /** Sends a signed event and waits for its OK; `meanwhile` runs after sending and before the wait. */
+  async publish(event: NostrEvent, meanwhile?: () => Promise<unknown>): Promise<OkReply> {
     this.send(['EVENT', event]);
+    await meanwhile?.();
     return this.okFor(event.id, `OK for event ${event.id.slice(0, 8)} (kind ${event.kind})`);
   }
 
@@ -370,11 +371,17 @@ export class RelayClient {
   /** Opens a subscription and collects its stored events until EOSE or CLOSED. */
   async req(filters: Filter[], subId = newSubId()): Promise<ReqResult & { subId: string }> {
     this.send(['REQ', subId, ...filters]);
+    return this.collect(subId);
+  }
+
+  /** The answer to a REQ already sent: its events until EOSE or CLOSED, each wait up to `timeoutMs`. */
+  async collect(subId: string, timeoutMs = this.timeoutMs): Promise<ReqResult & { subId: string }> {
     const events: NostrEvent[] = [];
     for (;;) {
       const m = await this.next(
         (x) => (x[0] === 'EVENT' || x[0] === 'EOSE' || x[0] === 'CLOSED') && x[1] === subId,
         `EOSE or CLOSED for ${subId}`,
+        timeoutMs,
       );
       if (m[0] === 'EVENT') events.push(m[2]);
       else if (m[0] === 'EOSE') return { subId, events, eose: true };
@@ -397,10 +404,13 @@ export class RelayClient {
     return this.sendRequest(event);
   }
 
-  /** Sends an already-signed 447 (tests that break its form use this). */
-  async sendRequest(event: NostrEvent): Promise<RequestResult> {
+  /**
+   * Sends an already-signed 447 (tests that break its form use this). `meanwhile`
+   * runs after sending and before waiting for the OK (kp-auth-grace: AUTH after the request).
+   */
+  async sendRequest(event: NostrEvent, meanwhile?: () => Promise<unknown>): Promise<RequestResult> {
     const mark = this.received.length;
-    const reply = await this.publish(event);
+    const reply = await this.publish(event, meanwhile);
     const okIndex = this.received.findIndex((m, i) => i >= mark && m[0] === 'OK' && m[1] === event.id);
     const deliveries: Delivery[] = [];
     for (const m of this.received.slice(mark, okIndex)) {

@@ -46,5 +46,9 @@ export interface RelayInformation {
     queries_per_window: number;
     served_per_window: number;
     window_seconds: number;
+    /** kp-auth-grace: how long a request that came before the AUTH is held, in ms. */
+    auth_grace_ms?: number;
+    /** kp-pub-mls: whether the relay refuses KeyPackages that are not usable MLS KeyPackages. */
+    mls_checks?: boolean;
   };
 }

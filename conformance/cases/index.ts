@@ -1,6 +1,7 @@
 /** Every conformance test, in report order: PROFILE.md sections first, then the NIPs they lean on. */
 import type { ConformanceTest } from '../types.js';
 import { authTests } from './auth.js';
+import { authGraceTests } from './auth-grace.js';
 import { publishTests } from './publish.js';
 import { reqTests } from './req.js';
 import { request447Tests } from './request-447.js';
@@ -13,6 +14,7 @@ import { nip11Tests } from './nip11.js';
 
 export const ALL_TESTS: readonly ConformanceTest[] = [
   ...authTests,
+  ...authGraceTests,
   ...publishTests,
   ...reqTests,
   ...request447Tests,

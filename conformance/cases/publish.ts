@@ -2,9 +2,11 @@
 import { ids, type TestContext } from '../context.js';
 import type { ConformanceTest } from '../types.js';
 import { distinct, kpsText, okLine } from '../steps.js';
+import { randomBytes } from 'node:crypto';
 import { deletion, keyPackage, keyPackageTags, REQUIRED_TAGS, textNote } from '../../fixtures/events.js';
+import { mlsKeyPackage } from '../../fixtures/mls.js';
 import { nowSeconds, type RelayClient } from '../../client/relay-client.js';
-import type { Keys } from '../../protocol/crypto.js';
+import { newKeys, type Keys } from '../../protocol/crypto.js';
 import type { NostrEvent } from '../../protocol/messages.js';
 import { BASE64_ENCODING, HEX_ENCODING, KIND, PREFIX, TAG } from '../../protocol/profile.js';
 
@@ -75,6 +77,62 @@ function shapeCase(
     },
   };
 }
+/**
+ * kp-pub-mls: a KeyPackage no client can use. The relay may accept it (it
+ * does not check MLS content; reported as information) or refuse it, and then
+ * only with invalid: and without storing it.
+ */
+function unusable(side: string, what: string, build: (owner: Keys) => Promise<NostrEvent>): ConformanceTest {
+  return {
+    id: `kp-pub-mls/${side}`,
+    anchor: 'kp-pub-mls',
+    section: 'Publishing',
+    level: 'MUST',
+    source: { profile: true, stricterThan: 'NIP-01' },
+    async run(t) {
+      const { client, keys: owner } = await t.connectAs('owner');
+      const event = await build(owner);
+      const reply = await client.publish(event);
+      if (reply.ok) {
+        t.info(`the relay accepted a KeyPackage with ${what} (${event.id.slice(0, 12)}): it does not check MLS content, which kp-pub-mls leaves to it`);
+      }
+      t.hasPrefix(reply.message, PREFIX.invalid, `the refusal of a KeyPackage with ${what}`);
+      await expectStored(t, owner, event, false, `a refused KeyPackage with ${what}`);
+    },
+  };
+}
+
+/** Genuine KeyPackage bytes for `owner`, changed by `edit`, as MIP-00 base64 content. */
+async function editedContent(owner: Keys, edit: (bytes: Uint8Array) => Uint8Array): Promise<NostrEvent> {
+  const { bytes } = await mlsKeyPackage(owner.pubkey);
+  return keyPackage(owner, { content: Buffer.from(edit(bytes)).toString('base64') });
+}
+
+const mlsTests: ConformanceTest[] = [
+  unusable('foreign-credential', "another pubkey's credential (Mallory publishes Bob's KeyPackage)", (owner) =>
+    keyPackage(owner, { mls: { identity: Uint8Array.from(Buffer.from(newKeys().pubkey, 'hex')) } }),
+  ),
+  unusable('ciphersuite-mismatch', 'a ciphersuite tag of 0x0002 on 0x0001 content', (owner) => keyPackage(owner, { tags: keyPackageTags('mip00', '0x0002') })),
+  unusable('truncated', 'content cut 16 bytes short', (owner) => editedContent(owner, (b) => b.slice(0, b.length - 16))),
+  unusable('bad-signature', "content whose last byte (in the KeyPackage's signature) is changed", (owner) =>
+    editedContent(owner, (b) => Uint8Array.from(b, (x, i) => (i === b.length - 1 ? x ^ 0x01 : x))),
+  ),
+  unusable('not-mls', 'base64 content that is not MLS (300 random bytes)', (owner) => keyPackage(owner, { content: randomBytes(300).toString('base64') })),
+  {
+    id: 'kp-pub-mls/bare',
+    anchor: 'kp-pub-mls',
+    section: 'Publishing',
+    level: 'MUST',
+    async run(t) {
+      const { client, keys: owner } = await t.connectAs('owner');
+      // A bare KeyPackage (not in an MLSMessage) is usable: the rule lets a relay refuse neither form.
+      const event = await keyPackage(owner, { mls: { wrapped: false } });
+      await expectAccepted(t, client, event, 'a genuine KeyPackage serialized bare, not in an MLSMessage');
+      await expectStored(t, owner, event, true, 'a genuine bare KeyPackage');
+    },
+  },
+];
+
 const malformed = shapeCase.bind(undefined, 'refused');
 const wellFormed = shapeCase.bind(undefined, 'accepted');
 
@@ -336,4 +394,5 @@ export const publishTests: ConformanceTest[] = [
       }
     },
   },
+  ...mlsTests,
 ];

@@ -165,6 +165,28 @@ export const reqTests: ConformanceTest[] = [
     },
   },
   {
+    id: 'kp-req-scope/mixed-kinds',
+    anchor: 'kp-req-scope',
+    section: 'REQ',
+    level: 'MUST',
+    async run(t) {
+      // Steps: Bob publishes KeyPackages and a note; Alice sends the filter NDK merges two subscriptions into.
+      const bob = t.newKeys();
+      const published = await t.publishKeyPackages(bob, 2);
+      const note = textNote(bob, 'a note next to KeyPackages');
+      const { client: bobClient } = await t.connectAs('bob', bob);
+      const stored = await bobClient.publish(note);
+      if (!stored.ok) t.untested(`the relay refused Bob's kind 1 note (${stored.message}), so the merged filter has nothing ordinary to serve`);
+      const { client, keys } = await t.connectAs('alice');
+      const merged = { kinds: [1, kp], authors: [bob.pubkey, t.newKeys().pubkey] };
+      const res = await client.req([merged]);
+      checkNoOthersKeyPackages(t, res, `a filter mixing kinds 1 and 443 (${JSON.stringify({ ...merged, authors: ['<bob>', '<carol>'] })})`, keys.pubkey);
+      t.check(res.events.some((e) => e.id === note.id), `the mixed filter did not return Bob's kind 1 note ${note.id.slice(0, 12)}: its other kinds must be served by NIP-01 rules`, `Bob's note ${note.id.slice(0, 12)}`, eventsText(res.events));
+      const left = await t.inventory(bob);
+      t.equal(idSet(left), idSet(published), `after a REQ whose filter mixes kinds 1 and 443, Bob's inventory holds ${kpsText(left)} of the ${published.length} he published`);
+    },
+  },
+  {
     id: 'kp-req-unscoped/unknown-ids',
     anchor: 'kp-req-unscoped',
     section: 'REQ',
