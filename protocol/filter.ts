@@ -1,6 +1,7 @@
 /** NIP-01 filter validation: what a relay refuses with CLOSED "invalid: ...". */
 import type { Filter } from './messages.js';
 import { HEX64 } from './events.js';
+import { KIND } from './profile.js';
 
 const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0;
 
@@ -41,4 +42,15 @@ export function parseFilter(raw: unknown): Filter | { problem: string } {
     }
   }
   return out;
+}
+
+/**
+ * PROFILE.md kp-req-scope: whether a filter's kinds and limit ask for
+ * KeyPackages at all: `kinds` exactly `[443]` (repeats aside) and a `limit` other than 0.
+ * Whose KeyPackages it asks for comes from its `authors` or `ids`. A filter
+ * that mixes 443 with other kinds (as client libraries merge them) does not ask.
+ */
+export function kindsAskForKeyPackages(filter: Filter): boolean {
+  const kinds = filter.kinds ?? [];
+  return filter.limit !== 0 && kinds.length > 0 && kinds.every((k) => k === KIND.keyPackage);
 }

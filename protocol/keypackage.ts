@@ -5,7 +5,7 @@
  */
 import type { NostrEvent } from './messages.js';
 import { firstTagValue, HEX64 } from './events.js';
-import { BASE64_ENCODING, MLS_PROTOCOL_VERSION, TAG } from './profile.js';
+import { BASE64_ENCODING, HEX_ENCODING, MLS_PROTOCOL_VERSION, TAG } from './profile.js';
 
 const HEX = /^(?:[0-9a-fA-F]{2})+$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -31,17 +31,21 @@ export function keyPackageTagProblem(event: NostrEvent): string | undefined {
   return undefined;
 }
 
-/** PROFILE.md kp-pub-content: non-empty content in the encoding the tags say (hex without an encoding tag). */
+/**
+ * PROFILE.md kp-pub-content: non-empty content in the encoding the tags say:
+ * base64 with `["encoding","base64"]`, hex with `["encoding","hex"]` or with no
+ * encoding tag (Marmot MIP-00 reads hex either way).
+ */
 export function keyPackageContentProblem(event: NostrEvent): string | undefined {
   if (event.content === '') return 'content is empty; it must hold the serialized KeyPackage';
   const encoding = firstTagValue(event, TAG.encoding);
   if (encoding === BASE64_ENCODING) {
-    if (!BASE64.test(event.content)) return 'content is not valid base64 although the encoding tag says base64';
-  } else if (encoding !== undefined) {
-    return `unknown encoding "${encoding}"; use base64 or omit the tag for hex`;
-  } else if (!HEX.test(event.content)) {
-    return 'content is not valid hex (add ["encoding","base64"] for base64 content)';
+    return BASE64.test(event.content) ? undefined : 'content is not valid base64 although the encoding tag says base64';
   }
+  if (encoding !== undefined && encoding !== HEX_ENCODING) {
+    return `unknown encoding "${encoding}"; use "${BASE64_ENCODING}" or "${HEX_ENCODING}" (or omit the tag for hex)`;
+  }
+  if (!HEX.test(event.content)) return 'content is not valid hex (add ["encoding","base64"] for base64 content)';
   return undefined;
 }
 

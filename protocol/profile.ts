@@ -5,6 +5,22 @@
  */
 
 export const PROFILE_VERSION = 'kp-relay/0.2';
+/** The Marmot relay profile (PROFILE-MARMOT.md). */
+export const MARMOT_PROFILE_VERSION = 'marmot-relay/1';
+
+/** The profiles the suites check, by the name `kpsuite check --profile` takes; NIP tests belong to none. */
+export const PROFILES = {
+  'kp-relay': { version: PROFILE_VERSION, file: 'PROFILE.md', anchorPrefix: 'kp-', nip11Key: 'keypackages' },
+  'marmot-relay': { version: MARMOT_PROFILE_VERSION, file: 'PROFILE-MARMOT.md', anchorPrefix: 'mr-', nip11Key: 'marmot' },
+} as const;
+
+export type ProfileName = keyof typeof PROFILES;
+export const PROFILE_NAMES = Object.keys(PROFILES) as ProfileName[];
+
+/** The profile an anchor belongs to (`kp-…`, `mr-…`), or undefined for a NIP anchor. */
+export function profileOfAnchor(anchor: string): ProfileName | undefined {
+  return PROFILE_NAMES.find((name) => anchor.startsWith(PROFILES[name].anchorPrefix));
+}
 
 /** NIP-11 `software` of the reference relay, so the suites can tell it from other relays. */
 export const REFERENCE_RELAY_SOFTWARE = 'https://github.com/kp-relay-suite/kp-relay-suite';
@@ -16,6 +32,13 @@ export const KIND = {
   giftWrap: 1059,
   keyPackageRelays: 10051,
   auth: 22242,
+  // Marmot (PROFILE-MARMOT.md)
+  groupMessage: 445,
+  welcomeRumor: 444,
+  seal: 13,
+  inboxRelays: 10050,
+  relayList: 10002,
+  marmotKeyPackage: 30443,
 } as const;
 
 export const TAG = {
@@ -37,6 +60,11 @@ export const TAG = {
   /** MIP-00: the KeyPackageRef, lowercase hex. */
   keyPackageRef: 'i',
   client: 'client',
+  /** Marmot: the addressable slot of a kind 30443 KeyPackage, and a kind 445's group routing id. */
+  identifier: 'd',
+  group: 'h',
+  mlsProposals: 'mls_proposals',
+  appComponents: 'app_components',
 } as const;
 
 export const MLS_PROTOCOL_VERSION = '1.0';

@@ -17,7 +17,15 @@ export interface RelayConfig {
   maxLimit: number;
   /** The URL clients use, checked against NIP-42 relay tags; by default taken from the Host header. */
   publicUrl: string | undefined;
+  /**
+   * kp-auth-grace: how long a KeyPackage REQ, kind 447 or protected event that came before the
+   * connection answered its challenge waits for the AUTH, in ms (0: judged at once).
+   */
+  authGraceMs: number;
+  /** kp-pub-mls: refuse KeyPackages whose content is not a usable MLS KeyPackage of the event's pubkey. */
+  mlsChecks: boolean;
   faults: ReadonlySet<FaultName>;
+  /** Time as the rules read it; the grace timers run on real time. */
   clock: Clock;
   /** Log one line per connection and refusal to stderr. */
   verbose: boolean;
@@ -33,6 +41,8 @@ export const DEFAULT_CONFIG: Readonly<RelayConfig> = Object.freeze({
   maxSubIdLength: 64,
   maxLimit: 500,
   publicUrl: undefined,
+  authGraceMs: 2000,
+  mlsChecks: true,
   faults: new Set<FaultName>(),
   clock: systemClock,
   verbose: false,

@@ -1,9 +1,8 @@
 /**
- * The hand-out rule shared by REQ and kind 447 (PROFILE.md §5): which of an
- * owner's KeyPackages a query gets, and which of those it consumes.
+ * The hand-out shared by REQ and kind 447 (PROFILE.md §5): which of an owner's
+ * KeyPackages a query gets, which of those it consumes, and when.
  */
 import type { Filter } from '../../protocol/messages.js';
-import type { FaultName } from '../faults.js';
 import type { EventStore, StoredEvent } from '../store/store.js';
 
 export interface HandoutAsk {
@@ -24,28 +23,27 @@ export interface HandoutPlan {
   lastResort: string | undefined;
 }
 
-export function planHandout(
-  store: EventStore,
-  ask: HandoutAsk,
-  nowSeconds: number,
-  faults: ReadonlySet<FaultName>,
-): HandoutPlan {
-  // The oldest qualifying KeyPackages, up to the cap (kp-handout-max, kp-handout-order).
-  const order = faults.has('newest-first') ? 'newest-first' : 'oldest-first';
-  const { take: send, ownerHasMore } = store.pickKeyPackages(ask.owner, ask.filters, ask.max, order, nowSeconds);
-  const consume: string[] = [];
-  let lastResort: string | undefined;
-  for (const [i, kp] of send.entries()) {
-    // Once the others are consumed, the last taken is the owner's last remaining KeyPackage unless more are stored.
-    const ownersLast = i === send.length - 1 && !ownerHasMore;
-    if (ownersLast && !faults.has('consume-last')) lastResort = kp.id;
-    else consume.push(kp.id);
-  }
-  return { owner: ask.owner, send, consume, lastResort };
+/** kp-handout-max, kp-handout-order, kp-handout-last-resort: the oldest qualifying KeyPackages up to the cap; all consumed but the owner's last. */
+export function planHandout(store: EventStore, ask: HandoutAsk, nowSeconds: number): HandoutPlan {
+  const { take: send, ownerHasMore } = store.pickKeyPackages(ask.owner, ask.filters, ask.max, 'oldest-first', nowSeconds);
+  // Once the others are consumed, the last taken is the owner's last remaining KeyPackage unless more are stored.
+  const kept = ownerHasMore ? undefined : send.at(-1)?.id;
+  return { owner: ask.owner, send, consume: send.map((kp) => kp.id).filter((id) => id !== kept), lastResort: kept };
 }
 
-/** Deletes and tombstones what a plan consumes. Call inside the transaction that made the plan. */
-export function commitHandout(store: EventStore, plan: HandoutPlan, nowSeconds: number): void {
-  store.remove(plan.consume);
-  for (const id of plan.consume) store.addTombstone(id, plan.owner, 'consumed', nowSeconds);
+/** When a hand-out's consumption is written, relative to sending it. */
+export interface Consumption {
+  /** Inside the transaction that made the plan, before anything is sent. */
+  withPlan(store: EventStore, plan: HandoutPlan, nowSeconds: number): void;
+  /** Once every frame of the hand-out was written. */
+  afterSend(store: EventStore, plans: readonly HandoutPlan[], nowSeconds: number): Promise<void>;
+  /** Whether sending waits for the socket to take each frame. */
+  waitsForSocket: boolean;
 }
+
+/** kp-handout-consume, kp-handout-exactly-once: consumed in the same transaction as the decision, before it is sent. */
+export const consumeBeforeSend: Consumption = {
+  withPlan: (store, plan, nowSeconds) => store.consume(plan.consume, plan.owner, nowSeconds),
+  afterSend: () => Promise.resolve(),
+  waitsForSocket: false,
+};

@@ -263,6 +263,11 @@ export class SqliteStore implements EventStore {
     return this.stmt.countKeyPackages.get(nowSeconds)?.n ?? 0;
   }
 
+  consume(ids: readonly string[], owner: string, nowSeconds: number): void {
+    this.remove(ids);
+    for (const id of ids) this.addTombstone(id, owner, 'consumed', nowSeconds);
+  }
+
   tombstone(id: string, pubkey: string): Tombstone | undefined {
     return this.stmt.tombstone.get(id, pubkey);
   }

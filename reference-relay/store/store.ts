@@ -37,7 +37,7 @@ export type HandoutOrder = 'oldest-first' | 'newest-first';
 
 export interface QueryOptions {
   nowSeconds: number;
-  /** KeyPackages of these pubkeys may be returned; all others are left out (kp-req-unscoped). 'everyone' only under fault serve-unscoped. */
+  /** KeyPackages of these pubkeys may be returned; all others are left out (kp-req-unscoped). 'everyone': plain NIP-01, all of them. */
   keyPackageOwners: ReadonlySet<string> | 'everyone';
   /** Upper bound on `limit`. */
   maxLimit: number;
@@ -63,6 +63,9 @@ export interface EventStore {
    */
   pickKeyPackages(owner: string, filters: readonly Filter[], max: number, order: HandoutOrder, nowSeconds: number): KeyPackagePick;
   countKeyPackages(nowSeconds: number): number;
+
+  /** Removes handed-out KeyPackages of `owner` and tombstones them as consumed (kp-handout-consume, kp-pub-no-replay). */
+  consume(ids: readonly string[], owner: string, nowSeconds: number): void;
 
   /** Whether `pubkey`'s event `id` was consumed or deleted. */
   tombstone(id: string, pubkey: string): Tombstone | undefined;
