@@ -2,12 +2,18 @@
  * Load figures for the reference relay on this machine, with the load
  * suite's Node driver, each relay in its own process:
  *   - KeyPackage hand-outs per second at saturation (REQ, 2 per query), p50/p99;
- *   - kind 443 publishes per second (every signature checked), p50/p99;
+ *   - kind 443 publishes per second (genuine MLS KeyPackages, every signature
+ *     checked), with the relay's MLS checks (kp-pub-mls) on and off in
+ *     alternate rounds: the difference is what those checks cost per publish;
  *   - a plain NIP-01 mix (kind 1 publish and REQ, alternating), p50/p99,
  *     and the same mix against @nostr-relay/core 0.0.40 as a ratio.
+ * A KeyPackage takes a few ms to make, so each KeyPackage pool is made once
+ * and replayed on a fresh relay every round: every round does the same work,
+ * and ends after SECONDS or when its pool is used up.
  * Each figure is the median of ROUNDS timed rounds; one more round per
  * phase runs under the relay's CPU profiler to say what limits it.
- * Writes bench/results/load.json and load.md. `node dist/bench/load.js [--seconds 4] [--rounds 3]`.
+ * Writes bench/results/load.json and load.md.
+ * `node dist/bench/load.js [--seconds 4] [--rounds 3] [--publishes 4000] [--owners 2000]`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -18,7 +24,7 @@ import type { NostrEvent } from '../protocol/messages.js';
 import { authenticate, publish, query, subId, TEXT_NOTE_KIND } from '../load/core/nostr.js';
 import { KIND } from '../protocol/profile.js';
 import type { Socket } from '../load/core/runtime.js';
-import { closedLoop, spawnRelay, type Measured, type RelayChild, type Step } from './load/drive.js';
+import { closedLoop, spawnRelay, type Measured, type RelayChild, type RelayKind, type Step } from './load/drive.js';
 import { ensureNostrRelay, NOSTR_RELAY_VERSION } from './load/nostr-relay.js';
 import { summarizeProfile, type Breakdown } from './load/profile.js';
 import { MetricStore } from '../load/node/metrics.js';
@@ -34,6 +40,10 @@ const arg = (name: string, fallback: number): number => {
 
 const SECONDS = arg('seconds', 4);
 const ROUNDS = arg('rounds', 3);
+/** KeyPackages a publish round sends at most (about SECONDS at the rate of a relay without MLS checks). */
+const PUBLISHES = arg('publishes', 4000);
+/** Owners a hand-out round asks once each at most (3 KeyPackages each, 2 handed out). */
+const OWNERS = arg('owners', 2000);
 /** Connections per phase: enough to keep a one-threaded relay busy. */
 const CONNECTIONS = arg('connections', 16);
 const TIMEOUT_MS = 10_000;
@@ -132,26 +142,43 @@ function figure(rounds: Measured[], items = true): Figure {
   };
 }
 
-/** Runs `phase` ROUNDS times, then once more under the child's profiler; `prepare` (untimed, unprofiled) before each. */
-async function measured(child: RelayChild, name: string, profileDir: string, phase: () => Promise<Measured>, prepare: () => Promise<void> = async () => undefined): Promise<Figure> {
-  const rounds: Measured[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    await prepare();
-    rounds.push(await phase());
-    log(`  ${name} round ${i + 1}: ${Math.round(rounds.at(-1)?.itemsPerSecond ?? 0)}/s`);
+/**
+ * Runs `phase` ROUNDS times on each relay kind, alternating, each time on a
+ * fresh relay after `prepare` (untimed), then once more per kind under the
+ * relay's profiler.
+ */
+async function measured<K extends RelayKind>(kinds: readonly K[], name: string, work: string, phase: (url: string) => Promise<Measured>, prepare: (url: string) => Promise<void> = async () => undefined): Promise<Record<K, Figure>> {
+  const rounds = new Map<K, Measured[]>(kinds.map((k) => [k, []]));
+  const profiles = new Map<K, Breakdown>();
+  for (let i = 0; i <= ROUNDS; i++) {
+    for (const kind of kinds) {
+      const child = await spawnRelay(kind, mkdtempSync(join(work, `${name}-`)));
+      try {
+        await prepare(child.url);
+        if (i < ROUNDS) {
+          rounds.get(kind)!.push(await phase(child.url));
+          log(`  ${name} (${kind}) round ${i + 1}: ${Math.round(rounds.get(kind)!.at(-1)?.itemsPerSecond ?? 0)}/s`);
+          continue;
+        }
+        const file = join(work, `${name}-${kind}.cpuprofile`);
+        await child.startProfile();
+        await phase(child.url);
+        await child.stopProfile(file);
+        profiles.set(kind, summarizeProfile(file));
+      } finally {
+        await child.stop();
+      }
+    }
   }
-  const file = join(profileDir, `${name}.cpuprofile`);
-  await prepare();
-  await child.startProfile();
-  await phase();
-  await child.stopProfile(file);
-  return { ...figure(rounds), profile: summarizeProfile(file) };
+  return Object.fromEntries(kinds.map((k) => [k, { ...figure(rounds.get(k)!), profile: profiles.get(k) }])) as Record<K, Figure>;
 }
 
-/** Pre-signed KeyPackages, 3 per owner, oldest first per owner. */
-function keyPackagePool(owners: number): { events: NostrEvent[]; owners: string[] } {
+/** Genuine KeyPackages, 3 per owner, oldest first per owner. */
+async function keyPackagePool(owners: number): Promise<{ events: NostrEvent[]; owners: string[] }> {
   const keys = Array.from({ length: owners }, () => newKeys());
-  return { events: keys.flatMap((k) => keyPackages(k, 3)), owners: keys.map((k) => k.pubkey) };
+  const events: NostrEvent[] = [];
+  for (const k of keys) events.push(...(await keyPackages(k, 3)));
+  return { events, owners: keys.map((k) => k.pubkey) };
 }
 
 function notePool(n: number, authors: Keys[]): NostrEvent[] {
@@ -159,16 +186,15 @@ function notePool(n: number, authors: Keys[]): NostrEvent[] {
   return Array.from({ length: n }, (_, i) => sign({ kind: TEXT_NOTE_KIND, created_at: now - (i % 3600), tags: [], content: `bench note ${i} ${Math.random()}` }, authors[i % authors.length] as Keys));
 }
 
-/** A quick 1-second run to size the pre-signed pools of the timed rounds. */
-async function calibrate(url: string): Promise<{ publish: number; handout: number; mix: number }> {
-  const pool = keyPackagePool(800);
-  const accepted: NostrEvent[] = [];
-  const pub = await publishPhase(url, pool.events, 1, accepted);
-  const full = pool.owners.filter((pk) => accepted.filter((e) => e.pubkey === pk).length === 3);
-  const hand = await handoutPhase(url, full, 1);
-  const authors = Array.from({ length: 20 }, () => newKeys());
-  const mix = await mixPhase(url, notePool(2000, authors), authors.map((a) => a.pubkey), 1);
-  return { publish: pub.itemsPerSecond, handout: hand.opsPerSecond, mix: mix.opsPerSecond };
+/** What the relay's MLS checks cost, from the alternate publish rounds (the relay is the bottleneck in both). */
+function mlsCost(on: Figure, off: Figure): { relayMsPerPublish: number; throughputLossPercent: number; p50MsOn: number; p50MsOff: number } {
+  const r2 = (x: number): number => Math.round(x * 100) / 100;
+  return {
+    relayMsPerPublish: r2(1000 / Math.max(1, on.perSecondMedian) - 1000 / Math.max(1, off.perSecondMedian)),
+    throughputLossPercent: Math.round(100 * (1 - on.perSecondMedian / Math.max(1, off.perSecondMedian))),
+    p50MsOn: on.p50MsMedian,
+    p50MsOff: off.p50MsMedian,
+  };
 }
 
 async function main(): Promise<void> {
@@ -180,35 +206,26 @@ async function main(): Promise<void> {
   // The machine may be shared: its load before and after says how much to trust the figures.
   const loadBefore = loadavg().map((x) => x.toFixed(2));
   try {
-    // 1. KeyPackage publishes and hand-outs, on one fresh reference relay.
-    const ref = await spawnRelay('reference', mkdtempSync(join(work, 'ref-')));
-    const cal = await calibrate(ref.url);
-    log(`calibration: ~${Math.round(cal.publish)} publishes/s, ~${Math.round(cal.handout)} hand-out REQs/s, ~${Math.round(cal.mix)} mix ops/s`);
-    const perRound = (rate: number): number => Math.ceil(rate * SECONDS * 1.5) + 200;
-    log('signing pools…');
-    const pubPools = Array.from({ length: ROUNDS + 1 }, () => keyPackagePool(Math.ceil(perRound(cal.publish) / 3)).events);
-    // Hand-outs consume what publishing makes: generous stock, so a round rarely runs dry (its seconds show it if it does).
-    const handPools = Array.from({ length: ROUNDS + 1 }, () => keyPackagePool(Math.ceil(Math.max(cal.handout, 800) * SECONDS * 1.6) + 200));
-    log('443 publishes:');
-    let p = 0;
-    const publishes = await measured(ref, 'publish-443', work, () => publishPhase(ref.url, pubPools[p++] ?? [], SECONDS));
+    // 1. KeyPackage publishes (MLS checks on and off) and hand-outs, from pools made once.
+    log(`making ${Math.ceil(PUBLISHES / 3) * 3 + OWNERS * 3} genuine KeyPackages…`);
+    const made = Date.now();
+    const pubPool = (await keyPackagePool(Math.ceil(PUBLISHES / 3))).events;
+    const handPool = await keyPackagePool(OWNERS);
+    const makingSeconds = (Date.now() - made) / 1000;
+    log(`  ${makingSeconds.toFixed(1)} s`);
+    log('443 publishes (MLS checks on / off):');
+    const publishes = await measured(['reference', 'reference-no-mls'], 'publish-443', work, (url) => publishPhase(url, pubPool, SECONDS));
     log('KeyPackage hand-outs:');
-    let h = 0;
-    let owners: string[] = [];
-    const stock = async (): Promise<void> => {
-      const pool = handPools[h++] ?? { events: [], owners: [] };
-      await publishPhase(ref.url, pool.events, 600);
-      owners = pool.owners;
-    };
-    const handouts = await measured(ref, 'handout', work, () => handoutPhase(ref.url, owners, SECONDS), stock);
-    await ref.stop();
+    const stock = async (url: string): Promise<void> => void (await publishPhase(url, handPool.events, 600));
+    const handouts = (await measured(['reference'], 'handout', work, (url) => handoutPhase(url, handPool.owners, SECONDS), stock)).reference;
 
     // 2. The NIP-01 mix on a fresh reference relay and on @nostr-relay, alternating rounds.
     const install = await installing;
     const authors = Array.from({ length: 50 }, () => newKeys());
     const authorKeys = authors.map((a) => a.pubkey);
-    const mixNotes = (): NostrEvent[] => notePool(Math.ceil(perRound(cal.mix) / 2) + 200, authors);
     const ref2 = await spawnRelay('reference', mkdtempSync(join(work, 'mix-ref-')));
+    const mixRate = (await mixPhase(ref2.url, notePool(2000, authors), authorKeys, 1)).opsPerSecond;
+    const mixNotes = (): NostrEvent[] => notePool(Math.ceil((mixRate * SECONDS * 1.5) / 2) + 400, authors);
     const other = install === undefined ? await spawnRelay('nostr-relay', mkdtempSync(join(work, 'mix-nr-')), vendorDir).catch((err: Error) => err) : new Error(install);
     const mixRef: Measured[] = [];
     const mixOther: Measured[] = [];
@@ -231,6 +248,7 @@ async function main(): Promise<void> {
     const mixNostrRelay: Figure | { error: string } = other instanceof Error ? { error: other.message } : { ...figure(mixOther, false), profile: await profileOf(other, 'mix-nostr-relay') };
     if (!(other instanceof Error)) await other.stop();
 
+    const mls = mlsCost(publishes.reference, publishes['reference-no-mls']);
     const result = {
       benchmark: 'load',
       when: new Date().toISOString(),
@@ -242,24 +260,29 @@ async function main(): Promise<void> {
         rounds: ROUNDS,
         figures: 'medians over rounds; p50/p99 in ms are medians of the per-round percentiles',
         relays: 'each in its own process (node), fresh SQLite file (WAL); reference relay with synchronous=FULL and rate limits raised out of the way',
+        keyPackages: `genuine MLS KeyPackages (ts-mls), ${pubPool.length} for publish rounds and ${handPool.events.length} for hand-out rounds, made once in ${makingSeconds.toFixed(1)} s and replayed on a fresh relay each round (a round ends after ${SECONDS} s or when its pool is used up)`,
       },
       reference: {
         keyPackageHandouts: { ...handouts, note: 'KeyPackages handed out per second (REQ limit 2, each owner asked once: 2 consumed, 1 kept)' },
-        keyPackagePublishes: { ...publishes, note: 'kind 443 EVENTs answered OK true per second; every id and signature verified (nostr-wasm)' },
+        keyPackagePublishes: { ...publishes.reference, note: 'kind 443 EVENTs answered OK true per second; every id and signature verified (nostr-wasm), MLS checks on (the default)' },
+        keyPackagePublishesWithoutMlsChecks: { ...publishes['reference-no-mls'], note: 'the same, mlsChecks false, in alternate rounds' },
+        mlsChecks: { ...mls, note: 'relay time per publish the MLS checks (kp-pub-mls) add: 1000/rate with them minus 1000/rate without, medians of the same run' },
         nip01Mix: { ...mixReference, note: 'requests per second, half kind 1 EVENT, half REQ {kinds:[1],authors:[one],limit:10}' },
       },
       nostrRelay: { package: `@nostr-relay/core@${NOSTR_RELAY_VERSION} + event-repository-sqlite + validator, in a ws server`, nip01Mix: mixNostrRelay },
       ratio: 'error' in mixNostrRelay ? null : { referenceOverNostrRelayMix: Math.round((100 * mixReference.perSecondMedian) / Math.max(1, mixNostrRelay.perSecondMedian)) / 100 },
     };
+    const text = markdown(result.machine, handouts, publishes.reference, publishes['reference-no-mls'], mixReference, mixNostrRelay);
     writeResult('load.json', `${JSON.stringify(result, null, 2)}\n`);
-    writeResult('load.md', markdown(result.machine, handouts, publishes, mixReference, mixNostrRelay));
-    process.stdout.write(markdown(result.machine, handouts, publishes, mixReference, mixNostrRelay));
+    writeResult('load.md', text);
+    process.stdout.write(text);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-function markdown(m: Record<string, string | number>, handouts: Figure, publishes: Figure, mixRef: Figure, mixOther: Figure | { error: string }): string {
+function markdown(m: Record<string, string | number>, handouts: Figure, publishes: Figure, noMls: Figure, mixRef: Figure, mixOther: Figure | { error: string }): string {
+  const mls = mlsCost(publishes, noMls);
   const row = (what: string, f: Figure, unit: string): string => `| ${what} | ${f.perSecondMedian} ${unit}/s | ${f.p50MsMedian} | ${f.p99MsMedian} | ${f.errors} |`;
   const limits = (name: string, f: Figure | { error: string }): string => {
     if ('error' in f || f.profile === undefined) return '';
@@ -274,13 +297,16 @@ function markdown(m: Record<string, string | number>, handouts: Figure, publishe
     '# Load bench',
     '',
     `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}; load average ${m.loadAverageBefore} before, ${m.loadAverageAfter} after (1, 5, 15 min).`,
-    `Medians of ${ROUNDS} rounds of ${SECONDS} s, ${CONNECTIONS} connections, closed loop; relay and driver in separate processes.`,
+    `Medians of ${ROUNDS} rounds of up to ${SECONDS} s (KeyPackage rounds: on a fresh relay each, until their pool of genuine KeyPackages is used up), ${CONNECTIONS} connections, closed loop; relay and driver in separate processes.`,
     '',
     '| reference relay | rate | p50 ms | p99 ms | errors |',
     '| --- | --- | --- | --- | --- |',
     row('KeyPackage hand-outs (REQ, limit 2)', handouts, 'KeyPackages'),
-    row('kind 443 publishes (signatures checked)', publishes, 'events'),
+    row('kind 443 publishes (signatures and MLS checked)', publishes, 'events'),
+    row('kind 443 publishes, MLS checks off', noMls, 'events'),
     row('NIP-01 mix (kind 1 EVENT / REQ)', mixRef, 'requests'),
+    '',
+    `MLS checks (kp-pub-mls) cost ${mls.relayMsPerPublish} ms of relay time per publish: ${mls.throughputLossPercent}% fewer publishes per second, p50 ${mls.p50MsOn} ms against ${mls.p50MsOff} ms (alternate rounds, fresh relay each, the same genuine KeyPackages).`,
     '',
     'error' in mixOther
       ? `@nostr-relay/core ${NOSTR_RELAY_VERSION}: not measured (${mixOther.error})`
@@ -296,6 +322,7 @@ function markdown(m: Record<string, string | number>, handouts: Figure, publishe
     '',
     limits('hand-outs', handouts),
     limits('443 publishes', publishes),
+    limits('443 publishes, MLS checks off', noMls),
     limits('NIP-01 mix, reference', mixRef),
     limits('NIP-01 mix, @nostr-relay', mixOther),
     '',

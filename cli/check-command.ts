@@ -1,15 +1,18 @@
 /** `kpsuite check`: the conformance run, the README's main command. */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_RUNS_DIR } from '../report/write.js';
-import { CheckUsageError, runCheck } from '../conformance/check.js';
+import { CheckUsageError, inProfiles, readExpectedFailures, type CheckResult } from '../conformance/check.js';
 import { OUTCOMES, type ConformanceReport, type Outcome, type TestRecord } from '../report/schema.js';
 import { decisiveEntry, decisiveText, sourceLabel, truncate } from '../report/text.js';
 import { ALL_TESTS } from '../conformance/cases/index.js';
 import { selectionProblem } from '../conformance/gate.js';
 import { sourceOf } from '../conformance/requirements.js';
 import { isSelected } from '../conformance/runner.js';
+import { PROFILE_NAMES, type ProfileName } from '../protocol/profile.js';
+import { worstExitCode, type RelayRun } from '../report/matrix.js';
+import { writeMatrix } from '../report/matrix-write.js';
+import { checkRelays, jsonLine, relayUrls, type RunConsole, type RunSettings } from './check-many.js';
 import { positiveInt, waitSeconds } from './options.js';
-import { waitForUrl } from './wait.js';
 
 const LABEL: Record<Outcome, string> = {
   pass: 'PASS',
@@ -23,9 +26,11 @@ const LABEL: Record<Outcome, string> = {
 
 const COLOR: Partial<Record<Outcome, string>> = { pass: '32', fail: '31', error: '35', 'non-strict': '33', untested: '36' };
 
-function paint(outcome: Outcome, text: string): string {
+type Out = NodeJS.WriteStream;
+
+function paint(outcome: Outcome, text: string, out: Out): string {
   const code = COLOR[outcome];
-  return process.stdout.isTTY && code ? `\u001b[${code}m${text}\u001b[0m` : text;
+  return out.isTTY && code ? `\u001b[${code}m${text}\u001b[0m` : text;
 }
 
 const INDENT = '             ';
@@ -38,9 +43,9 @@ function truncateFrame(frame: string): string {
   return cut.omitted === 0 ? cut.text : `${cut.text} …[${cut.omitted} more characters]`;
 }
 
-function progressLine(r: TestRecord): void {
+function progressLine(r: TestRecord, out: Out): void {
   if (r.outcome === 'skipped') return;
-  const label = paint(r.outcome, LABEL[r.outcome].padEnd(10));
+  const label = paint(r.outcome, LABEL[r.outcome].padEnd(10), out);
   const decisive = decisiveEntry(r);
   const details =
     r.outcome === 'pass'
@@ -52,17 +57,35 @@ function progressLine(r: TestRecord): void {
           ...(decisive ? [`decisive frame: ${decisiveText(decisive, truncateFrame(decisive.frame))}`] : []),
         ];
   const source = r.source && 'stricterThan' in r.source ? ` (${sourceLabel(r)})` : '';
-  process.stdout.write(`  ${label} ${r.id} [${r.level}]${r.outcome === 'pass' ? '' : source} (${r.durationMs} ms)${details.map((d) => `\n${INDENT}${d}`).join('')}\n`);
+  out.write(`  ${label} ${r.id} [${r.level}]${r.outcome === 'pass' ? '' : source} (${r.durationMs} ms)${details.map((d) => `\n${INDENT}${d}`).join('')}\n`);
+}
+
+/** `--profile`: names, comma-separated or repeated; `all` is every profile. Unknown names are usage errors (exit 2). */
+function profileList(value: string, previous: ProfileName[] = []): ProfileName[] {
+  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const valid = `valid profiles: ${[...PROFILE_NAMES, 'all'].join(', ')}`;
+  if (names.length === 0) throw new InvalidArgumentError(`give a profile name; ${valid}`);
+  const chosen = new Set(previous);
+  for (const name of names) {
+    if (name === 'all') PROFILE_NAMES.forEach((p) => chosen.add(p));
+    else if ((PROFILE_NAMES as string[]).includes(name)) chosen.add(name as ProfileName);
+    else throw new InvalidArgumentError(`unknown profile "${name}"; ${valid}`);
+  }
+  return [...chosen];
 }
 
 /** `--list`: every selected test with its anchor, level and source; no connection. */
-function listTests(only: string[], exclude: string[]): number {
+function listTests(only: string[], exclude: string[], profiles: readonly ProfileName[] | undefined): number {
   const problem = selectionProblem(ALL_TESTS, { only, exclude });
   if (problem !== undefined) {
     process.stderr.write(`kpsuite check: ${problem}\n`);
     return 2;
   }
-  const tests = ALL_TESTS.filter((t) => isSelected(t, { only, exclude }));
+  const tests = ALL_TESTS.filter((t) => isSelected(t, { only, exclude }) && (profiles === undefined || inProfiles(t, profiles)));
+  if (tests.length === 0) {
+    process.stderr.write(`kpsuite check: no test of profile(s) ${profiles?.join(', ')} is selected\n`);
+    return 2;
+  }
   const idWidth = Math.max(...tests.map((t) => t.id.length));
   const anchorWidth = Math.max(...tests.map((t) => t.anchor.length));
   for (const t of tests) {
@@ -88,8 +111,8 @@ function summaryLines(report: ConformanceReport, expectFail: string | undefined)
   }
   if (s.profileChecked === false) {
     lines.push(
-      `profile ${report.profile} NOT checked: the relay advertises no NIP-11 "keypackages" and no limits were given.`,
-      '  To check it, give its limits: --max-per-query 2 --queries-per-window 10 --served-per-window 50 --window-seconds 3600 (your values).',
+      `profile ${report.profile} NOT checked: the relay claims no profile in NIP-11 ("keypackages" for kp-relay, "marmot" for marmot-relay) and no limits were given.`,
+      '  To check kp-relay, give its limits: --max-per-query 2 --queries-per-window 10 --served-per-window 50 --window-seconds 3600 (your values).',
     );
   }
   const expected = report.tests.filter((r) => r.expectedFailure).length;
@@ -118,13 +141,55 @@ function summaryLines(report: ConformanceReport, expectFail: string | undefined)
   return lines;
 }
 
+/** `12 pass, 1 fail`: the outcomes that occurred. */
+const countsText = (s: ConformanceReport['summary']): string =>
+  OUTCOMES.filter((k) => s[k] > 0)
+    .map((k) => `${s[k]} ${k}`)
+    .join(', ');
+
+/** What the run ends with, as one run has always printed it: counts, limits, a lost relay, the summary, the files. */
+function printResult(result: CheckResult, expectFail: string | undefined, out: Out): void {
+  const s = result.report.summary;
+  out.write(`\n${s.total} tests in ${(result.report.run.durationMs / 1000).toFixed(1)} s: ${countsText(s)}\n`);
+  if (result.report.run.limitsSource === 'none') {
+    out.write('KeyPackage limits: none advertised (NIP-11 keypackages) or given; tests that need them are untested\n');
+  }
+  const lost = s.relayLost;
+  if (lost) {
+    const also = lost.alsoRunning.length > 0 ? ` (also running then: ${lost.alsoRunning.join(', ')})` : '';
+    out.write(`the relay stopped accepting connections during ${lost.during}${also}: ${lost.message}; the tests it left are error\n`);
+  }
+  for (const line of summaryLines(result.report, expectFail)) out.write(`${line}\n`);
+  for (const f of result.files) out.write(`report: ${f}\n`);
+}
+
+/** Several relays end with one line each, then the worst exit code, which the process exits with. */
+function recap(runs: readonly RelayRun[], out: Out): void {
+  out.write(`\n${runs.length} relays, checked one after another; exit ${worstExitCode(runs.map((r) => r.exitCode))} (the worst of theirs):\n`);
+  for (const r of runs) out.write(`  exit ${r.exitCode}  ${r.url}  ${r.report ? countsText(r.report.summary) : r.error}\n`);
+}
+
 function list(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 }
 
+/** Throws the usage error every run of this selection would throw (runCheck checks it again). */
+function usableSelection(o: Pick<CheckCommandOptions, 'only' | 'exclude' | 'expectFail'>): void {
+  const problem = selectionProblem(ALL_TESTS, { only: o.only, exclude: o.exclude });
+  if (problem !== undefined) throw new CheckUsageError(problem);
+  if (o.expectFail !== undefined) readExpectedFailures(o.expectFail);
+}
+
+/** URLs may hold commas, so --url is repeated, never split. */
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
 interface CheckCommandOptions {
   wait: number;
-  url?: string;
+  url?: string[];
+  urls?: string;
+  profile?: ProfileName[];
+  json: boolean;
+  matrix: boolean;
   strict: boolean;
   allowUntested: boolean;
   list: boolean;
@@ -143,13 +208,14 @@ interface CheckCommandOptions {
   deadline: number;
 }
 
-/** After --deadline the runner ends the run itself; past this much more, the process exits regardless. */
-const DEADLINE_GRACE_SECONDS = 15;
-
 export function checkCommand(): Command {
   return new Command('check')
     .description('run the conformance suite against a relay (default: the embedded reference relay) and write reports')
-    .option('--url <ws-url>', 'relay to check, ws:// or wss://; without it the embedded reference relay is started on a free loopback port')
+    .option('--url <ws-url>', 'relay to check, ws:// or wss://; repeat it to check several in turn; without it the embedded reference relay is started on a free loopback port', collect)
+    .option('--urls <file>', 'relays to check in turn, one URL a line (# comments and blank lines skipped), after any --url')
+    .option('--profile <names>', `profiles to check: ${[...PROFILE_NAMES, 'all'].join(', ')} (comma-separated or repeated; default: those the relay claims in NIP-11, else all)`, profileList)
+    .option('--json', 'print one JSON line a relay on stdout (url, exit code, counts by outcome, run folder) and the rest on stderr', false)
+    .option('--matrix', 'write the relays × tests matrix even for one relay (several relays always get one)', false)
     .option('--strict', 'fail the run on a broken SHOULD too', false)
     .option('--allow-untested', 'a relay that claims the profile does not fail for MUST tests that could not be checked', false)
     .option('--list', 'print the test ids with anchor, level and source, and exit without connecting', false)
@@ -169,65 +235,56 @@ export function checkCommand(): Command {
     .option('--deadline <seconds>', "the whole run's deadline: tests unfinished by then are errors and the run ends", positiveInt('--deadline'), 300)
     .action(async (o: CheckCommandOptions) => {
       if (o.list) {
-        process.exitCode = listTests(o.only, o.exclude);
+        process.exitCode = listTests(o.only, o.exclude, o.profile);
         return;
       }
-      if (o.url !== undefined && !/^wss?:\/\//.test(o.url)) {
-        process.stderr.write(`kpsuite check: --url must start with ws:// or wss://, got "${o.url}"\n`);
+      let urls: string[];
+      try {
+        urls = relayUrls(o.url ?? [], o.urls);
+        if (o.matrix && !o.reports) throw new CheckUsageError('--matrix links into the run reports: it cannot go with --no-reports');
+        // Once, before the first relay, rather than the same usage error from every run.
+        if (urls.length > 1) usableSelection(o);
+      } catch (err) {
+        if (!(err instanceof CheckUsageError)) throw err;
+        process.stderr.write(`kpsuite check: ${err.message}\n`);
         process.exit(2);
       }
-      const limits = {
-        ...(o.maxPerQuery ? { max_per_query: o.maxPerQuery } : {}),
-        ...(o.queriesPerWindow ? { queries_per_window: o.queriesPerWindow } : {}),
-        ...(o.servedPerWindow ? { served_per_window: o.servedPerWindow } : {}),
-        ...(o.windowSeconds ? { window_seconds: o.windowSeconds } : {}),
+      const settings: RunSettings = {
+        strict: o.strict,
+        allowUntested: o.allowUntested,
+        only: o.only,
+        exclude: o.exclude,
+        expectFailFile: o.expectFail,
+        timeoutMs: o.timeout,
+        quietMs: o.quiet,
+        concurrency: o.concurrency,
+        limits: {
+          ...(o.maxPerQuery ? { max_per_query: o.maxPerQuery } : {}),
+          ...(o.queriesPerWindow ? { queries_per_window: o.queriesPerWindow } : {}),
+          ...(o.servedPerWindow ? { served_per_window: o.servedPerWindow } : {}),
+          ...(o.windowSeconds ? { window_seconds: o.windowSeconds } : {}),
+        },
+        reportsDir: o.reports ? o.out : undefined,
+        deadlineSeconds: o.deadline,
+        ...(o.profile !== undefined ? { profiles: o.profile } : {}),
       };
-      process.stdout.write(`kpsuite check: ${o.url ?? 'embedded reference relay'}\n`);
-      await waitForUrl('check', o.url, o.wait);
-      // The last guard: whatever hangs, the process ends (unref: it never keeps a finished run alive).
-      setTimeout(() => {
-        process.stderr.write(`kpsuite check: the run's deadline of ${o.deadline} s passed ${DEADLINE_GRACE_SECONDS} s ago and the run has not ended; exiting\n`);
-        process.exit(1);
-      }, (o.deadline + DEADLINE_GRACE_SECONDS) * 1000).unref();
-      try {
-        const result = await runCheck({
-          url: o.url,
-          strict: o.strict,
-          allowUntested: o.allowUntested,
-          only: o.only,
-          exclude: o.exclude,
-          expectFailFile: o.expectFail,
-          timeoutMs: o.timeout,
-          quietMs: o.quiet,
-          concurrency: o.concurrency,
-          limits,
-          reportsDir: o.reports ? o.out : undefined,
-          progress: progressLine,
-          deadlineSeconds: o.deadline,
-        });
-        const s = result.report.summary;
-        const counts = OUTCOMES.filter((k) => s[k] > 0)
-          .map((k) => `${s[k]} ${k}`)
-          .join(', ');
-        process.stdout.write(`\n${s.total} tests in ${(result.report.run.durationMs / 1000).toFixed(1)} s: ${counts}\n`);
-        if (result.report.run.limitsSource === 'none') {
-          process.stdout.write('KeyPackage limits: none advertised (NIP-11 keypackages) or given; tests that need them are untested\n');
-        }
-        const lost = s.relayLost;
-        if (lost) {
-          const also = lost.alsoRunning.length > 0 ? ` (also running then: ${lost.alsoRunning.join(', ')})` : '';
-          process.stdout.write(`the relay stopped accepting connections during ${lost.during}${also}: ${lost.message}; the tests it left are error\n`);
-        }
-        for (const line of summaryLines(result.report, o.expectFail)) process.stdout.write(`${line}\n`);
-        for (const f of result.files) process.stdout.write(`report: ${f}\n`);
-        // Everything is printed: exit now rather than wait for a handle a misbehaving relay keeps open.
-        process.exit(result.exitCode);
-      } catch (err) {
-        if (err instanceof CheckUsageError) {
-          process.stderr.write(`kpsuite check: ${err.message}\n`);
-          process.exit(2);
-        }
-        throw err;
+      // With --json stdout is for scripts: one line a relay, nothing else.
+      const human: Out = o.json ? process.stderr : process.stdout;
+      const io: RunConsole = {
+        say: (text) => human.write(text),
+        progress: (r) => progressLine(r, human),
+        result: (result) => printResult(result, o.expectFail, human),
+      };
+      const targets = urls.length === 0 ? [undefined] : urls;
+      const runs = await checkRelays(targets, settings, o.wait, io, (run) => {
+        if (o.json) process.stdout.write(`${jsonLine(run)}\n`);
+      });
+      if (targets.length > 1) recap(runs, human);
+      if (o.reports && (targets.length > 1 || o.matrix)) {
+        const written = writeMatrix(runs, o.out);
+        for (const f of written.files) human.write(`matrix: ${f}\n`);
       }
+      // Everything is printed: exit now rather than wait for a handle a misbehaving relay keeps open.
+      process.exit(worstExitCode(runs.map((r) => r.exitCode)));
     });
 }

@@ -13,8 +13,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { SCENARIO_NAMES, isScenarioName, type ScenarioName } from '../load/core/scenario.js';
 import { DEFAULT_RELAY_URL, parseDuration, settingsFrom, SettingsError } from '../load/core/settings.js';
 import { summaryFileNames, toText, type LoadSummary } from '../load/core/summary.js';
-import { fixtureNeeds, SCENARIOS } from '../load/scenarios/index.js';
-import { makeFixture } from '../load/node/fixture.js';
+import { SCENARIOS } from '../load/scenarios/index.js';
+import { EMPTY_FIXTURE } from '../load/core/fixture.js';
+import { fixtureFor } from '../load/node/fixture.js';
 import { bundlePath, findK6, K6NotFoundError, runK6, variantFor, writeFixtureFile } from '../load/node/k6-driver.js';
 import { writeLoadSummary } from '../load/node/report.js';
 import { createRunDir, DEFAULT_RUNS_DIR, relaySlug } from '../report/write.js';
@@ -102,7 +103,7 @@ export async function runLoad(name: ScenarioName, o: LoadCommandOptions, io: Io 
   }
   const knobs = { ...extra, ...(o.rate !== undefined ? { RATE: String(o.rate) } : {}), ...durationKnob };
   // Bad knobs and a missing k6 are usage errors, found before anything starts.
-  SCENARIOS[name].plan(settingsFrom({ ...knobs, RELAY_URL: o.url ?? DEFAULT_RELAY_URL }), { createdAt: 0, keyPackages: [], notes: [] });
+  SCENARIOS[name].plan(settingsFrom({ ...knobs, RELAY_URL: o.url ?? DEFAULT_RELAY_URL }), EMPTY_FIXTURE);
   const k6 = o.driver === 'k6' ? await findK6(o.k6) : undefined;
   const bundle = k6 === undefined ? undefined : bundlePath(name, variantFor(k6), o.bundles);
   if (bundle !== undefined && !existsSync(bundle)) {
@@ -124,8 +125,8 @@ export async function runLoad(name: ScenarioName, o: LoadCommandOptions, io: Io 
     const runDir = o.reports ? createRunDir(o.out, relaySlug(label), new Date()) : undefined;
 
     if (k6 !== undefined && bundle !== undefined) {
-      // A fresh pool per run: re-publishing a bundled one to the same relay would only get "duplicate:".
-      const fixture = writeFixtureFile(tempDir, makeFixture(fixtureNeeds(name, settingsFrom(env))));
+      // A fixture made for the run (genuine KeyPackages, pre-signed requests): a bundled one serves a few runs per relay only.
+      const fixture = writeFixtureFile(tempDir, await fixtureFor(name, settingsFrom(env)));
       const summaryDir = resolve(runDir ?? tempDir);
       const code = await runK6(k6, bundle, { ...env, FIXTURE: fixture, SUMMARY_DIR: summaryDir });
       if (runDir) io.stdout(`reports: ${runDir}\n`);

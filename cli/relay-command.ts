@@ -1,9 +1,15 @@
 /** `kpsuite relay`: the reference relay on a port, until SIGINT or SIGTERM. */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_CONFIG } from '../reference-relay/config.js';
 import { FAULTS, type FaultName } from '../reference-relay/faults.js';
 import { startRelay } from '../reference-relay/server.js';
 import { faultName, port, positiveInt } from './options.js';
+
+/** `--auth-grace-ms`: a whole number of milliseconds, 0 to judge at once. */
+function graceMs(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`--auth-grace-ms must be a whole number of milliseconds (0 judges at once), got "${value}"`);
+  return Number(value);
+}
 
 export function relayCommand(): Command {
   const d = DEFAULT_CONFIG;
@@ -18,6 +24,8 @@ export function relayCommand(): Command {
     .option('--window-seconds <n>', 'length of the sliding rate-limit window', positiveInt('--window-seconds'), d.limits.window_seconds)
     .option('--max-message-length <bytes>', 'longest accepted frame', positiveInt('--max-message-length'), d.maxMessageLength)
     .option('--max-subscriptions <n>', 'open subscriptions per connection', positiveInt('--max-subscriptions'), d.maxSubscriptions)
+    .option('--auth-grace-ms <ms>', 'how long a KeyPackage request or protected event sent before AUTH waits for it (kp-auth-grace); 0 judges at once', graceMs, d.authGraceMs)
+    .option('--no-mls-checks', 'accept KeyPackages whose content is not a usable MLS KeyPackage of their pubkey (kp-pub-mls)')
     .option('--public-url <url>', 'the URL clients use (checked in NIP-42 relay tags); default: the Host header')
     .option('--fault <name>', `break one rule on purpose, for testing the suites (repeatable): ${Object.keys(FAULTS).join(', ')}`, faultName, [])
     .option('--verbose', 'log connections and internal errors to stderr', false)
@@ -36,6 +44,8 @@ export function relayCommand(): Command {
         maxMessageLength: o.maxMessageLength,
         maxSubscriptions: o.maxSubscriptions,
         publicUrl: o.publicUrl,
+        authGraceMs: o.authGraceMs,
+        mlsChecks: o.mlsChecks,
         faults,
         verbose: o.verbose,
       });
@@ -60,6 +70,8 @@ interface RelayCommandOptions {
   maxMessageLength: number;
   maxSubscriptions: number;
   publicUrl?: string;
+  authGraceMs: number;
+  mlsChecks: boolean;
   fault: FaultName[];
   verbose: boolean;
 }

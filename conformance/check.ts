@@ -7,14 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeText, ConnectionClosedError, NoChallengeError, RelayClient } from '../client/relay-client.js';
 import type { RelayInformation } from '../protocol/messages.js';
-import { PROFILE_VERSION, type KeyPackageLimits } from '../protocol/profile.js';
+import { PROFILE_NAMES, PROFILES, profileOfAnchor, type KeyPackageLimits, type ProfileName } from '../protocol/profile.js';
 import { SUITE_NAME, VERSION } from '../package-info.js';
 import { startRelay, type RunningRelay } from '../reference-relay/server.js';
-import { REPORT_SCHEMA, type ConformanceReport } from '../report/schema.js';
+import { REPORT_SCHEMA, type ConformanceReport, type ProfileClaim, type ProfileSelection } from '../report/schema.js';
 import { writeRunReports } from '../report/write.js';
 import type { RunOptions } from './context.js';
-import { runSuite, selectorMatches } from './runner.js';
-import { failingAnchors, gates, profileClaim, selectionProblem, untestedMust } from './gate.js';
+import { isSelected, runSuite, selectorMatches, type Selection } from './runner.js';
+import { claimedProfiles, failingAnchors, gates, profileClaim, profilesChecked, selectionProblem, untestedMust } from './gate.js';
 import { ALL_TESTS } from './cases/index.js';
 import { countOutcomes } from '../report/text.js';
 import type { TestRecord } from '../report/schema.js';
@@ -39,6 +39,12 @@ export interface CheckOptions {
   /** One line per finished test. */
   progress: (record: TestRecord) => void;
   tests?: readonly ConformanceTest[];
+  /**
+   * The profiles whose tests run (NIP tests always run): undefined checks the
+   * profiles the relay claims in NIP-11, or all when it claims none
+   * (selectProfiles); [] runs the NIP tests alone.
+   */
+  profiles?: readonly ProfileName[];
   /** The whole run's deadline (--deadline): tests unfinished by then are errors. Undefined: none. */
   deadlineSeconds?: number;
 }
@@ -92,6 +98,40 @@ export function settleLimits(
   return { limits: complete ? (merged as KeyPackageLimits) : undefined, source: complete ? source : 'none' };
 }
 
+/**
+ * The profiles a run checks, and why: those asked for; else those the relay
+ * claims in NIP-11 (PROFILE-MARMOT.md, mr-advertise: `keypackages` for
+ * kp-relay, `marmot` for marmot-relay), with kp-relay added when its limits
+ * were given as flags; else, when NIP-11 claims none, all of them.
+ */
+export function selectProfiles(requested: readonly ProfileName[] | undefined, claim: ProfileClaim): ProfileSelection {
+  if (requested !== undefined) return { checked: PROFILE_NAMES.filter((name) => requested.includes(name)), by: 'option' };
+  if (claimedProfiles(claim, true).length === 0) return { checked: [...PROFILE_NAMES], by: 'no-claim' };
+  return { checked: claimedProfiles(claim), by: 'nip11' };
+}
+
+/** Whether a test runs when `profiles` are checked: NIP tests always, profile tests of those profiles. */
+export function inProfiles(test: Pick<ConformanceTest, 'anchor'>, profiles: readonly ProfileName[]): boolean {
+  const profile = profileOfAnchor(test.anchor);
+  return profile === undefined || profiles.includes(profile);
+}
+
+/** Why a selection runs nothing once the tests of the profiles not checked are left out, or undefined when it runs something. */
+function profileSelectionProblem(tests: readonly ConformanceTest[], selection: Selection, profiles: ProfileSelection): string | undefined {
+  if (tests.some((t) => inProfiles(t, profiles.checked) && isSelected(t, selection))) return undefined;
+  return `the selection picks only tests of profiles this run does not check: it checks ${profileVersions(profiles.checked)} (${profileReason(profiles)}); name the profiles to check to run the others`;
+}
+
+/** Why these profiles, in words. */
+function profileReason(profiles: ProfileSelection): string {
+  return { option: 'as asked', nip11: 'the profiles the relay claims in NIP-11', 'no-claim': 'the relay claims none in NIP-11, so all' }[profiles.by];
+}
+
+/** `kp-relay/0.2 + marmot-relay/1`: the report's `profile` line for the profiles checked. */
+function profileVersions(profiles: readonly ProfileName[]): string {
+  return profiles.length === 0 ? 'none (NIP tests only)' : profiles.map((name) => PROFILES[name].version).join(' + ');
+}
+
 /** Id globs, one a line; `#` starts a comment. */
 export function readExpectedFailures(path: string): string[] {
   let text: string;
@@ -125,8 +165,10 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   let embedded: RunningRelay | undefined;
   let tempDir: string | undefined;
   const expected = opts.expectFailFile ? readExpectedFailures(opts.expectFailFile) : [];
+  const allTests = opts.tests ?? ALL_TESTS;
+  const selection = { only: opts.only, exclude: opts.exclude };
   // Before connecting: a selection that matches nothing would be a green run that checked nothing.
-  const problem = selectionProblem(opts.tests ?? ALL_TESTS, { only: opts.only, exclude: opts.exclude });
+  const problem = selectionProblem(allTests, selection) ?? (opts.profiles ? profileSelectionProblem(allTests, selection, { checked: [...opts.profiles], by: 'option' }) : undefined);
   if (problem !== undefined) throw new CheckUsageError(problem);
   const deadline = opts.deadlineSeconds === undefined ? undefined : { at: Date.now() + opts.deadlineSeconds * 1000, seconds: opts.deadlineSeconds };
   try {
@@ -138,21 +180,26 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     const { runOptions, limitsSource: source } = await prepareRun(url, opts);
     if (deadline) runOptions.deadline = deadline;
     const { nip11, limits } = runOptions;
+    const claim = profileClaim(nip11, opts.limits);
+    const profiles = selectProfiles(opts.profiles, claim);
+    // Tests of the profiles not checked do not run and are not recorded.
+    const tests = allTests.filter((t) => inProfiles(t, profiles.checked));
+    const left = profileSelectionProblem(allTests, selection, profiles);
+    if (left !== undefined) throw new CheckUsageError(left);
 
     const startedAt = new Date();
-    const { records, relayLost } = await runSuite(opts.tests ?? ALL_TESTS, runOptions, { only: opts.only, exclude: opts.exclude }, opts.concurrency, opts.progress);
+    const { records, relayLost } = await runSuite(tests, runOptions, selection, opts.concurrency, opts.progress);
     const durationMs = Date.now() - startedAt.getTime();
 
-    const claim = profileClaim(nip11, opts.limits);
-    const gate = { strict: opts.strict, claimed: claim.claimed, allowUntested: opts.allowUntested ?? false };
+    const gate = { strict: opts.strict, claimed: claimedProfiles(claim), allowUntested: opts.allowUntested ?? false };
     const listed = (r: TestRecord): boolean => expected.some((g) => selectorMatches(g, r));
     for (const r of records) if (listed(r) && gates(r, gate)) r.expectedFailure = true;
     const unexpectedPasses = records.filter((r) => listed(r) && r.outcome === 'pass').map((r) => r.id);
     const failing = records.filter((r) => gates(r, gate) && !r.expectedFailure);
     const unexpectedFailures = failing.length;
     const untested = untestedMust(records, gate);
-    const profileChecked = claim.claimed || untested.count === 0;
-    // A relay that claims nothing, with MUSTs left untested, was not checked against the profile:
+    const profileChecked = profilesChecked(records, gate.claimed);
+    // A relay that claims nothing (of a profile checked), with MUSTs left untested, was not checked against the profile:
     // the user must give its limits (as `props` asks), so that is exit 2, never a green 0.
     const exitCode: 0 | 1 | 2 = unexpectedFailures > 0 ? 1 : !profileChecked && !gate.allowUntested ? 2 : 0;
 
@@ -160,7 +207,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     const report: ConformanceReport = {
       schema: REPORT_SCHEMA,
       suite: { name: SUITE_NAME, version: VERSION },
-      profile: PROFILE_VERSION,
+      profile: profileVersions(profiles.checked),
       relay: { url: opts.url ?? `${url} (embedded reference relay)`, nip11 },
       run: {
         startedAt: startedAt.toISOString(),
@@ -175,6 +222,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
         expectFailFile: opts.expectFailFile,
         profileClaim: claim,
         allowUntested: gate.allowUntested,
+        profiles,
       },
       summary: {
         ...counts,

@@ -1,10 +1,10 @@
 /**
  * What makes `kpsuite check` exit non-zero, in one place (README, "Checking
- * your relay", states the same contract): which tests a selection picks, when
- * a relay claims the profile, and which records stop the run.
+ * your relay", states the same contract): which tests a selection picks, which
+ * profiles a relay claims, and which records stop the run.
  */
 import type { RelayInformation } from '../protocol/messages.js';
-import type { KeyPackageLimits } from '../protocol/profile.js';
+import { PROFILE_NAMES, PROFILES, profileOfAnchor, type KeyPackageLimits, type ProfileName } from '../protocol/profile.js';
 import type { ProfileClaim, TestRecord, UntestedMust } from '../report/schema.js';
 import { selectorMatches, type Selectable, type Selection } from './runner.js';
 
@@ -33,29 +33,60 @@ export function selectionProblem(tests: readonly Selectable[], sel: Selection): 
   return undefined;
 }
 
+/** Whether NIP-11 has an object under `key` whose `profile` starts with `prefix` (or, when `profileOptional`, that names no profile). */
+function claimObject(nip11: RelayInformation | undefined, key: string, prefix: string, profileOptional: boolean): boolean {
+  const value: unknown = (nip11 as Record<string, unknown> | undefined)?.[key];
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const profile: unknown = (value as Record<string, unknown>).profile;
+  return typeof profile === 'string' ? profile.startsWith(prefix) : profileOptional && profile === undefined;
+}
+
 /**
- * A relay claims the profile when its NIP-11 document has a `keypackages`
- * object, or when the user gave its limits as flags (saying "check it as this").
+ * The profiles a relay claims, and how: kp-relay by a NIP-11 `keypackages`
+ * object (whose `profile`, when it has one, starts with `kp-relay`) or by
+ * limits given as flags (the user saying "check it as this"); marmot-relay by
+ * a NIP-11 `marmot` object whose `profile` starts with `marmot-relay`
+ * (PROFILE-MARMOT.md, mr-advertise).
  */
 export function profileClaim(nip11: RelayInformation | undefined, flags: Partial<KeyPackageLimits>): ProfileClaim {
   const by: ProfileClaim['by'] = [];
-  const kps: unknown = nip11?.keypackages;
-  if (typeof kps === 'object' && kps !== null && !Array.isArray(kps)) by.push('nip11-keypackages');
+  if (claimObject(nip11, PROFILES['kp-relay'].nip11Key, 'kp-relay', true)) by.push('nip11-keypackages');
   if (Object.values(flags).some((v) => v !== undefined)) by.push('limit-flags');
+  if (claimObject(nip11, PROFILES['marmot-relay'].nip11Key, 'marmot-relay', false)) by.push('nip11-marmot');
   return { claimed: by.length > 0, by };
+}
+
+/** How each profile is claimed (ProfileClaim.by). */
+const CLAIMED_BY: Record<ProfileName, readonly ProfileClaim['by'][number][]> = {
+  'kp-relay': ['nip11-keypackages', 'limit-flags'],
+  'marmot-relay': ['nip11-marmot'],
+};
+
+/** The profiles a claim names; `inNip11` leaves out the limit flags. */
+export function claimedProfiles(claim: ProfileClaim, inNip11 = false): ProfileName[] {
+  return PROFILE_NAMES.filter((name) => CLAIMED_BY[name].some((how) => claim.by.includes(how) && !(inNip11 && how === 'limit-flags')));
 }
 
 export interface GateInputs {
   strict: boolean;
-  /** The relay claims the profile (profileClaim). */
-  claimed: boolean;
+  /** The profiles the relay claims (profileClaim). */
+  claimed: readonly ProfileName[];
   /** --allow-untested: untested MUSTs do not fail a claiming relay. */
   allowUntested: boolean;
 }
 
-/** Whether untested MUST tests fail the run: only for a relay that claims the profile, unless allowed. */
-export function untestedGates(g: GateInputs): boolean {
-  return g.claimed && !g.allowUntested;
+/**
+ * Whether the relay's claims cover a test: it claims the test's profile (a
+ * NIP test: any profile, whose rules lean on the NIPs).
+ */
+export function claimCovers(claimed: readonly ProfileName[], anchor: string): boolean {
+  const profile = profileOfAnchor(anchor);
+  return profile === undefined ? claimed.length > 0 : claimed.includes(profile);
+}
+
+/** Whether an untested MUST test of `anchor` fails the run: only when the relay claims its profile, unless allowed. */
+export function untestedGates(g: GateInputs, anchor: string): boolean {
+  return claimCovers(g.claimed, anchor) && !g.allowUntested;
 }
 
 /**
@@ -65,20 +96,36 @@ export function untestedGates(g: GateInputs): boolean {
 export function gates(record: TestRecord, g: GateInputs): boolean {
   if (record.outcome === 'fail') return true;
   if (record.outcome === 'error' && record.level === 'MUST') return true;
-  if (record.outcome === 'untested' && record.level === 'MUST' && untestedGates(g)) return true;
+  if (record.outcome === 'untested' && record.level === 'MUST' && untestedGates(g, record.anchor)) return true;
   return g.strict && (record.outcome === 'non-strict' || (record.outcome === 'error' && record.level === 'SHOULD'));
 }
 
-/** MUST tests that could not be checked, grouped by the reason each gave (most frequent first). */
+const untestedMustRecord = (r: TestRecord): boolean => r.outcome === 'untested' && r.level === 'MUST';
+
+/**
+ * MUST tests that could not be checked, grouped by the reason each gave (most
+ * frequent first); `gating` when one of them fails the run (with none, when
+ * the relay claims a profile and untested MUSTs are not allowed).
+ */
 export function untestedMust(records: readonly TestRecord[], g: GateInputs): UntestedMust {
   const groups = new Map<string, string[]>();
-  for (const r of records) {
-    if (r.outcome !== 'untested' || r.level !== 'MUST') continue;
+  const untested = records.filter(untestedMustRecord);
+  for (const r of untested) {
     const reason = r.message ?? '(no reason given)';
     groups.set(reason, [...(groups.get(reason) ?? []), r.id]);
   }
   const byReason = [...groups].map(([reason, ids]) => ({ reason, ids })).sort((a, b) => b.ids.length - a.ids.length);
-  return { count: byReason.reduce((n, x) => n + x.ids.length, 0), gating: untestedGates(g), byReason };
+  const gating = untested.length > 0 ? untested.some((r) => untestedGates(g, r.anchor)) : g.claimed.length > 0 && !g.allowUntested;
+  return { count: untested.length, gating, byReason };
+}
+
+/**
+ * Whether every profile the run checked was really checked: each untested
+ * MUST belongs to a profile the relay claims (so it is judged by the gate),
+ * never to one it claims nothing of, which would leave that profile unchecked.
+ */
+export function profilesChecked(records: readonly TestRecord[], claimed: readonly ProfileName[]): boolean {
+  return records.filter(untestedMustRecord).every((r) => claimCovers(claimed, r.anchor));
 }
 
 /** Anchors (requirements) with at least one record in `failing`, in first-seen order. */

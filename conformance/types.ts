@@ -5,14 +5,14 @@ import type { TestContext } from './context.js';
 export interface ConformanceTest {
   /** Stable id: the anchor, a slash, and which side of the rule (e.g. `kp-handout-last-resort/req`). */
   id: string;
-  /** PROFILE.md anchor (`kp-…`) or NIP section (`nip-01`, `nip-42`, …). */
+  /** Profile anchor (`kp-…` in PROFILE.md, `mr-…` in PROFILE-MARMOT.md) or NIP section (`nip-01`, `nip-42`, …). */
   anchor: string;
   section: Section;
   level: Level;
   /**
    * The normative sentence this test checks. NIP anchors quote the NIP. Profile
-   * anchors leave it out: it is read from PROFILE.md (conformance/requirements.ts);
-   * a quote given anyway must be in PROFILE.md word for word (a test checks).
+   * anchors leave it out: it is read from their profile's file (conformance/requirements.ts);
+   * a quote given anyway must be there word for word (a test checks).
    */
   requirement?: string;
   /** The text that backs the verdict; default from the anchor (`nip-NN` → that NIP, `kp-…` → the profile). */

@@ -4,7 +4,8 @@
  * `k6/experimental/websockets` (k6 1.0–1.5; k6 2.x runs it with a
  * deprecation warning). npm code (noble) is bundled; every `k6*` import
  * stays external, since k6 resolves no node_modules. Each bundle carries a
- * freshly signed pool of reusable events (see core/fixture.ts).
+ * fixture made at build time for the default settings (see core/fixture.ts):
+ * runs' worth of genuine KeyPackages, pre-signed requests and notes.
  *
  * Run after tsc: `node dist/load/build.js`.
  */
@@ -14,11 +15,11 @@ import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions, type Plugin } from 'esbuild';
 import { SCENARIO_NAMES, type ScenarioName } from './core/scenario.js';
 import { settingsFrom } from './core/settings.js';
-import { fixtureNeeds } from './scenarios/index.js';
+import { fixtureNeeds, type FixtureCaps } from './scenarios/index.js';
 import { makeFixture } from './node/fixture.js';
 import { packageRoot } from '../package-info.js';
 import { VARIANTS, type Variant } from './node/variants.js';
-import type { Fixture } from './core/fixture.js';
+import { toFixtureFile, type Fixture, type FixtureNeeds } from './core/fixture.js';
 
 export { packageRoot, VARIANTS, type Variant };
 
@@ -28,7 +29,7 @@ function fixturePlugin(fixture: Fixture): Plugin {
     name: 'kpsuite-fixture',
     setup(b) {
       b.onLoad({ filter: /[\\/]k6[\\/]bundled-fixture\.ts$/ }, () => ({
-        contents: `export function bundledFixture() {\n  return ${JSON.stringify({ createdAt: fixture.createdAt, keyPackages: Array.from(fixture.keyPackages), notes: Array.from(fixture.notes) })};\n}\n`,
+        contents: `export function bundledFixture() {\n  return ${JSON.stringify(toFixtureFile(fixture))};\n}\n`,
         loader: 'js',
       }));
     },
@@ -79,11 +80,24 @@ export async function buildBundle(root: string, name: ScenarioName, variant: Var
   return outfile;
 }
 
+/** Every build makes the bundles' KeyPackages: enough for the default settings, capped to keep the build quick. */
+const BUNDLE_CAPS: FixtureCaps = { keyPackages: 2000, notes: 1000 };
+/** Runs' worth a bundle holds where that is cheap, so a plain `k6 run` works a few times against one relay. */
+const BUNDLE_SETS = 3;
+
+/** What the bundle of `name` holds: the default run's needs, as many times as BUNDLE_SETS and the caps allow (publish takes one pool). */
+export function bundleNeeds(name: ScenarioName): FixtureNeeds {
+  const needs = fixtureNeeds(name, settingsFrom({}), undefined, BUNDLE_CAPS);
+  const perSet = Math.max(1, needs.owners * needs.keyPackagesPerOwner);
+  const sets = name === 'publish' ? 1 : Math.max(1, Math.min(BUNDLE_SETS, Math.floor(BUNDLE_CAPS.keyPackages / perSet)));
+  return { ...needs, sets };
+}
+
 export async function buildAll(root = packageRoot(), names: readonly ScenarioName[] = SCENARIO_NAMES): Promise<string[]> {
   const files: string[] = [];
   for (const name of names) {
-    // One pool per scenario, shared by both variants; sized for the default settings.
-    const fixture = makeFixture(fixtureNeeds(name, settingsFrom({})));
+    // One fixture per scenario, shared by both variants.
+    const fixture = await makeFixture(bundleNeeds(name));
     for (const variant of VARIANTS) files.push(await buildBundle(root, name, variant, fixture));
   }
   return files;

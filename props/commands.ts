@@ -41,7 +41,7 @@ export class PublishCmd implements Cmd {
     const conn = await w.conn(this.owner);
     for (let i = 0; i < this.count; i++) {
       const seq = m.takeSeq(this.owner);
-      const event = w.events.keyPackage(this.owner, seq);
+      const event = await w.events.keyPackage(this.owner, seq);
       const reply = await conn.publish(event);
       const kp = m.publish(event, this.owner, seq);
       if (!reply.ok) throw new InvariantViolation('kp-pub-accept', `${kp.name} was refused: ${reply.message}`);
@@ -80,7 +80,7 @@ export class ExpireCmd implements Cmd {
     if (this.realTime) m.nowMs = Math.max(m.nowMs, Date.now());
     const ttl = this.realTime && !this.pass ? 86_400 : this.ttl;
     const expiresAt = (this.realTime ? Math.floor(Date.now() / 1000) : m.nowSeconds()) + ttl;
-    const event = w.events.expiringKeyPackage(this.owner, seq, expiresAt);
+    const event = await w.events.expiringKeyPackage(this.owner, seq, expiresAt);
     const reply = await conn.publish(event);
     const kp = m.publish(event, this.owner, seq, expiresAt);
     if (!reply.ok) throw new InvariantViolation('kp-pub-accept', `${kp.name}, expiring in ${ttl} s, was refused: ${reply.message}`);

@@ -5,7 +5,7 @@
  * come from one deterministic pool, so a seed and path replay exactly.
  */
 import type { Delivery, OkReply, ReqResult } from '../client/relay-client.js';
-import { sign, type Keys } from '../protocol/crypto.js';
+import { newKeys, sign, type Keys } from '../protocol/crypto.js';
 import type { Filter, NostrEvent, RelayMessage } from '../protocol/messages.js';
 import { KIND, TAG, type KeyPackageLimits } from '../protocol/profile.js';
 import { ManualClock } from '../reference-relay/clock.js';
@@ -14,7 +14,7 @@ import { RelayCore } from '../reference-relay/core/relay-core.js';
 import type { Session } from '../reference-relay/core/session.js';
 import type { FaultName } from '../reference-relay/faults.js';
 import { SqliteStore } from '../reference-relay/store/sqlite-store.js';
-import { PooledEvents } from './events.js';
+import { PooledEvents, withBrokenSig } from './events.js';
 import type { Conn, Target, TargetFactory } from './target.js';
 
 const RELAY_HOST = '127.0.0.1:7777';
@@ -52,8 +52,8 @@ class CoreConn implements Conn {
     return { ok: ok[2] === true, message: typeof ok[3] === 'string' ? ok[3] : '' };
   }
 
-  async auth(keys: Keys): Promise<OkReply> {
-    const event = sign(
+  private authEvent(keys: Keys): NostrEvent {
+    return sign(
       {
         kind: KIND.auth,
         created_at: Math.floor(this.clock.nowMs() / 1000),
@@ -65,6 +65,17 @@ class CoreConn implements Conn {
       },
       keys,
     );
+  }
+
+  async auth(keys: Keys): Promise<OkReply> {
+    return this.sendAuth(this.authEvent(keys));
+  }
+
+  authNobody(): Promise<OkReply> {
+    return this.sendAuth(withBrokenSig(this.authEvent(newKeys())));
+  }
+
+  private async sendAuth(event: NostrEvent): Promise<OkReply> {
     await this.send(['AUTH', event]);
     return this.okFor(event.id);
   }
@@ -154,8 +165,8 @@ export interface InProcessOptions {
 }
 
 export function inProcessFactory(opts: InProcessOptions): TargetFactory {
-  // Shared by every sequence: each event is signed once per process.
-  const events = new PooledEvents(Math.floor(IN_PROCESS_EPOCH_MS / 1000) - 100_000);
+  // Shared by every sequence and factory: each KeyPackage is made once per process.
+  const events = PooledEvents.shared(Math.floor(IN_PROCESS_EPOCH_MS / 1000) - 100_000);
   const faults = opts.faults ?? [];
   return {
     description: `in-process reference relay${faults.length > 0 ? ` with faults ${faults.join(', ')}` : ''}`,

@@ -13,6 +13,12 @@ import type { EventSource } from './events.js';
 export interface Conn {
   /** NIP-42 AUTH as `keys`, with created_at on the relay's clock. */
   auth(keys: Keys): Promise<OkReply>;
+  /**
+   * An AUTH whose signature is broken, which every relay must refuse: it
+   * ends a relay's kp-auth-grace wait for the connection's first AUTH, so
+   * the unauthenticated are judged at once, without authenticating anyone.
+   */
+  authNobody(): Promise<OkReply>;
   publish(event: NostrEvent): Promise<OkReply>;
   /** REQ, collected until EOSE or CLOSED; the subscription stays open. */
   req(filters: Filter[]): Promise<ReqResult & { subId: string }>;

@@ -47,6 +47,8 @@ export class World {
       const reply = await conn.auth(this.target.events.keys(actor));
       if (!reply.ok) throw new SetupError(`AUTH as ${actorName(actor)} on ${key} was refused: ${reply.message}`);
     }
+    // Answered with an AUTH that authenticates nobody: a relay's kp-auth-grace wait ends, its queries are judged at once.
+    if (actors.length === 0 && (await conn.authNobody()).ok) throw new SetupError(`the relay accepted an AUTH whose signature is broken on ${key}`);
     return conn;
   }
 

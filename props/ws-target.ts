@@ -8,13 +8,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RelayClient, type Delivery, type OkReply, type ReqResult } from '../client/relay-client.js';
-import type { Keys } from '../protocol/crypto.js';
+import { newKeys, sign, type Keys } from '../protocol/crypto.js';
 import type { Filter, NostrEvent } from '../protocol/messages.js';
-import type { KeyPackageLimits } from '../protocol/profile.js';
+import { KIND, TAG, type KeyPackageLimits } from '../protocol/profile.js';
 import { ManualClock } from '../reference-relay/clock.js';
 import type { FaultName } from '../reference-relay/faults.js';
 import { startRelay, type RunningRelay } from '../reference-relay/server.js';
-import { FreshEvents } from './events.js';
+import { FreshEvents, withBrokenSig } from './events.js';
 import type { Conn, MovableClock, Target, TargetFactory } from './target.js';
 
 class WsConn implements Conn {
@@ -28,6 +28,12 @@ class WsConn implements Conn {
 
   auth(keys: Keys): Promise<OkReply> {
     return this.client.auth(keys, (t) => ({ ...t, created_at: this.nowSeconds() }));
+  }
+
+  async authNobody(): Promise<OkReply> {
+    const challenge = await this.client.obtainChallenge();
+    const event = sign({ kind: KIND.auth, created_at: this.nowSeconds(), tags: [[TAG.relay, this.client.url], [TAG.challenge, challenge]], content: '' }, newKeys());
+    return this.client.sendAuth(withBrokenSig(event));
   }
 
   publish(event: NostrEvent): Promise<OkReply> {

@@ -2,6 +2,7 @@
  * Fault switches: each breaks exactly one profile rule, so the suites can
  * prove they catch a relay that breaks it. Off unless named on the command
  * line. `breaks` lists the PROFILE.md anchors a suite should then flag.
+ * fault-wiring.ts says what each one swaps.
  */
 export interface Fault {
   breaks: readonly string[];
@@ -63,6 +64,10 @@ export const FAULTS = {
     breaks: ['kp-req-refuse-whole'],
     does: "answers the filters of a REQ refused auth-required: that ask for no KeyPackages (e.g. a kind 1 filter next to a kind 443 one) before its CLOSED, instead of refusing the REQ whole",
   },
+  'handout-mixed-kinds': {
+    breaks: ['kp-req-scope'],
+    does: 'hands out (consumes and charges) on any filter whose kinds include 443, as profile 0.1 did: a client\'s merged {"kinds":[1,443],"authors":[...]} filter takes KeyPackages it never asked for',
+  },
   'ids-as-authors': {
     breaks: ['kp-req-scope'],
     does: "reads a kind 443 filter's ids only to find whose KeyPackages it asks for, then hands out those owners' oldest KeyPackages, named or not (a relay that turns ids into authors)",
@@ -109,6 +114,10 @@ export const FAULTS = {
     breaks: ['kp-auth-challenge'],
     does: 'sends no NIP-42 challenge, on connect or with its auth-required: refusals, so nobody can authenticate (as relays without NIP-42 do)',
   },
+  'no-auth-grace': {
+    breaks: ['kp-auth-grace'],
+    does: 'judges a KeyPackage REQ, kind 447 or protected event that arrives before the challenge is answered at once (auth-required:), instead of holding it for the AUTH during auth_grace_ms, which it still advertises',
+  },
   'lazy-challenge': {
     breaks: ['kp-auth-challenge'],
     does: "sends the NIP-42 challenge only immediately before a connection's first auth-required: refusal (strfry's lazy AUTH): breaks only the SHOULD of kp-auth-challenge",
@@ -124,7 +133,7 @@ export const FAULTS = {
   },
   'tag-allow-list': {
     breaks: ['kp-pub-accept'],
-    does: "refuses a valid KeyPackage that carries a tag outside its allow-list of kind 443 tags (PROFILE.md's and NIP-EE's), such as a NIP-31 alt tag",
+    does: "refuses a valid KeyPackage that carries a tag outside its allow-list of kind 443 tags (PROFILE.md's, NIP-EE's and Marmot MIP-00's), such as a NIP-31 alt tag",
   },
   'unchecked-sig-443': {
     breaks: ['kp-pub-signature'],
@@ -132,11 +141,15 @@ export const FAULTS = {
   },
   'unchecked-tags': {
     breaks: ['kp-pub-tags'],
-    does: 'checks a KeyPackage\'s content but none of its tags, so it stores KeyPackages without a version, ciphersuite or extensions tag',
+    does: "checks a KeyPackage's content but none of its tags, so it stores KeyPackages without a version, ciphersuite or extensions tag (its MLS check compares the content with a ciphersuite tag only when there is one)",
   },
   'opaque-content': {
     breaks: ['kp-pub-content'],
-    does: "stores a KeyPackage's content as opaque text: empty, non-hex or not in the encoding its tag names",
+    does: "stores a KeyPackage's content as opaque text: empty, non-hex or not in the encoding its tag names (only content that decodes goes through its MLS check)",
+  },
+  'mls-refusal-unprefixed': {
+    breaks: ['kp-pub-mls'],
+    does: 'refuses a KeyPackage whose content is not a usable MLS KeyPackage with a bare sentence, without the invalid: prefix (OK false "not a usable MLS KeyPackage: ...")',
   },
   'ignore-protected': {
     breaks: ['kp-pub-protected'],

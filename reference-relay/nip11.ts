@@ -1,10 +1,9 @@
-/** The NIP-11 document, including the profile's `keypackages` limits (kp-rate-advertise). */
+/** The NIP-11 document, including the profile's `keypackages` object (kp-rate-advertise). */
 import type { RelayInformation } from '../protocol/messages.js';
 import { VERSION } from '../package-info.js';
 import { PROFILE_VERSION, REFERENCE_RELAY_SOFTWARE } from '../protocol/profile.js';
 import type { RelayConfig } from './config.js';
 import { FAULT_NAMES } from './faults.js';
-
 
 export function relayInformation(config: RelayConfig): RelayInformation & { faults?: string[] } {
   const faults = FAULT_NAMES.filter((f) => config.faults.has(f));
@@ -23,7 +22,7 @@ export function relayInformation(config: RelayConfig): RelayInformation & { faul
       auth_required: false,
       restricted_writes: false,
     },
-    keypackages: { profile: PROFILE_VERSION, ...config.limits },
+    keypackages: { profile: PROFILE_VERSION, ...config.limits, auth_grace_ms: config.authGraceMs, mls_checks: config.mlsChecks },
     // A broken-on-purpose relay says so, so nobody mistakes it for the reference.
     ...(faults.length > 0 ? { faults } : {}),
   };

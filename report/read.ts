@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { PROFILE_NAMES } from '../protocol/profile.js';
 import { OUTCOMES } from './schema.js';
 import { REPORT_SCHEMA, type ConformanceReport } from './schema.js';
 
@@ -93,6 +94,12 @@ function checkRun(c: Checker, run: Json): void {
   c.type(run.timeoutMs, 'run.timeoutMs', 'number');
   c.type(run.quietMs, 'run.quietMs', 'number');
   c.type(run.expectFailFile, 'run.expectFailFile', 'string', true);
+  // Absent in reports written before marmot-relay/1 was checked.
+  const profiles = run.profiles === undefined ? undefined : c.object(run.profiles, 'run.profiles');
+  if (profiles) {
+    c.array(profiles.checked, 'run.profiles.checked').forEach((p, i) => c.oneOf(p, `run.profiles.checked[${i}]`, PROFILE_NAMES));
+    c.oneOf(profiles.by, 'run.profiles.by', ['option', 'nip11', 'no-claim']);
+  }
 }
 
 function checkSummary(c: Checker, summary: Json): void {

@@ -4,7 +4,7 @@
  * the meaning of one without bumping `schema`.
  */
 import type { RelayInformation } from '../protocol/messages.js';
-import type { KeyPackageLimits } from '../protocol/profile.js';
+import type { KeyPackageLimits, ProfileName } from '../protocol/profile.js';
 import type { WireEntry } from '../client/relay-client.js';
 
 /* The record of one test, shared by every report and by the suite that writes it. */
@@ -19,7 +19,7 @@ export type Outcome = 'pass' | 'fail' | 'non-strict' | 'info' | 'untested' | 'sk
 
 export const OUTCOMES: readonly Outcome[] = ['pass', 'fail', 'non-strict', 'info', 'untested', 'skipped', 'error'];
 
-/** PROFILE.md sections and the NIPs, used to group tests in reports (one JUnit testsuite each). */
+/** The sections of PROFILE.md and PROFILE-MARMOT.md, and the NIPs, used to group tests in reports (one JUnit testsuite each). */
 export type Section =
   | 'Identity (NIP-42)'
   | 'Publishing'
@@ -29,6 +29,13 @@ export type Section =
   | 'Rate limits'
   | 'Deletion and expiry'
   | 'Robustness'
+  | 'Marmot KeyPackages (kind 30443)'
+  | 'Marmot group messages (kind 445)'
+  | 'Marmot Welcomes (kind 1059)'
+  | 'Marmot relay lists'
+  | 'Marmot protected events'
+  | 'Marmot coexistence'
+  | 'Marmot advertising'
   | 'NIP-01'
   | 'NIP-11';
 
@@ -97,6 +104,8 @@ export interface ConformanceReport {
     /** The gate's inputs (absent before kpsuite 0.2): whether the relay claims the profile, and --allow-untested. */
     profileClaim?: ProfileClaim;
     allowUntested?: boolean;
+    /** Which profiles' tests ran, and why (absent before marmot-relay/1 was checked). */
+    profiles?: ProfileSelection;
   };
   summary: Record<Outcome, number> & {
     total: number;
@@ -118,10 +127,25 @@ export interface ConformanceReport {
   tests: TestRecord[];
 }
 
-/** Whether the relay claims the profile, and how: NIP-11 `keypackages`, or limits given as flags. */
+/**
+ * Whether the relay claims a profile, and how: NIP-11 `keypackages` or limits
+ * given as flags (kp-relay), NIP-11 `marmot` (marmot-relay).
+ */
 export interface ProfileClaim {
+  /** It claims at least one profile. */
   claimed: boolean;
-  by: ('nip11-keypackages' | 'limit-flags')[];
+  /** kp-relay: `nip11-keypackages`, `limit-flags`; marmot-relay: `nip11-marmot` (conformance/gate.ts claimedProfiles). */
+  by: ('nip11-keypackages' | 'limit-flags' | 'nip11-marmot')[];
+}
+
+/**
+ * The profiles whose tests ran (NIP tests always run): those asked for
+ * (`option`), else those the relay claims in NIP-11 (`nip11`, with kp-relay
+ * added when limits were given as flags), else all (`no-claim`).
+ */
+export interface ProfileSelection {
+  checked: ProfileName[];
+  by: 'option' | 'nip11' | 'no-claim';
 }
 
 export interface UntestedMust {

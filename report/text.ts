@@ -7,6 +7,7 @@ import { relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WireEntry } from '../client/relay-client.js';
 import { OUTCOMES, type Outcome, type RecordedWireEntry, type Section, type TestRecord, type TestSource } from './schema.js';
+import { PROFILES, profileOfAnchor } from '../protocol/profile.js';
 
 /**
  * Characters a reader cannot see or that reorder text: C0/C1 controls (tab and
@@ -108,7 +109,11 @@ export function sourceLabel(test: { anchor: string; source?: TestSource }): stri
 export function anchorHref(anchor: string, options: LinkOptions = {}): string {
   const nip = /^nip-([0-9A-Fa-f]{2})$/.exec(anchor);
   if (nip) return `https://github.com/nostr-protocol/nips/blob/master/${nip[1]!.toUpperCase()}.md`;
-  return `${options.profileUrl ?? 'PROFILE.md'}#${encodeURIComponent(anchor)}`;
+  // options.profileUrl points at PROFILE.md; a sibling profile's anchors live in its own file next to it.
+  const profile = profileOfAnchor(anchor);
+  const file = profile === undefined ? PROFILES['kp-relay'].file : PROFILES[profile].file;
+  const base = (options.profileUrl ?? PROFILES['kp-relay'].file).replace(/PROFILE\.md$/, file);
+  return `${base}#${encodeURIComponent(anchor)}`;
 }
 
 /** `20261122T224512Z`: sortable, and safe in file names everywhere. */

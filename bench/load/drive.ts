@@ -65,8 +65,11 @@ export interface RelayChild {
   stop(): Promise<void>;
 }
 
+/** The relays relay-process.js starts. */
+export type RelayKind = 'reference' | 'reference-no-mls' | 'nostr-relay';
+
 /** Starts load/bench/relay-process.js; resolves once it printed its URL. */
-export async function spawnRelay(kind: 'reference' | 'nostr-relay', dir: string, vendorDir = ''): Promise<RelayChild> {
+export async function spawnRelay(kind: RelayKind, dir: string, vendorDir = ''): Promise<RelayChild> {
   const script = fileURLToPath(new URL('./relay-process.js', import.meta.url));
   const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [script, kind, dir, vendorDir], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';

@@ -1,7 +1,7 @@
 /**
  * Where a relay's CPU time went during one timed phase, from a V8
- * .cpuprofile: self time by category (signature checks, SQLite, socket and
- * JSON, the relay's own logic, GC) and the hottest functions.
+ * .cpuprofile: self time by category (signature checks, MLS checks, SQLite,
+ * socket and JSON, the relay's own logic, GC) and the hottest functions.
  */
 import { readFileSync } from 'node:fs';
 
@@ -15,7 +15,7 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-export type Category = 'signature checks' | 'SQLite' | 'socket & JSON' | 'relay logic' | 'GC & runtime' | 'idle';
+export type Category = 'signature checks' | 'MLS checks' | 'SQLite' | 'socket & JSON' | 'relay logic' | 'GC & runtime' | 'idle';
 
 /** SQLite's native methods (better-sqlite3) show up by name, without a URL. */
 const SQLITE_NATIVE = new Set(['run', 'get', 'all', 'iterate', 'prepare', 'exec', 'pragma', 'transaction', 'step', 'raw', 'pluck', 'Statement', 'Database']);
@@ -24,6 +24,8 @@ const JSON_NATIVE = new Set(['parse', 'stringify']);
 export function categorize(fn: string, url: string): Category {
   if (fn === '(idle)') return 'idle';
   if (fn === '(garbage collector)' || fn === '(program)' || fn === '(root)') return 'GC & runtime';
+  // kp-pub-mls: ts-mls decoding and its Ed25519 checks (Node's WebCrypto underneath).
+  if (/ts-mls|protocol[\\/]mls\.js/.test(url) || /^(eddsaSignVerify|signVerify|cfrgImportKey)$/.test(fn)) return 'MLS checks';
   if (url.startsWith('wasm') || /nostr-wasm|@noble|nostr-tools|crypto\.js/.test(url) || /schnorr|verify|sha256/i.test(fn)) return 'signature checks';
   if (/better-sqlite3|sqlite-store|kysely|event-repository-sqlite/.test(url) || (url === '' && SQLITE_NATIVE.has(fn))) return 'SQLite';
   if (/[\\/]ws[\\/]lib[\\/]|^node:(net|stream|internal\/stream|internal\/net|_stream|buffer|internal\/buffer)/.test(url) || (url === '' && (JSON_NATIVE.has(fn) || fn.startsWith('write')))) return 'socket & JSON';
@@ -44,7 +46,7 @@ export function summarizeProfile(file: string, topN = 10): Breakdown {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
   profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
-  const shares: Record<Category, number> = { 'signature checks': 0, SQLite: 0, 'socket & JSON': 0, 'relay logic': 0, 'GC & runtime': 0, idle: 0 };
+  const shares: Record<Category, number> = { 'signature checks': 0, 'MLS checks': 0, SQLite: 0, 'socket & JSON': 0, 'relay logic': 0, 'GC & runtime': 0, idle: 0 };
   const perFunction = new Map<string, { fn: string; where: string; category: Category; us: number }>();
   for (const [id, us] of self) {
     const frame = byId.get(id)?.callFrame ?? { functionName: '?', url: '' };

@@ -109,7 +109,7 @@ async function checkIntact(t: TestContext, published: readonly NostrEvent[], han
 }
 
 /** Extra tags a relay rebuilding events from its columns tends to drop. */
-const UNUSUAL_TAGS = { extraTags: [['client', 'kpsuite conformance'], ['alt', 'MLS KeyPackage']] };
+const UNUSUAL_TAGS = { extraTags: [['client', 'kpsuite conformance']] };
 
 export const handoutTests: ConformanceTest[] = [
   {

@@ -1,4 +1,4 @@
-/** Every conformance test, in report order: PROFILE.md sections first, then the NIPs they lean on. */
+/** Every conformance test, in report order: PROFILE.md sections, then PROFILE-MARMOT.md's, then the NIPs they lean on. */
 import type { ConformanceTest } from '../types.js';
 import { authTests } from './auth.js';
 import { authGraceTests } from './auth-grace.js';
@@ -9,6 +9,7 @@ import { handoutTests } from './handout.js';
 import { rateLimitTests } from './rate-limits.js';
 import { deletionExpiryTests } from './deletion-expiry.js';
 import { robustnessTests } from './robustness.js';
+import { marmotTests } from './marmot/index.js';
 import { nip01Tests } from './nip01.js';
 import { nip11Tests } from './nip11.js';
 
@@ -22,6 +23,7 @@ export const ALL_TESTS: readonly ConformanceTest[] = [
   ...rateLimitTests,
   ...deletionExpiryTests,
   ...robustnessTests,
+  ...marmotTests,
   ...nip01Tests,
   ...nip11Tests,
 ];

@@ -83,6 +83,7 @@ const TEETH: Record<FaultName, Teeth> = {
   'no-auth': {
     fails: ['kp-req-auth/authors', 'kp-req-auth/ids', 'kp-447-auth/other-signer', 'kp-447-auth/unauthenticated'],
     untested: {
+      'kp-auth-grace/ends': 'a KeyPackage REQ is served without AUTH, so there is no refusal for the grace to delay',
       'kp-req-refuse-whole/auth': 'needs an auth-required: refusal to see it refuse the whole REQ',
       'kp-447-order/auth-before-form': 'needs an auth-required: refusal to see it come before the form check',
     },
@@ -105,7 +106,15 @@ const TEETH: Record<FaultName, Teeth> = {
     // README: only relays without NIP-42 leave the tests that need AUTH untested.
     untested: { '*': 'nobody can authenticate, so no test that needs an authenticated connection can run' },
   },
-  'lazy-challenge': { fails: ['kp-auth-challenge/on-connect'] },
+  'lazy-challenge': {
+    fails: ['kp-auth-challenge/on-connect'],
+    untested: { 'kp-auth-grace/*': 'the grace is about a challenge sent on connect, and none is' },
+  },
+  'no-auth-grace': { fails: ['kp-auth-grace/req-then-auth', 'kp-auth-grace/protected-then-auth', 'kp-auth-grace/447-then-auth'] },
+  'handout-mixed-kinds': { fails: ['kp-req-scope/mixed-kinds'] },
+  'mls-refusal-unprefixed': {
+    fails: ['kp-pub-mls/foreign-credential', 'kp-pub-mls/ciphersuite-mismatch', 'kp-pub-mls/truncated', 'kp-pub-mls/bad-signature', 'kp-pub-mls/not-mls'],
+  },
   // §1–§2 faults (kp-auth-*, kp-pub-*).
   'any-challenge': { fails: ['kp-auth-verify/wrong-challenge'] },
   'single-auth': {

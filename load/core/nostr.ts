@@ -3,9 +3,9 @@
  * publish, REQ until EOSE, kind 447 until its OK. Each returns the time it
  * took, or undefined when the relay did not answer in time.
  */
-import { KIND, MLS_PROTOCOL_VERSION, TAG, prefixOf } from '../../protocol/profile.js';
+import { KIND, TAG, prefixOf } from '../../protocol/profile.js';
 import type { Filter } from '../../protocol/messages.js';
-import type { EventTemplate, LoadRuntime, NostrEvent, RelayMessage, Socket } from './runtime.js';
+import type { LoadRuntime, NostrEvent, RelayMessage, Socket } from './runtime.js';
 
 /** NIP-01 short text note: the ordinary traffic the mixed scenarios add (not a profile kind). */
 export const TEXT_NOTE_KIND = 1;
@@ -132,19 +132,4 @@ export function request447(rt: LoadRuntime, sock: Socket, inbox: string, request
 /** The machine-readable prefix of a refusal (`rate-limited`, `invalid`, …). */
 export function refusalPrefix(message: string | undefined): string | undefined {
   return message === undefined ? undefined : prefixOf(message);
-}
-
-/** The required tags of a KeyPackage; content is random bytes in hex (the profile checks encoding, not MLS). */
-export function keyPackageTemplate(rt: LoadRuntime, createdAt: number): EventTemplate {
-  return {
-    kind: KIND.keyPackage,
-    created_at: createdAt,
-    tags: [
-      [TAG.mlsProtocolVersion, MLS_PROTOCOL_VERSION],
-      [TAG.ciphersuite[0], '0x0001'],
-      [TAG.extensions[0], '0x000a', '0xf2ee'],
-      ['client', 'kpsuite-load'],
-    ],
-    content: rt.signer.randomHex(48),
-  };
 }

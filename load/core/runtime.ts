@@ -42,7 +42,6 @@ export interface Signer {
   newSecretKey(): string;
   publicKey(secretKeyHex: string): string;
   sign(template: EventTemplate, secretKeyHex: string): NostrEvent;
-  randomHex(bytes: number): string;
 }
 
 export interface HttpReply {

@@ -8,7 +8,7 @@
 import './polyfill.js';
 import { schnorr } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex, hexToBytes, randomBytes } from '@noble/hashes/utils.js';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import type { EventTemplate, NostrEvent, Signer } from './runtime.js';
 
 /** UTF-8 bytes of a JS string (lone surrogates become U+FFFD, as TextEncoder does). */
@@ -63,5 +63,4 @@ export const nobleSigner: Signer = {
   newSecretKey,
   publicKey: publicKeyOf,
   sign: signEvent,
-  randomHex: (bytes) => bytesToHex(randomBytes(bytes)),
 };

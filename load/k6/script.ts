@@ -7,25 +7,31 @@
 import { SharedArray } from 'k6/data';
 import exec from 'k6/execution';
 import type { Options } from 'k6/options';
-import type { Fixture } from '../core/fixture.js';
+import type { Fixture, FixtureActor, FixtureFile } from '../core/fixture.js';
 import { k6Options } from '../core/k6-options.js';
 import type { NostrEvent } from '../core/runtime.js';
 import { notRunReason, RelayUnusableError, SETUP_UNUSABLE, unusableReason, type Scenario, type UnusableMarker } from '../core/scenario.js';
 import { settingsFrom } from '../core/settings.js';
 import { LOAD_SUMMARY_SCHEMA, summaryFileNames, toJUnit, toJson, toMarkdown, toText, type LoadSummary } from '../core/summary.js';
 import { evaluateThreshold, hasSamples } from '../core/thresholds.js';
-import { bundledFixture, type FixtureFile } from './bundled-fixture.js';
+import { bundledFixture } from './bundled-fixture.js';
 import { readK6Data } from './summary-data.js';
 import { K6Runtime } from './runtime.js';
 
 /** Pools shared by all VUs (SharedArray: one copy, read-only, filled by the first VU's init). */
 function loadFixture(): Fixture {
   const path = __ENV.FIXTURE;
-  // open() works only in the init context; a relative path is relative to this script.
-  const read = (): FixtureFile | undefined => (path ? (JSON.parse(open(path)) as FixtureFile) : bundledFixture());
+  let file: FixtureFile | undefined;
+  // open() works only in the init context; a relative path is relative to this script. Read once per VU at most.
+  const read = (): FixtureFile | undefined => (file ??= path ? (JSON.parse(open(path)) as FixtureFile) : bundledFixture());
+  const [createdAt = 0, sets = 0] = new SharedArray<number>('kpsuite-fixture-counts', () => [read()?.createdAt ?? 0, read()?.sets ?? 0]);
   return {
-    createdAt: new SharedArray<number>('kpsuite-fixture-created', () => [read()?.createdAt ?? 0])[0] ?? 0,
+    createdAt,
+    sets,
+    owners: new SharedArray<FixtureActor>('kpsuite-owners', () => read()?.owners ?? []),
     keyPackages: new SharedArray<NostrEvent>('kpsuite-keypackages', () => read()?.keyPackages ?? []),
+    requesters: new SharedArray<FixtureActor>('kpsuite-requesters', () => read()?.requesters ?? []),
+    requests: new SharedArray<NostrEvent>('kpsuite-requests', () => read()?.requests ?? []),
     notes: new SharedArray<NostrEvent>('kpsuite-notes', () => read()?.notes ?? []),
   };
 }

@@ -1,46 +1,90 @@
 /**
- * Pre-signed pools, signed in Node with nostr-wasm: into the k6 bundles at
- * build time, fresh per run for `kpsuite load` (either driver).
+ * Makes the pre-made events of core/fixture.ts in Node: genuine MLS
+ * KeyPackages (fixtures/events.ts, 2–4 ms each here), kind 447 requests
+ * and kind 1 notes signed with nostr-wasm. Into the k6 bundles at build time,
+ * fresh per run for `kpsuite load` (either driver), or into a file for a
+ * plain `k6 run -e FIXTURE=file`:
+ *
+ *   node dist/load/node/fixture.js <scenario> <file> [NAME=value ...]
  */
 import { randomBytes } from 'node:crypto';
-import { newKeys, sign, type Keys } from '../../protocol/crypto.js';
-import { KIND, MLS_PROTOCOL_VERSION, TAG } from '../../protocol/profile.js';
-import type { Fixture, FixtureNeeds } from '../core/fixture.js';
-import type { NostrEvent } from '../core/runtime.js';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { keyPackage } from '../../fixtures/events.js';
+import { newKeys, secretHex, sign, type Keys } from '../../protocol/crypto.js';
+import { KIND, TAG } from '../../protocol/profile.js';
+import { toFixtureFile, type Fixture, type FixtureActor, type FixtureNeeds } from '../core/fixture.js';
+import { fetchNip11, settleLimits } from '../core/nip11.js';
 import { TEXT_NOTE_KIND } from '../core/nostr.js';
+import type { NostrEvent } from '../core/runtime.js';
+import { isScenarioName, type ScenarioName } from '../core/scenario.js';
+import { settingsFrom, type Settings } from '../core/settings.js';
+import { fixtureNeeds } from '../scenarios/index.js';
+import { MetricStore } from './metrics.js';
+import { NodeRuntime } from './runtime.js';
 
-/** KeyPackages per owner in the publish pool: one publishing connection's batch. */
-export const PER_OWNER = 5;
+/** Marks the load suite's KeyPackages in relay logs (NIP-EE's optional client tag). */
+const CLIENT_TAG = ['client', 'kpsuite-load'];
 
-function keyPackage(keys: Keys, createdAt: number): NostrEvent {
-  return sign(
-    {
-      kind: KIND.keyPackage,
-      created_at: createdAt,
-      tags: [
-        [TAG.mlsProtocolVersion, MLS_PROTOCOL_VERSION],
-        [TAG.ciphersuite[0], '0x0001'],
-        [TAG.extensions[0], '0x000a', '0xf2ee'],
-        ['client', 'kpsuite-load'],
-      ],
-      content: randomBytes(48).toString('hex'),
-    },
-    keys,
-  );
+function actor(keys: Keys, first: number, count: number): FixtureActor {
+  return { secret: secretHex(keys), pubkey: keys.pubkey, first, count };
 }
 
-export function makeFixture(needs: FixtureNeeds, now = Date.now()): Fixture {
+/** `needs`, made now; created_at lies a minute or more in the past, oldest first per owner. */
+export async function makeFixture(needs: FixtureNeeds, now = Date.now()): Promise<Fixture> {
   const seconds = Math.floor(now / 1000) - 60;
+  const sets = needs.sets ?? 1;
+  const per = needs.keyPackagesPerOwner;
+  const owners: FixtureActor[] = [];
   const keyPackages: NostrEvent[] = [];
-  let owner = newKeys();
-  for (let i = 0; i < needs.keyPackages; i++) {
-    if (i % PER_OWNER === 0) owner = newKeys();
-    keyPackages.push(keyPackage(owner, seconds - (PER_OWNER - (i % PER_OWNER))));
+  for (let o = 0; o < sets * needs.owners; o++) {
+    const keys = newKeys();
+    owners.push(actor(keys, keyPackages.length, per));
+    for (let i = 0; i < per; i++) keyPackages.push(await keyPackage(keys, { createdAt: seconds - per + i, extraTags: [CLIENT_TAG] }));
+  }
+  const requesters: FixtureActor[] = [];
+  const requests: NostrEvent[] = [];
+  for (let set = 0; set < sets; set++) {
+    for (const targets of needs.requests) {
+      const keys = newKeys();
+      requesters.push(actor(keys, requests.length, targets.length));
+      // No n tag: the relay's max_per_query (kp-447-form), whatever it advertises. Distinct created_at, distinct events.
+      targets.forEach((o, k) => {
+        const owner = owners[set * needs.owners + o]?.pubkey ?? '';
+        requests.push(sign({ kind: KIND.keyPackageRequest, created_at: seconds - k, tags: [[TAG.pubkey, owner]], content: '' }, keys));
+      });
+    }
   }
   // A few dozen authors, as a busy feed has.
   const authors = Array.from({ length: Math.min(50, Math.max(1, needs.notes)) }, () => newKeys());
   const notes = Array.from({ length: needs.notes }, (_, i) =>
     sign({ kind: TEXT_NOTE_KIND, created_at: seconds - (i % 600), tags: [], content: `kpsuite load note ${i} ${randomBytes(8).toString('hex')}` }, authors[i % authors.length] as Keys),
   );
-  return { createdAt: now, keyPackages, notes };
+  return { createdAt: now, sets, owners, keyPackages, requesters, requests, notes };
+}
+
+/**
+ * The fixture one run of `name` with these settings uses. `rate` is sized by
+ * the limits the relay at RELAY_URL advertises (overridden by the settings;
+ * the profile's defaults when it cannot be asked).
+ */
+export async function fixtureFor(name: ScenarioName, s: Settings): Promise<Fixture> {
+  const limits = name === 'rate' ? settleLimits(await fetchNip11(new NodeRuntime(new MetricStore()), s.url, 5000), s) : undefined;
+  return makeFixture(fixtureNeeds(name, s, limits));
+}
+
+export function writeFixture(path: string, fixture: Fixture): void {
+  writeFileSync(path, JSON.stringify(toFixtureFile(fixture)));
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const [name, file, ...knobs] = process.argv.slice(2);
+  if (name === undefined || !isScenarioName(name) || file === undefined) {
+    process.stderr.write('usage: node dist/load/node/fixture.js <scenario> <file> [NAME=value ...]\n');
+    process.exit(2);
+  }
+  const env = Object.fromEntries(knobs.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const fixture = await fixtureFor(name, settingsFrom(env));
+  writeFixture(file, fixture);
+  process.stdout.write(`${file}: ${fixture.keyPackages.length} KeyPackages, ${fixture.requests.length} kind 447 requests, ${fixture.notes.length} notes; k6 run -e FIXTURE=${file} …\n`);
 }

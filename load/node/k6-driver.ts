@@ -1,13 +1,13 @@
 /**
  * `kpsuite load --driver k6`: find k6, pick the bundle its version can run,
- * sign a fresh pool into a fixture file, and run `k6 run` with the summary
+ * make a fixture for the run into a file, and run `k6 run` with the summary
  * going into the run folder.
  */
 import { execFile, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { ScenarioName } from '../core/scenario.js';
 import type { Fixture } from '../core/fixture.js';
+import { writeFixture } from './fixture.js';
 import { packageRoot } from '../../package-info.js';
 import { VARIANTS, type Variant } from './variants.js';
 
@@ -56,7 +56,7 @@ export function bundlePath(name: ScenarioName, variant: Variant, bundlesDir = de
 
 export function writeFixtureFile(dir: string, fixture: Fixture): string {
   const path = join(dir, 'fixture.json');
-  writeFileSync(path, JSON.stringify({ createdAt: fixture.createdAt, keyPackages: Array.from(fixture.keyPackages), notes: Array.from(fixture.notes) }));
+  writeFixture(path, fixture);
   return path;
 }
 

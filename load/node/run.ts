@@ -8,9 +8,10 @@ import type { Fixture } from '../core/fixture.js';
 import { notRunReason, RelayUnusableError, SETUP_UNUSABLE, type Plan, type ScenarioName } from '../core/scenario.js';
 import { asK6SetupData } from '../core/setup-data.js';
 import { settingsFrom, type Env } from '../core/settings.js';
+import type { Signer } from '../core/runtime.js';
 import { LOAD_SUMMARY_SCHEMA, type LoadSummary } from '../core/summary.js';
-import { fixtureNeeds, SCENARIOS } from '../scenarios/index.js';
-import { makeFixture } from './fixture.js';
+import { SCENARIOS } from '../scenarios/index.js';
+import { fixtureFor } from './fixture.js';
 import { MetricStore } from './metrics.js';
 import { NodeRuntime } from './runtime.js';
 import { runRole, type RoleOutcome } from './executor.js';
@@ -19,11 +20,13 @@ export interface NodeRunOptions {
   scenario: ScenarioName;
   /** RELAY_URL, RATE, DURATION and the scenario's other knobs. */
   env: Env;
-  /** Pre-signed pools; fresh ones are signed when omitted. */
+  /** Pre-made pools; a fixture is made for the run when omitted. */
   fixture?: Fixture;
   log?: (line: string) => void;
   /** Grace after a role's duration before its sockets are cut (default 10 s). */
   graceMs?: number;
+  /** Signs what the run signs (default nostr-wasm); tests count what that is. */
+  signer?: Signer;
 }
 
 export interface NodeRunResult {
@@ -39,11 +42,11 @@ export class LoadRunError extends Error {}
 export async function runNode(opts: NodeRunOptions): Promise<NodeRunResult> {
   const settings = settingsFrom(opts.env);
   const scenario = SCENARIOS[opts.scenario];
-  const fixture = opts.fixture ?? makeFixture(fixtureNeeds(opts.scenario, settings));
+  const fixture = opts.fixture ?? (await fixtureFor(opts.scenario, settings));
   const plan: Plan<unknown> = scenario.plan(settings, fixture);
   const store = new MetricStore(plan.metrics);
   const log = opts.log ?? (() => undefined);
-  const rt = new NodeRuntime(store, undefined, log);
+  const rt = new NodeRuntime(store, opts.signer, log);
   const startedAt = new Date();
   const t0 = Date.now();
 

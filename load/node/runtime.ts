@@ -6,7 +6,6 @@
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { keysFromHex, newKeys, secretHex, sign } from '../../protocol/crypto.js';
-import { randomBytes } from 'node:crypto';
 import type { HttpReply, LoadRuntime, RelayMessage, Signer, Socket } from '../core/runtime.js';
 import type { MetricStore } from './metrics.js';
 import { FrameInbox } from '../core/inbox.js';
@@ -50,7 +49,6 @@ export const wasmSigner: Signer = {
   newSecretKey: () => secretHex(newKeys()),
   publicKey: (secret) => keysFromHex(secret).pubkey,
   sign: (template, secret) => sign(template, keysFromHex(secret)),
-  randomHex: (bytes) => randomBytes(bytes).toString('hex'),
 };
 
 export class NodeRuntime implements LoadRuntime {

@@ -1,7 +1,9 @@
-/** Moves several scenarios share: a socket that is always closed, failure accounting. */
-import { authenticate } from '../core/nostr.js';
-import type { IterationContext, LoadRuntime, Socket } from '../core/runtime.js';
-import { OPS_FAILED, RELAY_ACCESS, RelayUnusableError } from '../core/scenario.js';
+/** Moves several scenarios share: a socket that is always closed, failure accounting, claiming a fixture's set. */
+import { PREFIX } from '../../protocol/profile.js';
+import { FixtureTooSmallError, type Fixture } from '../core/fixture.js';
+import { authenticate, publish, refusalPrefix } from '../core/nostr.js';
+import type { IterationContext, LoadRuntime, NostrEvent, Socket } from '../core/runtime.js';
+import { LATENCY, OPS_FAILED, RELAY_ACCESS, RelayUnusableError } from '../core/scenario.js';
 import { int, parseDuration, type Settings } from '../core/settings.js';
 
 /** How long to wait for any one answer (TIMEOUT_MS, default 10 s). */
@@ -102,4 +104,39 @@ export function maxArrivals(perSecond: number, ms: number): number {
 export function vusFor(rate: number, iterSeconds = 2): { preAllocatedVUs: number; maxVUs: number } {
   const pre = Math.max(2, Math.ceil(rate * iterSeconds));
   return { preAllocatedVUs: pre, maxVUs: Math.max(pre, Math.ceil(rate * iterSeconds * 5)) };
+}
+
+/** Publishes one setup KeyPackage; throws RelayUnusableError unless it is accepted as new. */
+async function publishNew(rt: LoadRuntime, sock: Socket, event: NostrEvent, timeoutMs: number): Promise<void> {
+  const reply = await publish(rt, sock, event, timeoutMs);
+  if (reply === undefined || !reply.ok || refusalPrefix(reply.message) === PREFIX.duplicate) {
+    throw new RelayUnusableError(`setup: publishing a KeyPackage failed: ${reply?.message ?? 'no OK in time'}`);
+  }
+  rt.add(LATENCY.publish.name, reply.ms);
+}
+
+/**
+ * Setup's publishes from the fixture's first set this relay has not seen:
+ * set by set, the first of `keyPackagesOf(set)` is published, and a
+ * "duplicate:" answer (an earlier run published that set) moves on to the
+ * next set. Returns the set claimed, all of whose KeyPackages are then published.
+ */
+export async function claimSet(rt: LoadRuntime, sock: Socket, fixture: Fixture, keyPackagesOf: (set: number) => NostrEvent[], timeoutMs: number): Promise<number> {
+  for (let set = 0; set < fixture.sets; set++) {
+    const [first, ...rest] = keyPackagesOf(set);
+    if (first === undefined) break;
+    const reply = await publish(rt, sock, first, timeoutMs);
+    if (reply !== undefined && refusalPrefix(reply.message) === PREFIX.duplicate) continue;
+    if (reply === undefined || !reply.ok) throw new RelayUnusableError(`setup: publishing a KeyPackage failed: ${reply?.message ?? 'no OK in time'}`);
+    rt.add(LATENCY.publish.name, reply.ms);
+    for (const kp of rest) await publishNew(rt, sock, kp, timeoutMs);
+    return set;
+  }
+  if (fixture.sets === 0 || keyPackagesOf(0).length === 0) throw new FixtureTooSmallError('the fixture holds no KeyPackages for this scenario');
+  throw new FixtureTooSmallError(`every set of pre-made KeyPackages in the fixture (${fixture.sets}) was published to this relay by earlier runs`);
+}
+
+/** Throws FixtureTooSmallError when a set has fewer than `need` of `what`. */
+export function needAtLeast(have: number, need: number, what: string): void {
+  if (have < need) throw new FixtureTooSmallError(`the fixture has ${have} ${what} per run, these settings need ${need}`);
 }

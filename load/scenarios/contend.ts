@@ -9,15 +9,19 @@
  * exactly the last one is left. All requesters run in one VU, so one
  * runtime sees every hand-out (k6 VUs share no memory); they fire in the
  * same tick each round, which is what makes it a race.
+ *
+ * The owner, its KeyPackages and the racers come from the fixture (a set
+ * per run); the kind 447 racers' requests are pre-signed there too, so a
+ * round under k6 signs nothing.
  */
 import { KIND, PREFIX } from '../../protocol/profile.js';
-import type { Fixture } from '../core/fixture.js';
-import { keyPackageRequest, keyPackageTemplate, nowSeconds, openInbox, publish, query, request447, subId } from '../core/nostr.js';
+import { keyPackagesOf, preSigned, setOf, type Fixture, type FixtureActor, type FixtureNeeds } from '../core/fixture.js';
+import { keyPackageRequest, openInbox, query, request447, subId } from '../core/nostr.js';
 import { fetchNip11 } from '../core/nip11.js';
 import type { LoadRuntime, NostrEvent, Socket } from '../core/runtime.js';
-import { LATENCY, OPS_FAILED, RELAY_ACCESS_METRICS, RelayUnusableError, latencyThresholds, workThresholds, type Plan, type Scenario } from '../core/scenario.js';
+import { LATENCY, OPS_FAILED, RELAY_ACCESS_METRICS, latencyThresholds, workThresholds, type Plan, type Scenario } from '../core/scenario.js';
 import { int, maxDuration, type Settings } from '../core/settings.js';
-import { answered, authedSocket, guarded, replyTimeout, withSocket } from './common.js';
+import { answered, authedSocket, claimSet, guarded, needAtLeast, replyTimeout, withSocket } from './common.js';
 
 const M = {
   nonLast: { name: 'contend_nonlast_handouts', kind: 'counter', help: 'hand-outs of KeyPackages other than the last one published (at most M−1)' },
@@ -37,6 +41,8 @@ export interface ContendData {
   /** Oldest first: the hand-out order; the last one is the last resort. */
   keyPackages: NostrEvent[];
   maxPerQuery: number;
+  /** The set's requesters: racer i is requesters[i]. */
+  racers: FixtureActor[];
 }
 
 const sameEvent = (a: NostrEvent, b: NostrEvent): boolean =>
@@ -44,31 +50,49 @@ const sameEvent = (a: NostrEvent, b: NostrEvent): boolean =>
 
 interface Racer {
   sock: Socket;
-  secret: string;
+  actor: FixtureActor;
   /** The 447 racers' open subscription; undefined for REQ racers. */
   inbox: string | undefined;
 }
 
-export function contendPlan(s: Settings, _fixture: Fixture): Plan<ContendData> {
-  const m = int(s, 'KPS', 20, 2, 500);
-  const racersCount = int(s, 'RACERS', 16, 2, 500);
-  const rounds = int(s, 'ROUNDS', 6, 1, 50);
+/** Odd racers ask by kind 447, even ones by REQ. */
+const by447 = (i: number): boolean => i % 2 === 1;
+
+interface ContendKnobs {
+  m: number;
+  racers: number;
+  rounds: number;
+}
+
+function contendKnobs(s: Settings): ContendKnobs {
+  return { m: int(s, 'KPS', 20, 2, 500), racers: int(s, 'RACERS', 16, 2, 500), rounds: int(s, 'ROUNDS', 6, 1, 50) };
+}
+
+/** One owner with KPS KeyPackages; RACERS requesters, each 447 racer with a request per round. */
+export function contendNeeds(s: Settings): FixtureNeeds {
+  const k = contendKnobs(s);
+  const requests = Array.from({ length: k.racers }, (_, i) => (by447(i) ? Array<number>(k.rounds).fill(0) : []));
+  return { owners: 1, keyPackagesPerOwner: k.m, requests, notes: 0 };
+}
+
+export function contendPlan(s: Settings, fixture: Fixture): Plan<ContendData> {
+  const { m, racers: racersCount, rounds } = contendKnobs(s);
   const d = maxDuration(s, 'contend', '60s', 'ROUNDS rounds of racing');
   const timeoutMs = replyTimeout(s);
 
   async function openRacer(rt: LoadRuntime, data: ContendData, i: number): Promise<Racer> {
-    const secret = rt.signer.newSecretKey();
-    const sock = await authedSocket(rt, data.url, secret, timeoutMs);
-    if (i % 2 === 0) return { sock, secret, inbox: undefined };
+    const actor = data.racers[i] as FixtureActor;
+    const sock = await authedSocket(rt, data.url, actor.secret, timeoutMs);
+    if (!by447(i)) return { sock, actor, inbox: undefined };
     const inbox = subId('contend-inbox');
     if (!(await openInbox(sock, inbox, { kinds: [KIND.keyPackage], authors: [data.owner] }, timeoutMs))) throw new Error('the relay refused the 447 inbox subscription');
-    return { sock, secret, inbox };
+    return { sock, actor, inbox };
   }
 
   /** One round: every racer asks at once; resolves to what each received (undefined: no answer). */
-  function fire(rt: LoadRuntime, data: ContendData, racers: Racer[]): Promise<(NostrEvent[] | undefined)[]> {
-    // Sign first, send all in one tick: the relay sees the requests together.
-    const requests = racers.map((r) => (r.inbox === undefined ? undefined : keyPackageRequest(rt, r.secret, data.owner, data.maxPerQuery)));
+  function fire(rt: LoadRuntime, data: ContendData, racers: Racer[], round: number): Promise<(NostrEvent[] | undefined)[]> {
+    // Requests are ready before any is sent (pre-signed; signed here only past the fixture): the relay sees them together.
+    const requests = racers.map((r) => (r.inbox === undefined ? undefined : (preSigned(fixture, r.actor, round, data.owner) ?? keyPackageRequest(rt, r.actor.secret, data.owner))));
     const pending = racers.map((r, i) => {
       const request = requests[i];
       if (request === undefined || r.inbox === undefined) {
@@ -99,7 +123,7 @@ export function contendPlan(s: Settings, _fixture: Fixture): Plan<ContendData> {
       const failure = opened.find((x) => x !== undefined);
       if (failure !== undefined) throw failure;
       for (let round = 0; round < rounds && Date.now() < it.deadline; round++) {
-        const received = await fire(rt, data, racers);
+        const received = await fire(rt, data, racers, round);
         let progress = false;
         for (const events of received) {
           if (answered(rt, events) === undefined) continue;
@@ -153,18 +177,14 @@ export function contendPlan(s: Settings, _fixture: Fixture): Plan<ContendData> {
     async setup(rt) {
       const nip11 = await fetchNip11(rt, s.url, timeoutMs);
       const maxPerQuery = int(s, 'MAX_PER_QUERY', nip11?.keypackages?.max_per_query ?? 2, 1);
-      const ownerSecret = rt.signer.newSecretKey();
-      const base = nowSeconds() - 10 - m;
-      // Distinct created_at, oldest first: the array order is the hand-out order (kp-handout-order).
-      const keyPackages = Array.from({ length: m }, (_, i) => rt.signer.sign(keyPackageTemplate(rt, base + i), ownerSecret));
-      await withSocket(rt, s.url, timeoutMs, async (sock) => {
-        for (const kp of keyPackages) {
-          const reply = await publish(rt, sock, kp, timeoutMs);
-          if (reply === undefined || !reply.ok) throw new RelayUnusableError(`setup: publishing a KeyPackage failed: ${reply?.message ?? 'no OK in time'}`);
-          rt.add(LATENCY.publish.name, reply.ms);
-        }
-      });
-      return { url: s.url, ownerSecret, owner: rt.signer.publicKey(ownerSecret), keyPackages, maxPerQuery };
+      needAtLeast(setOf(fixture.owners, fixture.sets, 0)[0]?.count ?? 0, m, 'KeyPackages of the owner');
+      needAtLeast(setOf(fixture.requesters, fixture.sets, 0).length, racersCount, 'racers');
+      // The owner's first M, oldest first by created_at: the array order is the hand-out order (kp-handout-order).
+      const ownerOf = (set: number): FixtureActor => setOf(fixture.owners, fixture.sets, set)[0] as FixtureActor;
+      const set = await withSocket(rt, s.url, timeoutMs, (sock) => claimSet(rt, sock, fixture, (k) => keyPackagesOf(fixture, ownerOf(k), m), timeoutMs));
+      const owner = ownerOf(set);
+      const racers = setOf(fixture.requesters, fixture.sets, set).slice(0, racersCount);
+      return { url: s.url, ownerSecret: owner.secret, owner: owner.pubkey, keyPackages: keyPackagesOf(fixture, owner, m), maxPerQuery, racers };
     },
     async teardown(rt, data) {
       const sock = await authedSocket(rt, data.url, data.ownerSecret, timeoutMs);

@@ -7,15 +7,23 @@
  * Invariants: every invited member yields exactly one KeyPackage of theirs
  * (a member always has at least the last resort: kp-handout-last-resort,
  * kp-handout-max) and nothing else; members' publishes are accepted.
+ *
+ * Members and all their KeyPackages come from the fixture's set for this
+ * run: setup publishes the first INITIAL_KPS of each, and the k-th stock
+ * check of a member may publish only from its own slice of the rest (VUs
+ * share no memory, so the slice is fixed by the iteration number). A member
+ * whose pre-made stock runs out stops replenishing (counted), and its last
+ * resort keeps invites complete. Inviters and their 447s are signed at run
+ * time: their members are picked at random then.
  */
-import { KIND, type KeyPackageLimits } from '../../protocol/profile.js';
-import { pick, type Fixture } from '../core/fixture.js';
+import { KIND, PREFIX, type KeyPackageLimits } from '../../protocol/profile.js';
+import { keyPackagesOf, pick, setOf, type Fixture, type FixtureActor, type FixtureNeeds } from '../core/fixture.js';
 import { fetchNip11, settleLimits } from '../core/nip11.js';
-import { keyPackageRequest, keyPackageTemplate, nowSeconds, openInbox, publish, query, request447, subId, TEXT_NOTE_KIND } from '../core/nostr.js';
+import { keyPackageRequest, nowSeconds, openInbox, publish, query, refusalPrefix, request447, subId, TEXT_NOTE_KIND } from '../core/nostr.js';
 import type { LoadRuntime, MetricSpec, NostrEvent, Socket } from '../core/runtime.js';
-import { LATENCY, OPS_FAILED, RELAY_ACCESS_METRICS, RelayUnusableError, latencyThresholds, workThresholds, type MetricValuesByName, type Plan, type Role, type Scenario } from '../core/scenario.js';
+import { LATENCY, OPS_FAILED, RELAY_ACCESS_METRICS, latencyThresholds, workThresholds, type MetricValuesByName, type Plan, type Role, type Scenario } from '../core/scenario.js';
 import { duration, int, num, type Settings } from '../core/settings.js';
-import { answered, arrivalRate, authedSocket, guarded, replyTimeout, sample, vusFor, withSocket } from './common.js';
+import { answered, arrivalRate, authedSocket, claimSet, guarded, maxArrivals, needAtLeast, replyTimeout, sample, vusFor, withSocket } from './common.js';
 
 export const GROUP_METRICS = {
   incomplete: { name: 'groups_invites_incomplete', kind: 'counter', help: 'invites where some member did not yield exactly one KeyPackage of theirs (must be 0)' },
@@ -25,20 +33,17 @@ export const GROUP_METRICS = {
   members: { name: 'groups_members_fetched', kind: 'counter', help: 'member KeyPackages fetched' },
   replenished: { name: 'groups_replenished', kind: 'counter', help: 'KeyPackages members published because their stock ran low' },
   // Counters of refusals, not rates of acceptance: a short run may publish nothing, and an empty rate fails.
-  kpRefused: { name: 'kp_publish_refused', kind: 'counter', help: 'members’ KeyPackage EVENTs answered OK false (must be 0)' },
+  kpRefused: { name: 'kp_publish_refused', kind: 'counter', help: 'members’ new KeyPackage EVENTs answered OK false or "duplicate:" (must be 0)' },
+  exhausted: { name: 'groups_stock_exhausted', kind: 'counter', help: 'KeyPackages members could not publish: their pre-made stock in the fixture ran out' },
   noteRefused: { name: 'nip01_publish_refused', kind: 'counter', help: 'kind 1 EVENTs answered OK false (must be 0)' },
 } as const satisfies Record<string, MetricSpec>;
 
 const G = GROUP_METRICS;
 
-export interface Member {
-  secret: string;
-  pubkey: string;
-}
-
 export interface GroupsData {
   url: string;
-  members: Member[];
+  /** The set's members; each publishes only its own pre-made KeyPackages. */
+  members: FixtureActor[];
   /** Largest group an inviter may fetch: 50, or less when the served limit is lower. */
   maxGroup: number;
 }
@@ -68,6 +73,19 @@ export function groupsKnobs(s: Settings, defaults: { rate: number }): GroupsKnob
     refillTo: int(s, 'REFILL_TO', lowWater + 2, lowWater + 1, 200),
     p447: num(s, 'P447', 0.3, 0, 1),
   };
+}
+
+/** KeyPackages one stock check may publish: up to REFILL_TO, and a member always keeps its last resort. */
+const perCheck = (k: GroupsKnobs): number => k.refillTo - 1;
+
+/**
+ * Members with INITIAL_KPS KeyPackages each plus a slice per stock check a
+ * run of `ms` can start (capped at `max.keyPackages` in all), and notes.
+ */
+export function groupsNeeds(k: GroupsKnobs, ms: number, max: { keyPackages: number; notes: number }): FixtureNeeds {
+  const checks = Math.ceil(maxArrivals(k.memberChecksPerSecond, ms) / k.members);
+  const each = Math.max(k.initial, Math.min(k.initial + checks * perCheck(k), Math.floor(max.keyPackages / k.members)));
+  return { owners: k.members, keyPackagesPerOwner: each, requests: [], notes: Math.min(max.notes, Math.ceil((k.notesPerSecond * ms) / 1000)) };
 }
 
 /** Group sizes skewed small, as groups are: 2 + 48·u², so half are under 14. */
@@ -131,19 +149,26 @@ export function groupRoles(s: Settings, fixture: Fixture, k: GroupsKnobs, d: { t
 
   const member = guarded<GroupsData>(async (rt, data, it) => {
     const me = data.members[it.iteration % data.members.length];
-    if (me === undefined) return;
+    if (me == null) return;
+    // This member's check number c publishes only from slice c of its stock after the initial ones.
+    const slice = k.initial + Math.floor(it.iteration / data.members.length) * perCheck(k);
     const sock = await authedSocket(rt, data.url, me.secret, timeoutMs);
     try {
       // The owner's own query counts the stock without consuming it (kp-req-owner).
       const res = answered(rt, await query(rt, sock, subId('stock'), [{ kinds: [KIND.keyPackage], authors: [me.pubkey] }], timeoutMs));
       if (res === undefined || res.closed !== undefined) return;
       if (res.events.length >= k.lowWater) return;
-      for (let i = res.events.length; i < k.refillTo; i++) {
-        const reply = answered(rt, await publish(rt, sock, rt.signer.sign(keyPackageTemplate(rt, nowSeconds()), me.secret), timeoutMs));
+      const want = Math.min(k.refillTo - res.events.length, perCheck(k));
+      const stock = keyPackagesOf(fixture, me, want, slice);
+      rt.add(G.exhausted.name, want - stock.length);
+      for (const kp of stock) {
+        const reply = answered(rt, await publish(rt, sock, kp, timeoutMs));
         if (reply === undefined) return;
         rt.add(LATENCY.publish.name, reply.ms);
-        rt.add(G.kpRefused.name, reply.ok ? 0 : 1);
-        if (reply.ok) rt.add(G.replenished.name, 1);
+        // Never published before: "duplicate:" would mean two checks shared a slice.
+        const fresh = reply.ok && refusalPrefix(reply.message) !== PREFIX.duplicate;
+        rt.add(G.kpRefused.name, fresh ? 0 : 1);
+        if (fresh) rt.add(G.replenished.name, 1);
         else rt.log(`member publish refused: ${reply.message}`);
       }
     } finally {
@@ -174,23 +199,15 @@ export function groupRoles(s: Settings, fixture: Fixture, k: GroupsKnobs, d: { t
   return [rate('inviters', k.invitesPerSecond, invite, 2), rate('members', k.memberChecksPerSecond, member, 1), rate('chatters', k.notesPerSecond, chat, 1)];
 }
 
-/** Members with `initial` KeyPackages each, signed and published in setup: consumed ones can never be published again. */
-export async function setupGroups(rt: LoadRuntime, s: Settings, k: GroupsKnobs, limits: KeyPackageLimits | undefined): Promise<GroupsData> {
+/** Publishes the first `initial` KeyPackages of each member of the fixture's first set this relay has not seen. */
+export async function setupGroups(rt: LoadRuntime, s: Settings, k: GroupsKnobs, fixture: Fixture, limits: KeyPackageLimits | undefined): Promise<GroupsData> {
   const timeoutMs = replyTimeout(s);
-  const members: Member[] = Array.from({ length: k.members }, () => {
-    const secret = rt.signer.newSecretKey();
-    return { secret, pubkey: rt.signer.publicKey(secret) };
-  });
-  const base = nowSeconds() - 10;
-  await withSocket(rt, s.url, timeoutMs, async (sock) => {
-    for (const m of members) {
-      for (let i = 0; i < k.initial; i++) {
-        const reply = await publish(rt, sock, rt.signer.sign(keyPackageTemplate(rt, base - k.initial + i), m.secret), timeoutMs);
-        if (reply === undefined || !reply.ok) throw new RelayUnusableError(`setup: publishing a member's KeyPackage failed: ${reply?.message ?? 'no OK in time'}`);
-        rt.add(LATENCY.publish.name, reply.ms);
-      }
-    }
-  });
+  needAtLeast(setOf(fixture.owners, fixture.sets, 0).length, k.members, 'members');
+  needAtLeast(setOf(fixture.owners, fixture.sets, 0)[0]?.count ?? 0, k.initial, 'KeyPackages per member');
+  const membersOf = (set: number): FixtureActor[] => setOf(fixture.owners, fixture.sets, set).slice(0, k.members);
+  const initial = (set: number): NostrEvent[] => membersOf(set).flatMap((m) => keyPackagesOf(fixture, m, k.initial));
+  const set = await withSocket(rt, s.url, timeoutMs, (sock) => claimSet(rt, sock, fixture, initial, timeoutMs));
+  const members = membersOf(set);
   // An inviter is one requester: a group larger than its served limit would be refused whole.
   const maxGroup = Math.max(2, Math.min(50, limits?.served_per_window ?? 50));
   return { url: s.url, members, maxGroup };
@@ -204,6 +221,7 @@ export const GROUP_METRIC_LIST: MetricSpec[] = [
   G.members,
   G.replenished,
   G.kpRefused,
+  G.exhausted,
   G.noteRefused,
   LATENCY.req,
   LATENCY.request447,
@@ -228,10 +246,12 @@ export function groupThresholds(s: Settings): Record<string, string[]> {
 
 export function groupNotes(values: MetricValuesByName, k: GroupsKnobs): string[] {
   const c = (name: string): number => values[name]?.count ?? 0;
-  return [
+  const notes = [
     `${c(G.invites.name)} invites fetched ${c(G.members.name)} member KeyPackages; members published ${c(G.replenished.name)} more when low (below ${k.lowWater})`,
     `mix: ${k.invitesPerSecond} invites/s, ${k.memberChecksPerSecond} stock checks/s over ${k.members} members, ${k.notesPerSecond} kind 1 write+read/s`,
   ];
+  if (c(G.exhausted.name) > 0) notes.push(`${c(G.exhausted.name)} KeyPackages not published: members' pre-made stock ran out (a fixture made for the run, by kpsuite load or load/node/fixture.js, has enough)`);
+  return notes;
 }
 
 export function groupsPlan(s: Settings, fixture: Fixture): Plan<GroupsData> {
@@ -245,7 +265,7 @@ export function groupsPlan(s: Settings, fixture: Fixture): Plan<GroupsData> {
     settings: { RATE: k.invitesPerSecond, NOTE_RATE: k.notesPerSecond, CHECK_RATE: k.memberChecksPerSecond, MEMBERS: k.members, DURATION: d.text },
     setupTimeout: '300s',
     async setup(rt) {
-      return setupGroups(rt, s, k, settleLimits(await fetchNip11(rt, s.url, replyTimeout(s)), s));
+      return setupGroups(rt, s, k, fixture, settleLimits(await fetchNip11(rt, s.url, replyTimeout(s)), s));
     },
     notes: (values) => groupNotes(values, k),
   };

@@ -1,11 +1,12 @@
-/** Every load scenario by name, and the pre-signed pools each wants. */
+/** Every load scenario by name, and the pre-made pools each wants. */
+import type { KeyPackageLimits } from '../../protocol/profile.js';
 import type { FixtureNeeds } from '../core/fixture.js';
 import type { Scenario, ScenarioName } from '../core/scenario.js';
-import { duration, num, type Settings } from '../core/settings.js';
-import { contendScenario } from './contend.js';
-import { groupsScenario } from './groups.js';
-import { publishPoolSize, publishScenario } from './publish.js';
-import { rateScenario } from './rate.js';
+import { duration, type Settings } from '../core/settings.js';
+import { contendNeeds, contendScenario } from './contend.js';
+import { groupsKnobs, groupsNeeds, groupsScenario } from './groups.js';
+import { publishNeeds, publishScenario } from './publish.js';
+import { rateNeeds, rateScenario } from './rate.js';
 import { soakScenario } from './soak.js';
 
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
@@ -16,21 +17,32 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   soak: soakScenario,
 };
 
-/** Notes a run writes, capped: the pool wraps (re-publishing a note gets OK true "duplicate:"). */
-const MAX_NOTES = 1000;
-const MAX_KEYPACKAGES = 20_000;
+/**
+ * Most a fixture holds: KeyPackages take a few ms each to make. Past them a
+ * publish pool wraps (re-publishing gets OK true "duplicate:") and members
+ * stop replenishing (groups_stock_exhausted); both are counted and said.
+ */
+export interface FixtureCaps {
+  keyPackages: number;
+  notes: number;
+}
 
-/** The pools a run of `name` with these settings uses, capped to keep bundles and fixtures small. */
-export function fixtureNeeds(name: ScenarioName, s: Settings): FixtureNeeds {
+export const RUN_CAPS: FixtureCaps = { keyPackages: 20_000, notes: 1000 };
+
+/**
+ * What a run of `name` with these settings publishes and signs. `limits`:
+ * what the relay advertises, which sizes `rate`.
+ */
+export function fixtureNeeds(name: ScenarioName, s: Settings, limits?: KeyPackageLimits, caps: FixtureCaps = RUN_CAPS): FixtureNeeds {
   switch (name) {
     case 'publish':
-      return { keyPackages: Math.min(MAX_KEYPACKAGES, publishPoolSize(s)), notes: 0 };
+      return publishNeeds(s, caps.keyPackages);
+    case 'contend':
+      return contendNeeds(s);
+    case 'rate':
+      return rateNeeds(s, limits);
     case 'groups':
-    case 'soak': {
-      const d = duration(s, 'DURATION', name === 'soak' ? '30m' : '60s');
-      return { keyPackages: 0, notes: Math.min(MAX_NOTES, Math.ceil((num(s, 'NOTE_RATE', 5, 0.01) * d.ms) / 1000)) };
-    }
-    default:
-      return { keyPackages: 0, notes: 0 };
+    case 'soak':
+      return groupsNeeds(groupsKnobs(s, { rate: 1 }), duration(s, 'DURATION', name === 'soak' ? '30m' : '60s').ms, caps);
   }
 }

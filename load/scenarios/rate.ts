@@ -6,16 +6,18 @@
  *
  * Each owner has exactly one KeyPackage, its last resort: every accepted
  * query hands out exactly one and consumes nothing, so the prediction is
- * exact. Requesters are fresh keys, so earlier runs charged nothing.
+ * exact. Owners and requesters come from the fixture's set for this run, so
+ * earlier runs charged nothing; the kind 447 requesters' requests are
+ * pre-signed there for the limits the fixture was sized for.
  */
-import { KIND, PREFIX, type KeyPackageLimits } from '../../protocol/profile.js';
-import type { Fixture } from '../core/fixture.js';
+import { DEFAULT_KEYPACKAGE_LIMITS, KIND, PREFIX, type KeyPackageLimits } from '../../protocol/profile.js';
+import { keyPackagesOf, preSigned, setOf, type Fixture, type FixtureActor, type FixtureNeeds } from '../core/fixture.js';
 import { fetchNip11, settleLimits } from '../core/nip11.js';
-import { keyPackageRequest, keyPackageTemplate, nowSeconds, openInbox, publish, query, refusalPrefix, request447, subId } from '../core/nostr.js';
+import { keyPackageRequest, openInbox, query, refusalPrefix, request447, subId } from '../core/nostr.js';
 import type { LoadRuntime } from '../core/runtime.js';
 import { LATENCY, OPS_FAILED, RELAY_ACCESS_METRICS, RelayUnusableError, latencyThresholds, workThresholds, type Plan, type Scenario } from '../core/scenario.js';
 import { int, maxDuration, type Settings } from '../core/settings.js';
-import { answered, authedSocket, guarded, replyTimeout, withSocket } from './common.js';
+import { answered, authedSocket, claimSet, guarded, needAtLeast, replyTimeout, withSocket } from './common.js';
 
 const M = {
   match: { name: 'rate_limit_matches_model', kind: 'rate', help: 'queries whose answer (served one / refused rate-limited:) is what the advertised limits predict' },
@@ -69,29 +71,50 @@ export interface RateData {
   url: string;
   limits: KeyPackageLimits;
   owners: string[];
+  /** The set's requesters: requester i is the role's iteration i. */
+  requesters: FixtureActor[];
 }
 
-export function ratePlan(s: Settings, _fixture: Fixture): Plan<RateData> {
-  const requesters = int(s, 'REQUESTERS', 4, 1, 100);
-  const extra = int(s, 'EXTRA', 2, 1, 50);
+const knobs = (s: Settings): { requesters: number; extra: number } => ({ requesters: int(s, 'REQUESTERS', 4, 1, 100), extra: int(s, 'EXTRA', 2, 1, 50) });
+
+/** Even requesters ask by REQ, odd ones by kind 447: both paths share the limits. */
+const by447 = (i: number): boolean => i % 2 === 1;
+
+/**
+ * The owners and pre-signed requests a run needs under `limits` (what the
+ * relay advertises; the settings' overrides, else the profile's defaults,
+ * when unknown). Under other limits setup says what is missing.
+ */
+export function rateNeeds(s: Settings, limits?: KeyPackageLimits): FixtureNeeds {
+  const k = knobs(s);
+  const plan = ratePlanFor(limits ?? settleLimits(undefined, s) ?? DEFAULT_KEYPACKAGE_LIMITS, k.extra);
+  const requests = Array.from({ length: k.requesters }, (_, i) => (by447(i) ? plan.steps.map((st) => st.owner) : []));
+  return { owners: plan.owners, keyPackagesPerOwner: 1, requests, notes: 0 };
+}
+
+export function ratePlan(s: Settings, fixture: Fixture): Plan<RateData> {
+  const { requesters, extra } = knobs(s);
   const d = maxDuration(s, 'rate', '120s', 'a fixed number of queries per requester');
   const timeoutMs = replyTimeout(s);
 
-  async function runRequester(rt: LoadRuntime, data: RateData, limits: KeyPackageLimits, by447: boolean): Promise<void> {
+  async function runRequester(rt: LoadRuntime, data: RateData, limits: KeyPackageLimits, index: number): Promise<void> {
     const { steps } = ratePlanFor(limits, extra);
-    const secret = rt.signer.newSecretKey();
-    const sock = await authedSocket(rt, data.url, secret, timeoutMs);
+    const requester = data.requesters[index];
+    if (requester == null) throw new Error(`setup handed over no requester ${index}`);
+    const sock = await authedSocket(rt, data.url, requester.secret, timeoutMs);
     try {
       const inbox = subId('rate-inbox');
       // authors absent: one inbox receives every owner's KeyPackages (kp-447-subscription).
-      if (by447 && !(await openInbox(sock, inbox, { kinds: [KIND.keyPackage] }, timeoutMs))) throw new Error('the relay refused the 447 inbox subscription');
-      for (const step of steps) {
+      if (by447(index) && !(await openInbox(sock, inbox, { kinds: [KIND.keyPackage] }, timeoutMs))) throw new Error('the relay refused the 447 inbox subscription');
+      for (const [k, step] of steps.entries()) {
         const owner = data.owners[step.owner];
         if (owner === undefined) throw new Error('plan names an owner setup did not create');
         let servedOne: boolean;
         let refusal: string | undefined;
-        if (by447) {
-          const res = answered(rt, await request447(rt, sock, inbox, keyPackageRequest(rt, secret, owner), timeoutMs));
+        if (by447(index)) {
+          // Pre-signed for these limits; signed here only when the relay's differ from the fixture's.
+          const request = preSigned(fixture, requester, k, owner) ?? keyPackageRequest(rt, requester.secret, owner);
+          const res = answered(rt, await request447(rt, sock, inbox, request, timeoutMs));
           if (res === undefined) return;
           rt.add(LATENCY.request447.name, res.ms);
           servedOne = res.ok && res.deliveries.length === 1 && res.deliveries[0]?.pubkey === owner;
@@ -113,7 +136,7 @@ export function ratePlan(s: Settings, _fixture: Fixture): Plan<RateData> {
         rt.add(M.match.name, match);
         if (!match) {
           const got = refusal !== undefined ? `refused "${refusal}"` : servedOne ? 'served one KeyPackage' : 'an unexpected answer';
-          rt.log(`rate (${by447 ? '447' : 'REQ'}): query ${steps.indexOf(step) + 1} to owner ${step.owner} should be ${step.expect === 'served' ? 'served' : `refused (${step.expect} limit)`}, got ${got}`);
+          rt.log(`rate (${by447(index) ? '447' : 'REQ'}): query ${k + 1} to owner ${step.owner} should be ${step.expect === 'served' ? 'served' : `refused (${step.expect} limit)`}, got ${got}`);
         }
       }
     } finally {
@@ -124,8 +147,7 @@ export function ratePlan(s: Settings, _fixture: Fixture): Plan<RateData> {
   const run = guarded<RateData>(async (rt, data, it) => {
     // Setup data as k6 passes it: test absence with == null (an undefined property arrives as null).
     if (data.limits == null) throw new Error('setup handed over no limits');
-    // Even VUs ask by REQ, odd ones by kind 447: both paths share the limits.
-    await runRequester(rt, data, data.limits, it.vu % 2 === 0);
+    await runRequester(rt, data, data.limits, it.iteration);
   });
 
   return {
@@ -149,16 +171,13 @@ export function ratePlan(s: Settings, _fixture: Fixture): Plan<RateData> {
       if (limits.window_seconds < MIN_WINDOW_SECONDS) throw new RelayUnusableError(`window_seconds ${limits.window_seconds} is too short to predict refusals reliably`);
       const plan = ratePlanFor(limits, extra);
       if (plan.steps.length > MAX_STEPS) throw new RelayUnusableError(`the advertised limits need ${plan.steps.length} queries per requester; more than ${MAX_STEPS}`);
+      needAtLeast(setOf(fixture.owners, fixture.sets, 0).length, plan.owners, 'owners (the relay\'s limits decide how many)');
+      needAtLeast(setOf(fixture.requesters, fixture.sets, 0).length, requesters, 'requesters');
       // One KeyPackage per owner: every hand-out is that owner's last resort, never consumed.
-      const secrets = Array.from({ length: plan.owners }, () => rt.signer.newSecretKey());
-      await withSocket(rt, s.url, timeoutMs, async (sock) => {
-        for (const secret of secrets) {
-          const reply = await publish(rt, sock, rt.signer.sign(keyPackageTemplate(rt, nowSeconds() - 5), secret), timeoutMs);
-          if (reply === undefined || !reply.ok) throw new RelayUnusableError(`setup: publishing a KeyPackage failed: ${reply?.message ?? 'no OK in time'}`);
-          rt.add(LATENCY.publish.name, reply.ms);
-        }
-      });
-      return { url: s.url, limits, owners: secrets.map((k) => rt.signer.publicKey(k)) };
+      const ownersOf = (set: number): FixtureActor[] => setOf(fixture.owners, fixture.sets, set).slice(0, plan.owners);
+      const kps = (set: number) => ownersOf(set).flatMap((o) => keyPackagesOf(fixture, o, 1));
+      const set = await withSocket(rt, s.url, timeoutMs, (sock) => claimSet(rt, sock, fixture, kps, timeoutMs));
+      return { url: s.url, limits, owners: ownersOf(set).map((o) => o.pubkey), requesters: setOf(fixture.requesters, fixture.sets, set).slice(0, requesters) };
     },
     notes(values) {
       const c = (name: string): number => values[name]?.count ?? 0;

@@ -95,7 +95,7 @@ export function soakPlan(s: Settings, fixture: Fixture): Plan<SoakData> {
     setupTimeout: '300s',
     async setup(rt) {
       const nip11 = await fetchNip11(rt, s.url, timeoutMs);
-      const groups = await setupGroups(rt, s, k, settleLimits(nip11, s));
+      const groups = await setupGroups(rt, s, k, fixture, settleLimits(nip11, s));
       return { ...groups, metricsUrl: isReferenceRelay(nip11) ? `${httpUrlOf(s.url).replace(/\/+$/, '')}/metrics` : null };
     },
     notes(values) {

@@ -17,7 +17,8 @@ import { bundleOptions, buildBundle, packageRoot, VARIANTS } from '../build.js';
 import { SCENARIO_NAMES, type ScenarioName } from '../core/scenario.js';
 import { httpUrlOf } from '../core/settings.js';
 import type { LoadSummary } from '../core/summary.js';
-import { makeFixture } from '../node/fixture.js';
+import { settingsFrom } from '../core/settings.js';
+import { fixtureFor, makeFixture } from '../node/fixture.js';
 import { evaluateBundle, makeShim, runK6Lifecycle, shimPlugin } from './k6-shim.js';
 import { startAuthlessRelay } from './fake-relay.js';
 
@@ -35,10 +36,10 @@ export function importedModules(code: string): string[] {
 }
 
 describe('k6 bundles', () => {
-  const small = makeFixture({ keyPackages: 20, notes: 20 });
   const files: Record<string, string> = {};
 
   beforeAll(async () => {
+    const small = await makeFixture({ owners: 2, keyPackagesPerOwner: 2, requests: [[], [0]], notes: 2 });
     for (const name of SCENARIO_NAMES) {
       for (const v of VARIANTS) files[`${v.outDir}/${name}`] = await buildBundle(root, name, v, small, out);
     }
@@ -82,7 +83,9 @@ async function runBundle(name: ScenarioName, env: Record<string, string>, faults
   await refresh();
   const timer = setInterval(() => void refresh().catch(() => undefined), 200);
   try {
-    const result = await build({ ...bundleOptions(root, name, makeFixture({ keyPackages: 40, notes: 40 }), shimPlugin(shim)), format: 'iife', globalName: 'kpsuiteBundle', write: false });
+    // A fixture made for the run, as kpsuite load --driver k6 passes one.
+    const fixture = await fixtureFor(name, settingsFrom({ RELAY_URL: relay.url, ...env }));
+    const result = await build({ ...bundleOptions(root, name, fixture, shimPlugin(shim)), format: 'iife', globalName: 'kpsuiteBundle', write: false });
     const code = result.outputFiles[0]?.text ?? '';
     const exports = evaluateBundle(code, shim, { RELAY_URL: relay.url, SUMMARY_DIR: dir, ...env }, 'kpsuiteBundle');
     const { exitCode, outputs } = await runK6Lifecycle(exports, shim);

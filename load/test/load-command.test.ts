@@ -7,7 +7,7 @@ import { LoadUsageError, runLoad, type Io, type LoadCommandOptions } from '../..
 import { SettingsError } from '../core/settings.js';
 import { K6NotFoundError } from '../node/k6-driver.js';
 import { buildBundle, packageRoot, VARIANTS } from '../build.js';
-import { makeFixture } from '../node/fixture.js';
+import { EMPTY_FIXTURE } from '../core/fixture.js';
 import { LOAD_SUMMARY_SCHEMA } from '../core/summary.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'kp-load-cli-'));
@@ -45,7 +45,7 @@ describe('kpsuite load', () => {
 
   it('--driver k6 runs the bundle its k6 version supports, with a fresh fixture and the run folder', async () => {
     const bundles = join(tmp, 'bundles');
-    for (const v of VARIANTS) await buildBundle(packageRoot(), 'contend', v, makeFixture({ keyPackages: 0, notes: 0 }), bundles);
+    for (const v of VARIANTS) await buildBundle(packageRoot(), 'contend', v, EMPTY_FIXTURE, bundles);
     const log = join(tmp, 'fake-k6.json');
     const fake = join(tmp, 'fake-k6');
     // Prints a 1.3 version (so the compat bundle is chosen), records its arguments, fails a threshold.

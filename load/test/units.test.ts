@@ -195,7 +195,9 @@ describe('k6 options of every scenario', () => {
     expect(maxArrivals(10, 30_000)).toBe(301);
     expect(maxArrivals(0.5, 10_000)).toBe(6);
     expect(publishPoolSize(settingsFrom({}))).toBe(301 * 5);
-    expect(fixtureNeeds('publish', settingsFrom({ RATE: '4', DURATION: '2s', BATCH: '3' })).keyPackages).toBe(9 * 3);
+    // 9 arrivals × 3, in whole owners of 5.
+    const needs = fixtureNeeds('publish', settingsFrom({ RATE: '4', DURATION: '2s', BATCH: '3' }));
+    expect(needs.owners * needs.keyPackagesPerOwner).toBe(30);
   });
 
   it('expresses fractional rates as whole iterations per time unit', () => {

@@ -13,9 +13,12 @@ const T0 = 1_800_000_000_000;
 const keys = [newKeys(), newKeys(), newKeys(), newKeys()];
 const PUBKEYS = keys.map((k) => k.pubkey);
 
+/** Genuine KeyPackages of A0, made once: the model reads only ids, created_at and tags. */
+const A0_KPS = await Promise.all(Array.from({ length: 3 }, (_, i) => keyPackage(keys[0]!, { createdAt: 1000 + i })));
+
 function withKeyPackages(n: number): Model {
   const m = new Model(LIMITS, T0, PUBKEYS);
-  for (let i = 0; i < n; i++) m.publish(keyPackage(keys[0]!, { createdAt: 1000 + i }), 0, m.takeSeq(0));
+  for (let i = 0; i < n; i++) m.publish(A0_KPS[i]!, 0, m.takeSeq(0));
   for (const a of [1, 2, 3]) m.conn(`A${a}`, [a]);
   return m;
 }
@@ -49,7 +52,7 @@ describe('model', () => {
 
   it('refuses a query whose hand-out would pass served_per_window, last resorts counted', () => {
     const m = new Model({ ...LIMITS, queries_per_window: 10 }, T0, PUBKEYS);
-    m.publish(keyPackage(keys[0]!, { createdAt: 1000 }), 0, m.takeSeq(0));
+    m.publish(A0_KPS[0]!, 0, m.takeSeq(0));
     m.conn('A1', [1]);
     for (let i = 0; i < 3; i++) expect(ask(m, 1).kind).toBe('served');
     expect(m.servedIn(1)).toBe(3);

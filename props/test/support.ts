@@ -22,6 +22,7 @@ export const SEED: number | undefined =
 export function forward(conn: Conn, over: Partial<Conn>): Conn {
   return {
     auth: (k) => conn.auth(k),
+    authNobody: () => conn.authNobody(),
     publish: (e) => conn.publish(e),
     req: (f) => conn.req(f),
     closeSub: (s) => conn.closeSub(s),

@@ -69,15 +69,18 @@ const BEYOND_PROPS: { fault: FaultName; outcome: 'pass' | 'no verdict'; why: str
   // §1–§2 faults (kp-auth-*, kp-pub-*).
   { fault: 'any-challenge', outcome: 'pass', why: "kp-auth-verify (conformance): props always answers its connection's own challenge" },
   { fault: 'single-auth', outcome: 'no verdict', why: 'kp-auth-multi (conformance): the second AUTH of a two-actor connection is refused, so the run stops with an error' },
+  { fault: 'no-auth-grace', outcome: 'pass', why: 'kp-auth-grace (conformance): props answers every challenge before it asks, the anonymous connection with an AUTH that authenticates nobody' },
   { fault: 'tag-allow-list', outcome: 'pass', why: 'kp-pub-accept (conformance): props publishes KeyPackages with the named tags only' },
   { fault: 'unchecked-sig-443', outcome: 'pass', why: 'kp-pub-signature (conformance): props publishes only correctly signed events' },
   { fault: 'unchecked-tags', outcome: 'pass', why: 'kp-pub-tags (conformance): props publishes only well-formed KeyPackages' },
   { fault: 'opaque-content', outcome: 'pass', why: 'kp-pub-content (conformance): props publishes only well-formed KeyPackages' },
+  { fault: 'mls-refusal-unprefixed', outcome: 'pass', why: 'kp-pub-mls (conformance): props publishes only genuine MLS KeyPackages, so nothing is refused for its content' },
   { fault: 'ignore-protected', outcome: 'pass', why: 'kp-pub-protected (conformance): props publishes no ["-"] events' },
   { fault: 'accept-expired', outcome: 'pass', why: 'kp-pub-expired (conformance): props publishes KeyPackages that expire in the future, and the relay still never serves expired ones' },
   { fault: 'crash-on-bad-filter', outcome: 'pass', why: 'kp-robust-bad-input (conformance): props sends only valid filters' },
   // §3-§5 faults (kp-req-*, kp-447-*, kp-handout-consume).
   { fault: 'serve-unscoped', outcome: 'pass', why: 'kp-req-unscoped (conformance): every filter props sends for kind 443 names authors or ids' },
+  { fault: 'handout-mixed-kinds', outcome: 'pass', why: 'kp-req-scope (conformance): props never sends a filter whose kinds mix 443 with other kinds' },
   { fault: 'one-shot-handout', outcome: 'pass', why: 'kp-req-eose (conformance): props reads a REQ up to its EOSE and opens its live subscriptions with limit 0' },
   { fault: 'partial-refusal', outcome: 'pass', why: 'kp-req-refuse-whole (conformance): props never mixes a filter for other kinds into a REQ for KeyPackages' },
   { fault: 'no-p-ok', outcome: 'pass', why: 'kp-447-form (conformance): every 447 props sends names its owner in a p tag' },

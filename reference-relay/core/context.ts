@@ -1,11 +1,15 @@
 import type { RelayConfig } from '../config.js';
 import type { RelayMetrics } from '../metrics.js';
+import type { Rules } from '../rules/index.js';
 import type { EventStore } from '../store/store.js';
 import type { Session } from './session.js';
 
-/** What every handler may use: configuration, storage, metrics, the other sessions, the clock. */
+/** What every handler may use: configuration, the rules, storage, metrics, the other sessions, the clock. */
 export interface RelayContext {
   readonly config: RelayConfig;
+  /** The profile's rules, as this relay's faults wired them. */
+  readonly rules: Rules;
+  /** The store, as this relay's faults wired it. */
   readonly store: EventStore;
   readonly metrics: RelayMetrics;
   readonly sessions: ReadonlySet<Session>;

@@ -1,9 +1,9 @@
 /** EVENT: signature → kind routing → publish rules → store → OK → live fan-out. */
-import { eventProblem, eventProblemIgnoringSig } from '../../protocol/crypto.js';
-import { HEX64, storageOf } from '../../protocol/events.js';
+import { storageOf } from '../../protocol/events.js';
 import type { NostrEvent } from '../../protocol/messages.js';
 import { KIND, PREFIX, reason } from '../../protocol/profile.js';
-import { firstRefusal, publishRulesWith, rejectExpired } from '../rules/publish.js';
+import { applyDeletion } from '../rules/del-owner.js';
+import { firstRefusal, rejectExpired, type PublishContext } from '../rules/publish.js';
 import { broadcast } from './broadcast.js';
 import type { RelayContext } from './context.js';
 import { handleKeyPackageRequest } from './keypackage-request.js';
@@ -15,9 +15,8 @@ export async function handleEvent(ctx: RelayContext, session: Session, raw: unkn
     session.send(['NOTICE', reason(PREFIX.invalid, 'EVENT needs an event object with an id: ["EVENT", <event>]')]);
     return;
   }
-  // Fault unchecked-sig-443: a KeyPackage's id is checked, its signature is not.
-  const skipSig = ctx.config.faults.has('unchecked-sig-443') && (raw as { kind?: unknown }).kind === KIND.keyPackage;
-  const problem = skipSig ? eventProblemIgnoringSig(raw) : eventProblem(raw);
+  const { rules, store } = ctx;
+  const problem = rules.signatureProblem(raw);
   if (problem) {
     session.send(['OK', id, false, reason(PREFIX.invalid, problem)]);
     return;
@@ -28,17 +27,19 @@ export async function handleEvent(ctx: RelayContext, session: Session, raw: unkn
     session.send(['OK', id, false, reason(PREFIX.invalid, 'kind 22242 is sent with AUTH, never as EVENT (NIP-42)')]);
     return;
   }
-  const publishCtx = { store: ctx.store, nowSeconds, authenticated: session.authenticated, faults: ctx.config.faults };
+  const publishCtx: PublishContext = { store, nowSeconds, authenticated: session.authenticated };
   if (event.kind === KIND.keyPackageRequest) {
-    // kp-447-order: expiration is the one publish rule a request goes through before its own checks.
+    // kp-447-order: after the signature, expiration is the one publish rule a request goes through.
     const expired = rejectExpired(publishCtx, event);
-    if (expired) session.send(['OK', id, false, expired.message]);
-    else await handleKeyPackageRequest(ctx, session, event);
-    // Fault store-447: the request is kept like any regular event once answered.
-    if (!expired && ctx.config.faults.has('store-447')) ctx.store.insert(event, nowSeconds);
+    if (expired) {
+      session.send(['OK', id, false, expired.message]);
+      return;
+    }
+    await handleKeyPackageRequest(ctx, session, event);
+    if (rules.keepsRequest(event)) store.insert(event, nowSeconds);
     return;
   }
-  const refusal = firstRefusal(publishRulesWith(ctx.config.faults), publishCtx, event);
+  const refusal = await firstRefusal(rules.publish, publishCtx, event);
   if (refusal) {
     session.send(['OK', id, false, refusal.message]);
     return;
@@ -48,9 +49,9 @@ export async function handleEvent(ctx: RelayContext, session: Session, raw: unkn
     broadcast(ctx, event);
     return;
   }
-  const result = ctx.store.transaction(() => {
-    if (event.kind === KIND.deletion) applyDeletion(ctx, event, nowSeconds);
-    return ctx.store.insert(event, nowSeconds);
+  const result = store.transaction(() => {
+    if (event.kind === KIND.deletion) applyDeletion(store, event, nowSeconds, rules.mayDelete);
+    return store.insert(event, nowSeconds);
   });
   if (result === 'duplicate') {
     session.send(['OK', id, true, reason(PREFIX.duplicate, 'already have this event')]);
@@ -62,24 +63,4 @@ export async function handleEvent(ctx: RelayContext, session: Session, raw: unkn
   }
   session.send(['OK', id, true, '']);
   broadcast(ctx, event);
-}
-
-/** NIP-09 and kp-del-owner: remove the author's own events named by `e` and `a` tags, and never accept them again. */
-function applyDeletion(ctx: RelayContext, deletion: NostrEvent, nowSeconds: number): void {
-  const { store } = ctx;
-  for (const [name, value] of deletion.tags) {
-    if (name === 'e' && value !== undefined && HEX64.test(value)) {
-      const target = store.get(value);
-      // Fault stranger-delete: the author check is skipped.
-      if (target && target.pubkey !== deletion.pubkey && !ctx.config.faults.has('stranger-delete')) continue;
-      if (target?.kind === KIND.deletion) continue;
-      store.remove([value]);
-      store.addTombstone(value, deletion.pubkey, 'deleted', nowSeconds);
-    } else if (name === 'a' && value !== undefined) {
-      const [kind, pubkey, ...d] = value.split(':');
-      if (pubkey === deletion.pubkey && kind !== undefined && /^\d+$/.test(kind)) {
-        store.removeAddress(Number(kind), pubkey, d.join(':'), deletion.created_at);
-      }
-    }
-  }
 }

@@ -4,66 +4,45 @@
  * drive it directly with an injected clock.
  */
 import type { NostrEvent } from '../../protocol/messages.js';
-import { KIND, PREFIX, prefixOf, reason } from '../../protocol/profile.js';
+import { PREFIX, reason } from '../../protocol/profile.js';
 import { nowSecondsOf } from '../clock.js';
 import type { RelayConfig } from '../config.js';
+import { rulesFor, storeFor } from '../fault-wiring.js';
 import { RelayMetrics } from '../metrics.js';
+import type { Rules } from '../rules/index.js';
 import type { EventStore } from '../store/store.js';
 import { handleAuth } from './auth.js';
+import { holdsUntilAuth } from './auth-grace.js';
 import type { RelayContext } from './context.js';
 import { handleEvent } from './event.js';
 import { handleClose, handleReq } from './req.js';
 import { Session, type SessionTransport } from './session.js';
+import { challengeBeforeFirstRefusal, closeUnderLoad, crashOnBadFilter } from './transport-faults.js';
 
-/**
- * Fault lazy-challenge (strfry's lazy AUTH): no challenge on connect; it goes
- * out immediately before the connection's first auth-required: refusal.
- */
-function challengeBeforeFirstRefusal(sendFrame: (text: string) => void, challenge: () => string): (text: string) => void {
-  let sent = false;
-  return (text) => {
-    if (!sent && isAuthRequiredRefusal(text)) {
-      sent = true;
-      sendFrame(JSON.stringify(['AUTH', challenge()]));
-    }
-    sendFrame(text);
-  };
-}
+/** A frame's JSON, parsed once on arrival; undefined when it is not JSON. */
+type Parsed = { message: unknown } | undefined;
 
-/** ["CLOSED", sub, "auth-required: ..."] or ["OK", id, false, "auth-required: ..."]. */
-function isAuthRequiredRefusal(text: string): boolean {
-  const m = JSON.parse(text) as unknown[];
-  const reason = m[0] === 'CLOSED' ? m[2] : m[0] === 'OK' && m[2] === false ? m[3] : undefined;
-  return typeof reason === 'string' && prefixOf(reason) === PREFIX.authRequired;
-}
-
-/** Fault close-under-load: a connection with more KeyPackage requests than this in flight is closed. */
-const LOAD_SHED_IN_FLIGHT = 2;
-
-/** A REQ for kind 443 that is not a limit:0 subscription, or a kind 447: what the close-under-load fault counts. */
-function asksForKeyPackages(text: string): boolean {
+function parse(text: string): Parsed {
   try {
-    const m = JSON.parse(text) as unknown[];
-    if (m[0] === 'EVENT') return (m[1] as { kind?: unknown } | null)?.kind === KIND.keyPackageRequest;
-    if (m[0] !== 'REQ') return false;
-    return m.slice(2).some((f) => {
-      const filter = f as { kinds?: unknown; limit?: unknown } | null;
-      return Array.isArray(filter?.kinds) && filter.kinds.includes(KIND.keyPackage) && filter.limit !== 0;
-    });
+    return { message: JSON.parse(text) as unknown };
   } catch {
-    return false;
+    return undefined;
   }
 }
 
 export class RelayCore implements RelayContext {
   readonly sessions = new Set<Session>();
   readonly metrics: RelayMetrics;
+  readonly rules: Rules;
+  readonly store: EventStore;
   private nextSessionId = 1;
 
   constructor(
     readonly config: RelayConfig,
-    readonly store: EventStore,
+    store: EventStore,
   ) {
+    this.rules = rulesFor(config);
+    this.store = storeFor(config.faults, store);
     this.metrics = new RelayMetrics(() => store.countKeyPackages(this.nowSeconds()));
   }
 
@@ -81,7 +60,8 @@ export class RelayCore implements RelayContext {
 
   /** A new connection: kp-auth-challenge, the challenge before anything else. */
   open(relayHost: string, sendFrame: (text: string) => void, transport: SessionTransport = {}): Session {
-    const lazy = this.config.faults.has('lazy-challenge');
+    const { faults } = this.config;
+    const lazy = faults.has('lazy-challenge');
     const session: Session = new Session(
       this.nextSessionId++,
       relayHost,
@@ -90,45 +70,61 @@ export class RelayCore implements RelayContext {
     );
     this.sessions.add(session);
     this.metrics.connections.set(this.sessions.size);
-    if (!this.config.faults.has('no-challenge') && !lazy) session.send(['AUTH', session.challenge]);
+    if (!lazy && !faults.has('no-challenge')) {
+      session.send(['AUTH', session.challenge]);
+      session.challengeSentOnConnect = true;
+    }
     return session;
   }
 
   close(session: Session): void {
+    session.end();
     this.sessions.delete(session);
     this.metrics.connections.set(this.sessions.size);
   }
 
-  /** Handles one frame; frames of one session are handled in order. */
+  /** Handles one frame; frames of one session are handled in order (kp-auth-grace makes the one exception). */
   receive(session: Session, text: string): Promise<void> {
-    const { faults } = this.config;
-    const load = faults.has('close-under-load') && asksForKeyPackages(text) ? 1 : 0;
-    session.keyPackageAsksInFlight += load;
-    if (session.keyPackageAsksInFlight > LOAD_SHED_IN_FLIGHT) {
-      // Fault: shed load by hanging up instead of answering every request.
-      session.closeConnection(1013, 'try again later: too many KeyPackage requests in flight');
-      return Promise.resolve();
-    }
-    const handle = (): Promise<void> =>
-      this.dispatch(session, text)
-        .catch((err: unknown) => {
-          this.log(`session ${session.id}: internal error: ${String(err)}`);
-          session.send(['NOTICE', reason(PREFIX.error, 'the relay failed to handle that message')]);
-        })
-        .finally(() => (session.keyPackageAsksInFlight -= load));
-    // Fault: a connection's messages are handled side by side, as a relay that spawns a task per message does.
-    return faults.has('concurrent-messages') ? handle() : session.enqueue(handle);
+    const parsed = parse(text);
+    const schedule = (): Promise<void> => this.schedule(session, text, parsed);
+    return this.config.faults.has('close-under-load') ? closeUnderLoad(session, parsed?.message, schedule) : schedule();
   }
 
+  private schedule(session: Session, text: string, parsed: Parsed): Promise<void> {
+    const message = parsed?.message;
+    if (Array.isArray(message) && message[0] === 'AUTH') {
+      session.authArrived = true;
+      // An AUTH is handled at once while messages are held for one: queued behind them, it could never release them.
+      if (session.held.size > 0) return this.handle(session, text, parsed).finally(() => session.held.releaseAll());
+    } else if (holdsUntilAuth(this, session, message)) {
+      const held = session.held.add(this.config.authGraceMs);
+      // Queued like any message, so the ones after it wait behind it.
+      return this.inOrder(session, async () => {
+        await held;
+        if (!session.ended) await this.handle(session, text, parsed);
+      });
+    }
+    return this.inOrder(session, () => this.handle(session, text, parsed));
+  }
 
-  private async dispatch(session: Session, text: string): Promise<void> {
-    let message: unknown;
-    try {
-      message = JSON.parse(text);
-    } catch {
+  /** One message at a time per connection; side by side under fault concurrent-messages, as a relay that spawns a task per message. */
+  private inOrder(session: Session, task: () => Promise<void>): Promise<void> {
+    return this.config.faults.has('concurrent-messages') ? task() : session.enqueue(task);
+  }
+
+  private handle(session: Session, text: string, parsed: Parsed): Promise<void> {
+    return this.dispatch(session, text, parsed).catch((err: unknown) => {
+      this.log(`session ${session.id}: internal error: ${String(err)}`);
+      session.send(['NOTICE', reason(PREFIX.error, 'the relay failed to handle that message')]);
+    });
+  }
+
+  private async dispatch(session: Session, text: string, parsed: Parsed): Promise<void> {
+    if (parsed === undefined) {
       session.send(['NOTICE', reason(PREFIX.invalid, 'the message is not valid JSON')]);
       return;
     }
+    const { message } = parsed;
     if (Buffer.byteLength(text) > this.config.maxMessageLength) {
       this.refuseOversized(session, message, Buffer.byteLength(text));
       return;
@@ -137,6 +133,7 @@ export class RelayCore implements RelayContext {
       session.send(['NOTICE', reason(PREFIX.invalid, 'a message is a JSON array whose first element is its type')]);
       return;
     }
+    if (this.config.faults.has('crash-on-bad-filter') && crashOnBadFilter(this, message)) return;
     switch (message[0]) {
       case 'EVENT':
         return handleEvent(this, session, message[1]);

@@ -1,6 +1,7 @@
 /** One WebSocket connection's protocol state. */
 import { randomBytes } from 'node:crypto';
 import type { Filter, RelayMessage } from '../../protocol/messages.js';
+import { HeldMessages } from './auth-grace.js';
 
 /** What a transport can do beyond sending a frame; the in-process target has neither. */
 export interface SessionTransport {
@@ -19,6 +20,14 @@ export class Session {
   /** NIP-42: every pubkey that authenticated on this connection (kp-auth-multi). */
   readonly authenticated = new Set<string>();
   readonly subscriptions = new Map<string, Filter[]>();
+  /** Whether the challenge went out on connect (kp-auth-challenge's SHOULD), which opens the grace of kp-auth-grace. */
+  challengeSentOnConnect = false;
+  /** Whether any AUTH frame arrived on the connection, valid or not: the challenge was answered. */
+  authArrived = false;
+  /** Messages waiting for the first AUTH (kp-auth-grace). */
+  readonly held = new HeldMessages();
+  /** Set when the connection closed: nothing more is handled for it. */
+  ended = false;
   private queue: Promise<void> = Promise.resolve();
 
   constructor(
@@ -58,12 +67,15 @@ export class Session {
     this.transport.close?.(code, reason);
   }
 
-  /** KeyPackage requests received and not yet handled (counted only under the close-under-load fault). */
-  keyPackageAsksInFlight = 0;
-
   /** Messages of one connection are handled one at a time, in arrival order. */
   enqueue(task: () => Promise<void> | void): Promise<void> {
     this.queue = this.queue.then(task, task);
     return this.queue;
+  }
+
+  /** The connection closed: held messages are let go (and dropped), their timers cleared. */
+  end(): void {
+    this.ended = true;
+    this.held.releaseAll();
   }
 }

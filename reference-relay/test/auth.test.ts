@@ -7,7 +7,8 @@ import { textNote } from '../../fixtures/events.js';
 import { nowSeconds, type RelayClient } from '../../client/relay-client.js';
 import { authEvent, liveSub, sendAuth, sortedIds, sharedRelay, withBadId, withBadSig } from './harness.js';
 
-const relay = sharedRelay();
+// Protected notes probe who is authenticated, also before any AUTH: judged at once, not held for one (kp-auth-grace, auth-grace.test.ts).
+const relay = sharedRelay({ authGraceMs: 0 });
 const pool = relay.pool;
 
 /** Whether `keys` is authenticated on `client`: a protected note by it is accepted only then (kp-pub-protected). */

@@ -76,7 +76,7 @@ describe('kp-pub-expired', () => {
   it('kp-pub-expired: an expiration equal to the relay clock is not in the future: "invalid:"', async () => {
     const owner = newKeys();
     const client = await pool.connectAs(relay.url, owner);
-    const reply = await client.publish(keyPackage(owner, { extraTags: [expiresIn(0)] }));
+    const reply = await client.publish(await keyPackage(owner, { extraTags: [expiresIn(0)] }));
     expect(reply.ok).toBe(false);
     expect(prefixOf(reply.message)).toBe(PREFIX.invalid);
     expect(await inventory(relay.url, owner, pool.opts)).toEqual([]);
@@ -84,7 +84,7 @@ describe('kp-pub-expired', () => {
 
   it('kp-pub-expired: a KeyPackage expiring in a few seconds is served before, not after', async () => {
     const owner = newKeys();
-    const kp = keyPackage(owner, { extraTags: [expiresIn(5)] });
+    const kp = await keyPackage(owner, { extraTags: [expiresIn(5)] });
     const own = await pool.connectAs(relay.url, owner);
     expect((await own.publish(kp)).ok).toBe(true);
     expect(await reqHandout(owner)).toEqual([kp]); // a last resort, kept
@@ -101,7 +101,7 @@ describe('kp-pub-expired', () => {
     const owner = newKeys();
     const [durable] = await publishKeyPackages(relay.url, owner, 1, pool.opts);
     const own = await pool.connectAs(relay.url, owner);
-    const shortLived = keyPackage(owner, { extraTags: [expiresIn(5)] });
+    const shortLived = await keyPackage(owner, { extraTags: [expiresIn(5)] });
     expect((await own.publish(shortLived)).ok).toBe(true);
     clock.advanceSeconds(6);
     expect(await reqHandout(owner)).toEqual([durable]);

@@ -27,6 +27,9 @@ async function relayWith(fault: FaultName, opts: RelayOptions = {}): Promise<Run
   return relay;
 }
 
+/** For faults seen on a connection nobody authenticated: judged at once, not after kp-auth-grace's wait. */
+const JUDGED_AT_ONCE: RelayOptions = { authGraceMs: 0 };
+
 /** Each test below names its fault in its title; this keeps the list complete. */
 const covered = new Set<FaultName>();
 function faultIt(fault: FaultName, rule: string, fn: () => Promise<void>): void {
@@ -107,7 +110,7 @@ describe('fault switches', () => {
   });
 
   faultIt('partial-refusal', 'an unauthenticated REQ for a note and KeyPackages gets the note, then CLOSED auth-required:', async () => {
-    const relay = await relayWith('partial-refusal');
+    const relay = await relayWith('partial-refusal', JUDGED_AT_ONCE);
     const owner = newKeys();
     const kps = await publishKeyPackages(relay.url, owner, 2, pool.opts);
     const poster = await pool.connectAs(relay.url, owner);
@@ -118,6 +121,16 @@ describe('fault switches', () => {
     expect(prefixOf(res.closed ?? '')).toBe('auth-required');
     expect(idsOf(res.events)).toEqual([note.id]);
     expect(idsOf(await inventory(relay.url, owner, pool.opts)).sort()).toEqual(idsOf(kps).sort());
+  });
+
+  faultIt('handout-mixed-kinds', "a merged {kinds:[1,443]} filter hands out and consumes the owner's KeyPackages", async () => {
+    const relay = await relayWith('handout-mixed-kinds');
+    const owner = newKeys();
+    const kps = await publishKeyPackages(relay.url, owner, 3, pool.opts);
+    const requester = await pool.connectAs(relay.url, newKeys());
+    const res = await requester.req([{ kinds: [1, K], authors: [owner.pubkey] }]);
+    expect(idsOf(res.events).sort()).toEqual(idsOf(kps.slice(0, 2)).sort());
+    expect(idsOf(await inventory(relay.url, owner, pool.opts))).toEqual([kps[2]!.id]);
   });
 
   faultIt('ids-as-authors', 'a filter naming the second KeyPackage by id gets the oldest one', async () => {
@@ -189,7 +202,7 @@ describe('fault switches', () => {
   });
 
   faultIt('form-before-auth', 'an unauthenticated 447 with n 0 is refused invalid:, not auth-required:', async () => {
-    const relay = await relayWith('form-before-auth');
+    const relay = await relayWith('form-before-auth', JUDGED_AT_ONCE);
     const owner = newKeys();
     const anon = await pool.connect(relay.url);
     const res = await anon.sendRequest(keyPackageRequest(newKeys(), [['p', owner.pubkey], ['n', '0']]));
@@ -221,7 +234,7 @@ describe('fault switches', () => {
   });
 
   faultIt('no-auth', 'an unauthenticated REQ and 447 get KeyPackages', async () => {
-    const relay = await relayWith('no-auth');
+    const relay = await relayWith('no-auth', JUDGED_AT_ONCE);
     const owner = newKeys();
     const kps = await publishKeyPackages(relay.url, owner, 4, pool.opts);
     const anon = await pool.connect(relay.url);
@@ -306,6 +319,21 @@ describe('fault switches', () => {
     expect(client.challenge).toBeUndefined();
   });
 
+  faultIt('no-auth-grace', 'a KeyPackage REQ sent just before the AUTH is refused auth-required: at once, not held for it', async () => {
+    const relay = await relayWith('no-auth-grace', { authGraceMs: 60_000 });
+    const info = (await (await fetch(relay.httpUrl, { headers: { Accept: 'application/nostr+json' } })).json()) as { keypackages: { auth_grace_ms: number } };
+    expect(info.keypackages.auth_grace_ms).toBe(60_000);
+    const owner = newKeys();
+    await publishKeyPackages(relay.url, owner, 2, pool.opts);
+    const client = await pool.connect(relay.url);
+    const auth = authEvent(client, newKeys());
+    client.send(['REQ', 'early', { kinds: [K], authors: [owner.pubkey] }]);
+    client.send(['AUTH', auth]);
+    const end = await client.next((m) => (m[0] === 'EOSE' || m[0] === 'CLOSED') && m[1] === 'early', 'the answer to the early REQ');
+    expect([end[0], prefixOf(String(end[2]))]).toEqual(['CLOSED', 'auth-required']);
+    expect(await inventory(relay.url, owner, pool.opts)).toHaveLength(2);
+  });
+
   faultIt('lazy-challenge', 'no challenge on connect; it comes once, immediately before the first auth-required: refusal, and AUTH then works', async () => {
     const relay = await relayWith('lazy-challenge');
     const owner = newKeys();
@@ -359,10 +387,10 @@ describe('fault switches', () => {
     const relay = await relayWith('tag-allow-list');
     const owner = newKeys();
     const client = await pool.connectAs(relay.url, owner);
-    const tagged = await client.publish(keyPackage(owner, { extraTags: [['alt', 'MLS KeyPackage']] }));
+    const tagged = await client.publish(await keyPackage(owner, { extraTags: [['alt', 'MLS KeyPackage']] }));
     expect(tagged.ok).toBe(false);
     expect(prefixOf(tagged.message)).toBe('invalid');
-    expect((await client.publish(keyPackage(owner, { extraTags: [['client', 'kpsuite'], ['relays', relay.url]] }))).ok).toBe(true);
+    expect((await client.publish(await keyPackage(owner, { extraTags: [['client', 'kpsuite'], ['relays', relay.url]] }))).ok).toBe(true);
     expect(await inventory(relay.url, owner, pool.opts)).toHaveLength(1);
   });
 
@@ -370,10 +398,10 @@ describe('fault switches', () => {
     const relay = await relayWith('unchecked-sig-443');
     const owner = newKeys();
     const client = await pool.connectAs(relay.url, owner);
-    const forged = withBadSig(keyPackage(owner));
+    const forged = withBadSig(await keyPackage(owner));
     expect(await client.publish(forged)).toEqual({ ok: true, message: '' });
     expect(idsOf(await inventory(relay.url, owner, pool.opts))).toEqual([forged.id]);
-    expect((await client.publish(withBadId(keyPackage(owner)))).ok).toBe(false);
+    expect((await client.publish(withBadId(await keyPackage(owner)))).ok).toBe(false);
     expect((await client.publish(withBadSig(textNote(owner, 'note')))).ok).toBe(false);
   });
 
@@ -381,28 +409,39 @@ describe('fault switches', () => {
     const relay = await relayWith('unchecked-tags');
     const owner = newKeys();
     const client = await pool.connectAs(relay.url, owner);
-    const untagged = keyPackage(owner, { tags: [] });
+    const untagged = await keyPackage(owner, { tags: [] });
     expect(await client.publish(untagged)).toEqual({ ok: true, message: '' });
     expect(idsOf(await inventory(relay.url, owner, pool.opts))).toEqual([untagged.id]);
-    expect(prefixOf((await client.publish(keyPackage(owner, { content: 'not hex' }))).message)).toBe('invalid');
+    expect(prefixOf((await client.publish(await keyPackage(owner, { content: 'not hex' }))).message)).toBe('invalid');
   });
 
   faultIt('opaque-content', 'KeyPackages with empty or non-hex content are stored; one without tags is still refused', async () => {
     const relay = await relayWith('opaque-content');
     const owner = newKeys();
     const client = await pool.connectAs(relay.url, owner);
-    const [empty, text] = [keyPackage(owner, { content: '' }), keyPackage(owner, { content: 'not hex' })];
+    const [empty, text] = [await keyPackage(owner, { content: '' }), await keyPackage(owner, { content: 'not hex' })];
     expect((await client.publish(empty)).ok).toBe(true);
     expect((await client.publish(text)).ok).toBe(true);
     expect(idsOf(await inventory(relay.url, owner, pool.opts)).sort()).toEqual(idsOf([empty, text]).sort());
-    expect(prefixOf((await client.publish(keyPackage(owner, { tags: [] }))).message)).toBe('invalid');
+    expect(prefixOf((await client.publish(await keyPackage(owner, { tags: [] }))).message)).toBe('invalid');
+  });
+
+  faultIt('mls-refusal-unprefixed', "a KeyPackage carrying someone else's credential is refused without the invalid: prefix", async () => {
+    const relay = await relayWith('mls-refusal-unprefixed');
+    const [mallory, bob] = [newKeys(), newKeys()];
+    const client = await pool.connectAs(relay.url, mallory);
+    const reply = await client.publish(await keyPackage(mallory, { mls: { identity: Buffer.from(bob.pubkey, 'hex') } }));
+    expect(reply.ok).toBe(false);
+    expect(prefixOf(reply.message)).toBeUndefined();
+    expect(reply.message).toMatch(/^not a usable MLS KeyPackage: the credential identity is not the event's pubkey/);
+    expect(await inventory(relay.url, mallory, pool.opts)).toEqual([]);
   });
 
   faultIt('ignore-protected', 'a ["-"] KeyPackage is accepted from a connection where nobody is authenticated', async () => {
-    const relay = await relayWith('ignore-protected');
+    const relay = await relayWith('ignore-protected', JUDGED_AT_ONCE);
     const owner = newKeys();
     const anon = await pool.connect(relay.url);
-    const event = keyPackage(owner, { extraTags: [[TAG.protected]] });
+    const event = await keyPackage(owner, { extraTags: [[TAG.protected]] });
     expect(await anon.publish(event)).toEqual({ ok: true, message: '' });
     expect(idsOf(await inventory(relay.url, owner, pool.opts))).toEqual([event.id]);
   });
@@ -411,7 +450,7 @@ describe('fault switches', () => {
     const relay = await relayWith('accept-expired');
     const owner = newKeys();
     const client = await pool.connectAs(relay.url, owner);
-    const expired = keyPackage(owner, { extraTags: [[TAG.expiration, String(Math.floor(Date.now() / 1000) - 60)]] });
+    const expired = await keyPackage(owner, { extraTags: [[TAG.expiration, String(Math.floor(Date.now() / 1000) - 60)]] });
     expect(await client.publish(expired)).toEqual({ ok: true, message: '' });
     expect(await inventory(relay.url, owner, pool.opts)).toEqual([]);
   });

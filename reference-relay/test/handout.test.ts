@@ -59,7 +59,7 @@ describe('kp-handout-order', () => {
   it('kp-handout-order: on equal created_at, the lower id goes first, whatever the publishing order', async () => {
     const owner = newKeys();
     const at = nowSeconds() - 30;
-    const same = Array.from({ length: 4 }, () => keyPackage(owner, { createdAt: at }));
+    const same = await Promise.all(Array.from({ length: 4 }, () => keyPackage(owner, { createdAt: at })));
     const publishOrder = [...same].sort((a, b) => (a.id < b.id ? 1 : -1)); // highest id first
     const own = await pool.connectAs(relay.url, owner);
     for (const kp of publishOrder) expect((await own.publish(kp)).ok).toBe(true);
@@ -100,7 +100,7 @@ describe('kp-handout-intact', () => {
   it('kp-handout-intact: what REQ and 447 hand out is the published event, unchanged, with a signature that verifies', async () => {
     const owner = newKeys();
     const extraTags = [[TAG.protected], ['client', 'kp-test'], ['relays', 'wss://a.example', 'wss://b.example']];
-    const kps = keyPackages(owner, 4, { encoding: 'base64', extraTags });
+    const kps = await keyPackages(owner, 4, { extraTags }); // MIP-00: base64 with its encoding tag
     const own = await pool.connectAs(relay.url, owner);
     for (const kp of kps) expect((await own.publish(kp)).ok).toBe(true);
     const got = [...(await reqHandout(owner)), ...(await requestHandout(owner, 2))];
@@ -134,7 +134,7 @@ describe('kp-handout-last-resort', () => {
     const owner = newKeys();
     const [old] = await publishKeyPackages(relay.url, owner, 1, pool.opts);
     expect(idsOf(await reqHandout(owner))).toEqual([old!.id]);
-    const fresh = keyPackage(owner);
+    const fresh = await keyPackage(owner);
     const own = await pool.connectAs(relay.url, owner);
     expect((await own.publish(fresh)).ok).toBe(true);
     expect(idsOf(await reqHandout(owner, 1))).toEqual([old!.id]);

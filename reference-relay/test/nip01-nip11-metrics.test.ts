@@ -30,16 +30,26 @@ describe('kp-rate-advertise (NIP-11)', () => {
     const { status, headers, info } = await fetchRelayInfo(relay);
     expect(status).toBe(200);
     expect(headers.get('content-type') ?? '').toMatch(/json/);
-    expect(info.keypackages).toEqual({ profile: PROFILE_VERSION, ...LIMITS });
+    expect(info.keypackages).toEqual({ profile: PROFILE_VERSION, ...LIMITS, auth_grace_ms: 2000, mls_checks: true });
   });
 
-  it('kp-rate-advertise: a relay started without limits advertises the profile defaults (2, 10, 50, 3600)', async () => {
+  it('kp-rate-advertise: a relay started without limits advertises the profile defaults (2, 10, 50, 3600; grace 2000 ms, MLS checks on)', async () => {
     const plain = await startTestRelay();
     try {
       const { info } = await fetchRelayInfo(plain);
-      expect(info.keypackages).toEqual({ profile: PROFILE_VERSION, ...DEFAULT_KEYPACKAGE_LIMITS });
+      expect(info.keypackages).toEqual({ profile: PROFILE_VERSION, ...DEFAULT_KEYPACKAGE_LIMITS, auth_grace_ms: 2000, mls_checks: true });
     } finally {
       await plain.close();
+    }
+  });
+
+  it('kp-rate-advertise: auth_grace_ms (kp-auth-grace) and mls_checks (kp-pub-mls) are the configured ones', async () => {
+    const configured = await startTestRelay({ authGraceMs: 750, mlsChecks: false });
+    try {
+      const { info } = await fetchRelayInfo(configured);
+      expect(info.keypackages).toMatchObject({ auth_grace_ms: 750, mls_checks: false });
+    } finally {
+      await configured.close();
     }
   });
 

@@ -1,38 +1,49 @@
 /** PROFILE.md §2 Publishing KeyPackages (kind 443). */
 import { describe, expect, it } from 'vitest';
-import { newKeys } from '../../protocol/crypto.js';
+import { randomBytes } from 'node:crypto';
+import { newKeys, type Keys } from '../../protocol/crypto.js';
+import type { NostrEvent } from '../../protocol/messages.js';
 import { KIND, PREFIX, TAG, prefixOf } from '../../protocol/profile.js';
 import { inventory, publishKeyPackages } from '../../client/choreography.js';
-import { deletion, keyPackage, keyPackages, keyPackageTags, REQUIRED_TAGS, textNote } from '../../fixtures/events.js';
+import { deletion, keyPackage, keyPackages, keyPackageTags, REQUIRED_TAGS, textNote, type KeyPackageForm, type KeyPackageOptions } from '../../fixtures/events.js';
 import { nowSeconds } from '../../client/relay-client.js';
 import { idsOf, liveSub, sharedRelay, withBadId, withBadSig } from './harness.js';
 
 const relay = sharedRelay();
 const pool = relay.pool;
+// For the tests of a refusal itself: a relay that judges at once, without kp-auth-grace's wait (tested in auth-grace.test.ts).
+const judgedAtOnce = sharedRelay({ authGraceMs: 0 });
 
 describe('kp-pub-accept', () => {
   it('kp-pub-accept: a valid KeyPackage gets exactly one OK true with an empty message and is stored', async () => {
     const owner = newKeys();
     const client = await pool.connectAs(relay.url, owner);
-    const kp = keyPackage(owner);
+    const kp = await keyPackage(owner);
     expect(await client.publish(kp)).toEqual({ ok: true, message: '' });
     const more = await client.quietFor(200);
     expect(more.filter((m) => m[0] === 'OK')).toEqual([]);
     expect(await inventory(relay.url, owner, pool.opts)).toEqual([kp]);
   });
 
-  it('kp-pub-accept: a base64 KeyPackage with ["encoding","base64"] is accepted', async () => {
-    const owner = newKeys();
-    const client = await pool.connect(relay.url);
-    const kp = keyPackage(owner, { encoding: 'base64' });
-    expect((await client.publish(kp)).ok).toBe(true);
-    expect(idsOf(await inventory(relay.url, owner, pool.opts))).toEqual([kp.id]);
-  });
+  const forms: [string, KeyPackageForm][] = [
+    ['base64 content with ["encoding","base64"] (MIP-00)', 'mip00'],
+    ['hex content without an encoding tag (NIP-EE)', 'nip-ee'],
+    ['hex content with ["encoding","hex"]', 'hex-tagged'],
+  ];
+  for (const [what, form] of forms) {
+    it(`kp-pub-content: a KeyPackage with ${what} is accepted and stored`, async () => {
+      const owner = newKeys();
+      const client = await pool.connect(relay.url);
+      const kp = await keyPackage(owner, { form });
+      expect(await client.publish(kp)).toEqual({ ok: true, message: '' });
+      expect(idsOf(await inventory(relay.url, owner, pool.opts))).toEqual([kp.id]);
+    });
+  }
 
   it('kp-pub-accept: the Marmot tag names mls_ciphersuite and mls_extensions are accepted', async () => {
     const owner = newKeys();
     const client = await pool.connect(relay.url);
-    const kp = keyPackage(owner, {
+    const kp = await keyPackage(owner, {
       tags: [REQUIRED_TAGS.version, REQUIRED_TAGS.mlsCiphersuite, REQUIRED_TAGS.mlsExtensions],
     });
     const reply = await client.publish(kp);
@@ -50,7 +61,7 @@ describe('kp-pub-signature', () => {
     it(`kp-pub-signature: ${what} gets OK false "invalid:" and is not stored`, async () => {
       const owner = newKeys();
       const client = await pool.connectAs(relay.url, owner);
-      const bad = breakIt(keyPackage(owner));
+      const bad = breakIt(await keyPackage(owner));
       const reply = await client.publish(bad);
       expect(reply.ok).toBe(false);
       expect(prefixOf(reply.message)).toBe(PREFIX.invalid);
@@ -70,7 +81,7 @@ describe('kp-pub-signature', () => {
 });
 
 describe('kp-pub-tags', () => {
-  const required = keyPackageTags();
+  const required = keyPackageTags('nip-ee'); // NIP-EE's tag names, hex content
   const without = (name: string): string[][] => required.filter((t) => t[0] !== name);
   const [ciphersuite, extensions] = [TAG.ciphersuite[0], TAG.extensions[0]];
   const cases: [string, string[][], string][] = [
@@ -85,7 +96,7 @@ describe('kp-pub-tags', () => {
     it(`kp-pub-tags: a KeyPackage with ${what} gets OK false "invalid:" naming the tag, and nothing is stored`, async () => {
       const owner = newKeys();
       const client = await pool.connect(relay.url);
-      const reply = await client.publish(keyPackage(owner, { tags }));
+      const reply = await client.publish(await keyPackage(owner, { tags }));
       expect(reply.ok).toBe(false);
       expect(prefixOf(reply.message)).toBe(PREFIX.invalid);
       expect(reply.message).toContain(tagName);
@@ -95,31 +106,77 @@ describe('kp-pub-tags', () => {
 });
 
 describe('kp-pub-content', () => {
-  const cases: [string, { content: string; encoding?: 'base64'; extraTags?: string[][] }][] = [
-    ['empty content', { content: '' }],
-    ['an odd number of hex digits', { content: 'abc' }],
-    ['non-hex content without an encoding tag', { content: 'zz11' }],
-    ['base64 content without an encoding tag', { content: 'aGVsbG8gd29ybGQ=' }],
-    ['content that is not base64 although the encoding tag says base64', { content: 'not base64!', encoding: 'base64' }],
-    ['empty content with the base64 encoding tag', { content: '', encoding: 'base64' }],
-    ['an unknown encoding', { content: 'abcd', extraTags: [[TAG.encoding, 'base85']] }],
+  const cases: [string, KeyPackageOptions & { content: string }][] = [
+    ['empty content', { form: 'nip-ee', content: '' }],
+    ['an odd number of hex digits', { form: 'nip-ee', content: 'abc' }],
+    ['non-hex content without an encoding tag', { form: 'nip-ee', content: 'zz11' }],
+    ['base64 content without an encoding tag', { form: 'nip-ee', content: 'aGVsbG8gd29ybGQ=' }],
+    ['non-hex content although the encoding tag says hex', { form: 'hex-tagged', content: 'zz11' }],
+    ['content that is not base64 although the encoding tag says base64', { form: 'mip00', content: 'not base64!' }],
+    ['empty content with the base64 encoding tag', { form: 'mip00', content: '' }],
+    ['an unknown encoding', { form: 'nip-ee', content: 'abcd', extraTags: [[TAG.encoding, 'base85']] }],
   ];
   for (const [what, opts] of cases) {
-    it(`kp-pub-content: a KeyPackage with ${what} gets OK false "invalid:" and is not stored`, async () => {
+    it(`kp-pub-content: a KeyPackage with ${what} gets OK false "invalid:" from the content check and is not stored`, async () => {
       const owner = newKeys();
       const client = await pool.connect(relay.url);
-      const reply = await client.publish(keyPackage(owner, opts));
+      const reply = await client.publish(await keyPackage(owner, opts));
       expect(reply.ok).toBe(false);
       expect(prefixOf(reply.message)).toBe(PREFIX.invalid);
+      expect(reply.message).not.toContain('MLS'); // refused for its encoding, before the MLS check (kp-pub-mls)
       expect(await inventory(relay.url, owner, pool.opts)).toEqual([]);
     });
   }
 });
 
+describe('kp-pub-mls', () => {
+  /** The genuine content of a fresh KeyPackage of `keys`, cut short by `drop` bytes (base64, MIP-00). */
+  async function truncated(keys: Keys, drop: number): Promise<string> {
+    const bytes = Buffer.from((await keyPackage(keys)).content, 'base64');
+    return bytes.subarray(0, bytes.length - drop).toString('base64');
+  }
+  const unusable: [string, string, (mallory: Keys, bob: Keys) => Promise<NostrEvent>][] = [
+    ["Mallory's event carrying Bob's credential", "the credential identity is not the event's pubkey", (m, b) => keyPackage(m, { mls: { identity: Buffer.from(b.pubkey, 'hex') } })],
+    ['a ciphersuite 0x0002 tag on 0x0001 content', 'the ciphersuite tag says 0x0002 but the KeyPackage is 0x0001', (m) => keyPackage(m, { tags: keyPackageTags('mip00', '0x0002') })],
+    ['a truncated KeyPackage', 'not a serialized MLS KeyPackage', async (m) => keyPackage(m, { content: await truncated(m, 16) })],
+    ['random bytes', 'not a serialized MLS KeyPackage', (m) => keyPackage(m, { content: randomBytes(240).toString('base64') })],
+  ];
+  const checking = relay;
+  const trusting = sharedRelay({ mlsChecks: false });
+
+  for (const [what, says, build] of unusable) {
+    it(`kp-pub-mls: ${what} is refused "invalid:" saying so, and not stored`, async () => {
+      const [mallory, bob] = [newKeys(), newKeys()];
+      const client = await checking.pool.connectAs(checking.url, mallory);
+      const reply = await client.publish(await build(mallory, bob));
+      expect(reply.ok).toBe(false);
+      expect(prefixOf(reply.message)).toBe(PREFIX.invalid);
+      expect(reply.message).toContain(`not a usable MLS KeyPackage: `);
+      expect(reply.message).toContain(says);
+      expect(await inventory(checking.url, mallory, checking.pool.opts)).toEqual([]);
+    });
+
+    it(`kp-pub-mls: with mlsChecks off, ${what} is accepted and stored`, async () => {
+      const [mallory, bob] = [newKeys(), newKeys()];
+      const client = await trusting.pool.connectAs(trusting.url, mallory);
+      const kp = await build(mallory, bob);
+      expect(await client.publish(kp)).toEqual({ ok: true, message: '' });
+      expect(idsOf(await inventory(trusting.url, mallory, trusting.pool.opts))).toEqual([kp.id]);
+    });
+  }
+
+  it('kp-pub-mls: a bare KeyPackage (not in an MLSMessage) of the publisher is accepted', async () => {
+    const owner = newKeys();
+    const client = await pool.connectAs(relay.url, owner);
+    expect(await client.publish(await keyPackage(owner, { mls: { wrapped: false } }))).toEqual({ ok: true, message: '' });
+  });
+});
+
 describe('kp-pub-protected', () => {
+  const [relay, pool] = [judgedAtOnce, judgedAtOnce.pool];
   it('kp-pub-protected: a KeyPackage with ["-"] is refused "auth-required:" unless its author is authenticated, and is not kept for later', async () => {
     const owner = newKeys();
-    const kp = keyPackage(owner, { extraTags: [[TAG.protected]] });
+    const kp = await keyPackage(owner, { extraTags: [[TAG.protected]] });
     const anon = await pool.connect(relay.url);
     const refused = await anon.publish(kp);
     expect(refused.ok).toBe(false);
@@ -155,7 +212,7 @@ describe('kp-pub-expired', () => {
   it('kp-pub-expired: a KeyPackage whose expiration is past gets OK false "invalid:" and is not stored', async () => {
     const owner = newKeys();
     const client = await pool.connect(relay.url);
-    const reply = await client.publish(keyPackage(owner, { extraTags: [[TAG.expiration, String(nowSeconds() - 10)]] }));
+    const reply = await client.publish(await keyPackage(owner, { extraTags: [[TAG.expiration, String(nowSeconds() - 10)]] }));
     expect(reply.ok).toBe(false);
     expect(prefixOf(reply.message)).toBe(PREFIX.invalid);
     expect(await inventory(relay.url, owner, pool.opts)).toEqual([]);
@@ -206,7 +263,7 @@ describe('kp-pub-no-replay', () => {
   it("kp-pub-no-replay: someone else's kind 5, sent before the KeyPackage arrived, does not make it replayable once consumed", async () => {
     const owner = newKeys();
     const mallory = newKeys();
-    const [x, y] = keyPackages(owner, 2);
+    const [x, y] = await keyPackages(owner, 2);
     const m = await pool.connectAs(relay.url, mallory);
     await m.publish(deletion(mallory, [x!.id]));
     const own = await pool.connectAs(relay.url, owner);
@@ -223,7 +280,7 @@ describe('kp-pub-no-replay', () => {
   it("kp-pub-no-replay: someone else's kind 5, sent before the KeyPackage arrived, does not make it replayable once the owner deletes it", async () => {
     const owner = newKeys();
     const mallory = newKeys();
-    const [x, y] = keyPackages(owner, 2);
+    const [x, y] = await keyPackages(owner, 2);
     const m = await pool.connectAs(relay.url, mallory);
     await m.publish(deletion(mallory, [x!.id]));
     const own = await pool.connectAs(relay.url, owner);

@@ -10,8 +10,11 @@ import { closedFor, idsOf, sharedRelay, sortedIds, startTestRelay, type RunningR
 const K = KIND.keyPackage;
 const relay = sharedRelay(); // default limits: max_per_query 2
 const pool = relay.pool;
+// For the tests of a refusal itself: a relay that judges at once, without kp-auth-grace's wait (tested in auth-grace.test.ts).
+const judgedAtOnce = sharedRelay({ authGraceMs: 0 });
 
 describe('kp-req-auth', () => {
+  const [relay, pool] = [judgedAtOnce, judgedAtOnce.pool];
   it("kp-req-auth: an unauthenticated REQ for an owner's KeyPackages is CLOSED \"auth-required:\" and nothing is handed out", async () => {
     const owner = newKeys();
     const kps = await publishKeyPackages(relay.url, owner, 3, pool.opts);
@@ -130,19 +133,27 @@ describe('kp-req-scope (ids and kinds)', () => {
     expect(await inventory(relay.url, bob, pool.opts)).toHaveLength(2);
   });
 
-  it("kp-req-scope: a filter whose kinds include 443 among others asks for the owner's KeyPackages and serves the other kinds", async () => {
-    const owner = newKeys();
-    const kps = await publishKeyPackages(relay.url, owner, 3, pool.opts);
+  it("kp-req-unscoped: NDK's merged {kinds:[1,443],authors:[carol,bob]} returns their kind 1 events and none of their KeyPackages, needs no AUTH and consumes nothing", async () => {
+    const [carol, bob] = [newKeys(), newKeys()];
+    const bobKps = await publishKeyPackages(relay.url, bob, 3, pool.opts);
+    const carolKps = await publishKeyPackages(relay.url, carol, 1, pool.opts);
+    const poster = await pool.connect(relay.url);
+    const notes = [textNote(carol, 'from carol'), textNote(bob, 'from bob')];
+    for (const note of notes) expect((await poster.publish(note)).ok).toBe(true);
+    const merged = { kinds: [1, K], authors: [carol.pubkey, bob.pubkey] };
+
     const anon = await pool.connect(relay.url);
-    const note = textNote(owner, 'mixed kinds');
-    expect((await anon.publish(note)).ok).toBe(true);
-    const refused = await anon.req([{ kinds: [1, K], authors: [owner.pubkey] }]);
-    expect(prefixOf(refused.closed ?? '')).toBe(PREFIX.authRequired);
+    const anonRes = await anon.req([merged]);
+    expect(anonRes.closed).toBeUndefined();
+    expect(sortedIds(anonRes.events)).toEqual(sortedIds(notes));
     const requester = await pool.connectAs(relay.url, newKeys());
-    const res = await requester.req([{ kinds: [1, K], authors: [owner.pubkey] }]);
-    expect(res.eose).toBe(true);
-    expect(sortedIds(res.events)).toEqual(sortedIds([kps[0]!, kps[1]!, note]));
-    expect(idsOf(await inventory(relay.url, owner, pool.opts))).toEqual([kps[2]!.id]);
+    expect(sortedIds((await requester.req([merged])).events)).toEqual(sortedIds(notes));
+    // Carol's own connection gets her own KeyPackage too (kp-req-owner), still none of Bob's.
+    const asCarol = await pool.connectAs(relay.url, carol);
+    expect(sortedIds((await asCarol.req([merged])).events)).toEqual(sortedIds([...notes, ...carolKps]));
+
+    expect(sortedIds(await inventory(relay.url, bob, pool.opts))).toEqual(sortedIds(bobKps));
+    expect(sortedIds(await inventory(relay.url, carol, pool.opts))).toEqual(sortedIds(carolKps));
   });
 });
 
@@ -264,6 +275,7 @@ describe('kp-req-eose', () => {
 });
 
 describe('kp-req-refuse-whole', () => {
+  const [relay, pool] = [judgedAtOnce, judgedAtOnce.pool];
   it('kp-req-refuse-whole: a REQ with one filter refused for AUTH is refused with one CLOSED and serves none of its filters', async () => {
     const owner = newKeys();
     await publishKeyPackages(relay.url, owner, 2, pool.opts);
@@ -288,6 +300,16 @@ describe('kp-req-refuse-whole (queries_per_window 1)', () => {
   });
   afterAll(async () => {
     await limited?.close();
+  });
+
+  it('kp-req-unscoped: a mixed-kinds filter is not charged: after two, the one charged query of the window still hands out', async () => {
+    const owner = newKeys();
+    const kps = await publishKeyPackages(limited.url, owner, 3, pool.opts);
+    const requester = await pool.connectAs(limited.url, newKeys());
+    for (let i = 0; i < 2; i++) expect((await requester.req([{ kinds: [1, K], authors: [owner.pubkey] }])).eose).toBe(true);
+    const res = await requester.req([{ kinds: [K], authors: [owner.pubkey], limit: 1 }]);
+    expect(res.closed).toBeUndefined();
+    expect(idsOf(res.events)).toEqual([kps[0]!.id]);
   });
 
   it("kp-req-refuse-whole: when one owner's filter is over its rate limit, nothing of the other owner's filter is handed out or charged", async () => {

@@ -10,6 +10,8 @@ import { idsOf, keyPackageRequest, liveSub, sharedRelay, signedEvent, sortedIds,
 const K = KIND.keyPackage;
 const relay = sharedRelay(); // default limits: max_per_query 2
 const pool = relay.pool;
+// For the tests of a refusal itself: a relay that judges at once, without kp-auth-grace's wait (tested in auth-grace.test.ts).
+const judgedAtOnce = sharedRelay({ authGraceMs: 0 });
 
 /** A requester's authenticated connection with one live `{kinds:[443]}` subscription. */
 async function requesterWithSub(filter: Filter = { kinds: [K] }): Promise<{ client: RelayClient; keys: Keys; subId: string }> {
@@ -21,6 +23,7 @@ async function requesterWithSub(filter: Filter = { kinds: [K] }): Promise<{ clie
 
 describe('kp-447-auth', () => {
   it('kp-447-auth: a 447 whose signer is not authenticated gets OK false "auth-required:" and nothing is handed out', async () => {
+    const [relay, pool] = [judgedAtOnce, judgedAtOnce.pool];
     const owner = newKeys();
     await publishKeyPackages(relay.url, owner, 2, pool.opts);
     const anon = await pool.connect(relay.url);
@@ -240,6 +243,7 @@ describe('kp-447-not-stored', () => {
 });
 
 describe('kp-447-order', () => {
+  const [relay, pool] = [judgedAtOnce, judgedAtOnce.pool];
   it('kp-447-order: the signature is checked before AUTH: a badly signed 447 on an unauthenticated connection gets "invalid:"', async () => {
     const owner = newKeys();
     const anon = await pool.connect(relay.url);

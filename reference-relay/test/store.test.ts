@@ -20,18 +20,18 @@ function freshStore(): SqliteStore {
 afterEach(() => store?.close());
 
 /** `count` KeyPackages of `owner`, created_at T, T, T+1, T+1, …: pairs tie on created_at so id breaks the tie. */
-function stock(s: SqliteStore, owner: Keys, count: number): NostrEvent[] {
-  const kps = Array.from({ length: count }, (_, i) => keyPackage(owner, { createdAt: NOW - 1000 + Math.floor(i / 2) }));
+async function stock(s: SqliteStore, owner: Keys, count: number): Promise<NostrEvent[]> {
+  const kps = await Promise.all(Array.from({ length: count }, (_, i) => keyPackage(owner, { createdAt: NOW - 1000 + Math.floor(i / 2) })));
   for (const kp of [...kps].reverse()) s.insert(kp, NOW); // stored newest first: order must come from the query
   return kps.sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : 1));
 }
 
 describe('SqliteStore.pickKeyPackages', () => {
-  it('takes the oldest qualifying up to the cap, and says whether the owner has more', () => {
+  it('takes the oldest qualifying up to the cap, and says whether the owner has more', async () => {
     const s = freshStore();
     const owner = newKeys();
-    const kps = stock(s, owner, 7);
-    stock(s, newKeys(), 3); // someone else's never count
+    const kps = await stock(s, owner, 7);
+    await stock(s, newKeys(), 3); // someone else's never count
     const all = [{ kinds: [K], authors: [owner.pubkey] }];
     const two = s.pickKeyPackages(owner.pubkey, all, 2, 'oldest-first', NOW);
     expect(two.take.map((e) => e.id)).toEqual(kps.slice(0, 2).map((e) => e.id));
@@ -44,10 +44,10 @@ describe('SqliteStore.pickKeyPackages', () => {
     expect(s.pickKeyPackages(owner.pubkey, all, 0, 'oldest-first', NOW)).toEqual({ take: [], ownerHasMore: true });
   });
 
-  it('with ids, takes among the named only, but counts every stored one for the last resort', () => {
+  it('with ids, takes among the named only, but counts every stored one for the last resort', async () => {
     const s = freshStore();
     const owner = newKeys();
-    const kps = stock(s, owner, 5);
+    const kps = await stock(s, owner, 5);
     const named = [kps[4]!, kps[1]!, kps[3]!].map((e) => e.id);
     const pick = s.pickKeyPackages(owner.pubkey, [{ kinds: [K], ids: named }], 2, 'oldest-first', NOW);
     expect(pick.take.map((e) => e.id)).toEqual([kps[1]!.id, kps[3]!.id]);
@@ -57,21 +57,21 @@ describe('SqliteStore.pickKeyPackages', () => {
     expect(either.take.map((e) => e.id)).toEqual([kps[2]!.id, kps[3]!.id, kps[4]!.id]);
   });
 
-  it('leaves expired KeyPackages out of the pick and the count', () => {
+  it('leaves expired KeyPackages out of the pick and the count', async () => {
     const s = freshStore();
     const owner = newKeys();
-    const live = keyPackage(owner, { createdAt: NOW - 10 });
-    const expiring = keyPackage(owner, { createdAt: NOW - 20, extraTags: [['expiration', String(NOW - 1)]] });
+    const live = await keyPackage(owner, { createdAt: NOW - 10 });
+    const expiring = await keyPackage(owner, { createdAt: NOW - 20, extraTags: [['expiration', String(NOW - 1)]] });
     s.insert(live, NOW - 30);
     s.insert(expiring, NOW - 30);
     const pick = s.pickKeyPackages(owner.pubkey, [{ kinds: [K] }], 2, 'oldest-first', NOW);
     expect(pick).toMatchObject({ take: [{ id: live.id }], ownerHasMore: false });
   });
 
-  it('answers more distinct queries than its statement cache holds', () => {
+  it('answers more distinct queries than its statement cache holds', async () => {
     const s = freshStore();
     const owner = newKeys();
-    stock(s, owner, 3);
+    await stock(s, owner, 3);
     const opts = { nowSeconds: NOW, keyPackageOwners: new Set([owner.pubkey]), maxLimit: 500 };
     // Each `until` gives the same SQL; each count of kinds gives a new one: 300 distinct texts, past the cache's 256.
     for (let n = 1; n <= 300; n++) {
@@ -84,9 +84,10 @@ describe('SqliteStore.pickKeyPackages', () => {
 describe('stored events go out as their stored JSON text', () => {
   it('kp-handout-intact: the hand-out frame carries the event exactly as the owner sent it, key order included', async () => {
     const s = freshStore();
-    const core = new RelayCore(resolveConfig({ db: ':memory:' }), s);
+    // Authenticated by hand below, without an AUTH frame: judged at once rather than held for one (kp-auth-grace).
+    const core = new RelayCore(resolveConfig({ db: ':memory:', authGraceMs: 0 }), s);
     const owner = newKeys();
-    const kp = keyPackage(owner);
+    const kp = await keyPackage(owner);
     // The owner's own field order, not the one this relay would pick.
     const { sig, content, tags, id, kind, created_at, pubkey } = kp;
     const asSent = JSON.stringify({ sig, content, tags, id, kind, created_at, pubkey });
