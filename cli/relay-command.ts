@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_CONFIG } from '../reference-relay/config.js';
 import { FAULTS, type FaultName } from '../reference-relay/faults.js';
+import { GIFT_WRAP_READS, type GiftWrapReads } from '../reference-relay/rules/mr-1059-serve.js';
 import { startRelay } from '../reference-relay/server.js';
 import { faultName, port, positiveInt } from './options.js';
 
@@ -11,10 +12,17 @@ function graceMs(value: string): number {
   return Number(value);
 }
 
+/** `--gift-wrap-reads`: who may read kind 1059 gift wraps (mr-1059-serve). */
+function giftWrapReads(value: string): GiftWrapReads {
+  const reads = GIFT_WRAP_READS.find((r) => r === value);
+  if (reads === undefined) throw new InvalidArgumentError(`--gift-wrap-reads must be ${GIFT_WRAP_READS.join(' or ')}, got "${value}"`);
+  return reads;
+}
+
 export function relayCommand(): Command {
   const d = DEFAULT_CONFIG;
   return new Command('relay')
-    .description('run the reference relay (NIP-01/09/11/40/42/70 and the KeyPackage profile of PROFILE.md)')
+    .description('run the reference relay (NIP-01/09/11/40/42/70, the KeyPackage profile of PROFILE.md and the Marmot profile of PROFILE-MARMOT.md)')
     .option('--host <host>', 'interface to listen on', d.host)
     .option('--port <n>', 'port to listen on (0 picks a free one)', port, d.port)
     .option('--db <path>', 'SQLite file, or :memory:', d.db)
@@ -25,6 +33,12 @@ export function relayCommand(): Command {
     .option('--max-message-length <bytes>', 'longest accepted frame', positiveInt('--max-message-length'), d.maxMessageLength)
     .option('--max-subscriptions <n>', 'open subscriptions per connection', positiveInt('--max-subscriptions'), d.maxSubscriptions)
     .option('--auth-grace-ms <ms>', 'how long a KeyPackage request or protected event sent before AUTH waits for it (kp-auth-grace); 0 judges at once', graceMs, d.authGraceMs)
+    .option(
+      '--gift-wrap-reads <who>',
+      `who may read kind 1059 gift wraps (mr-1059-serve): ${GIFT_WRAP_READS.map((r) => `"${r}"`).join(' or ')} (recipient: only the authenticated pubkey their p tag names)`,
+      giftWrapReads,
+      d.giftWrapReads,
+    )
     .option('--no-mls-checks', 'accept KeyPackages whose content is not a usable MLS KeyPackage of their pubkey (kp-pub-mls)')
     .option('--public-url <url>', 'the URL clients use (checked in NIP-42 relay tags); default: the Host header')
     .option('--fault <name>', `break one rule on purpose, for testing the suites (repeatable): ${Object.keys(FAULTS).join(', ')}`, faultName, [])
@@ -46,6 +60,7 @@ export function relayCommand(): Command {
         publicUrl: o.publicUrl,
         authGraceMs: o.authGraceMs,
         mlsChecks: o.mlsChecks,
+        giftWrapReads: o.giftWrapReads,
         faults,
         verbose: o.verbose,
       });
@@ -72,6 +87,7 @@ interface RelayCommandOptions {
   publicUrl?: string;
   authGraceMs: number;
   mlsChecks: boolean;
+  giftWrapReads: GiftWrapReads;
   fault: FaultName[];
   verbose: boolean;
 }

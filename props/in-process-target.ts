@@ -2,7 +2,8 @@
  * The in-process target: a fresh RelayCore on SqliteStore(':memory:') and a
  * ManualClock for every command sequence, driven frame by frame without a
  * socket. The clock starts at the same instant every time, and the events
- * come from one deterministic pool, so a seed and path replay exactly.
+ * come from one pool whose keys, created_at and hand-out order are the same
+ * in every process (events.ts), so a seed and path replay exactly.
  */
 import type { Delivery, OkReply, ReqResult } from '../client/relay-client.js';
 import { newKeys, sign, type Keys } from '../protocol/crypto.js';

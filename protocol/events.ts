@@ -34,7 +34,34 @@ export function isProtected(event: Pick<NostrEvent, 'tags'>): boolean {
 
 /** The `d` tag value of an addressable event ('' when absent). */
 export function dTagOf(event: Pick<NostrEvent, 'tags'>): string {
-  return firstTagValue(event, 'd') ?? '';
+  return firstTagValue(event, TAG.identifier) ?? '';
 }
 
 export const HEX64 = /^[0-9a-f]{64}$/;
+
+/** A replaceable or addressable event's slot: `(kind, pubkey, d)`, `d` '' for replaceable kinds. */
+export interface Slot {
+  kind: number;
+  pubkey: string;
+  d: string;
+}
+
+/** The slot an event replaces within (NIP-01), or undefined for regular and ephemeral kinds. */
+export function slotOf(event: Pick<NostrEvent, 'kind' | 'pubkey' | 'tags'>): Slot | undefined {
+  const storage = storageOf(event.kind);
+  if (storage === 'replaceable') return { kind: event.kind, pubkey: event.pubkey, d: '' };
+  if (storage === 'addressable') return { kind: event.kind, pubkey: event.pubkey, d: dTagOf(event) };
+  return undefined;
+}
+
+/**
+ * A NIP-09 `a` tag value, `<kind>:<pubkey>:<d>`, as the slot it names; undefined
+ * when it is malformed or names a kind that has no slots (regular, ephemeral).
+ */
+export function parseAddress(value: string): Slot | undefined {
+  const [kind, pubkey, ...d] = value.split(':');
+  if (kind === undefined || !/^\d+$/.test(kind) || pubkey === undefined || !HEX64.test(pubkey)) return undefined;
+  const storage = storageOf(Number(kind));
+  if (storage !== 'replaceable' && storage !== 'addressable') return undefined;
+  return { kind: Number(kind), pubkey, d: storage === 'addressable' ? d.join(':') : '' };
+}

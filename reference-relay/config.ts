@@ -1,6 +1,7 @@
 import { DEFAULT_KEYPACKAGE_LIMITS, type KeyPackageLimits } from '../protocol/profile.js';
 import { systemClock, type Clock } from './clock.js';
 import type { FaultName } from './faults.js';
+import type { GiftWrapReads } from './rules/mr-1059-serve.js';
 
 export interface RelayConfig {
   host: string;
@@ -24,6 +25,13 @@ export interface RelayConfig {
   authGraceMs: number;
   /** kp-pub-mls: refuse KeyPackages whose content is not a usable MLS KeyPackage of the event's pubkey. */
   mlsChecks: boolean;
+  /**
+   * mr-1059-serve: who may read kind 1059 gift wraps: only the authenticated pubkey their p tag names
+   * ('recipient', as NIP-17 inbox relays do), or anyone. Advertised as NIP-11 marmot.gift_wrap_reads.
+   */
+  giftWrapReads: GiftWrapReads;
+  /** How often expired events (NIP-40, mr-445-expiration) and old charges are swept from the store, in ms. */
+  sweepIntervalMs: number;
   faults: ReadonlySet<FaultName>;
   /** Time as the rules read it; the grace timers run on real time. */
   clock: Clock;
@@ -43,6 +51,8 @@ export const DEFAULT_CONFIG: Readonly<RelayConfig> = Object.freeze({
   publicUrl: undefined,
   authGraceMs: 2000,
   mlsChecks: true,
+  giftWrapReads: 'recipient',
+  sweepIntervalMs: 30_000,
   faults: new Set<FaultName>(),
   clock: systemClock,
   verbose: false,

@@ -5,11 +5,12 @@
  * sent, how a connection's messages are scheduled) are wrappers in
  * core/transport-faults.ts.
  */
-import { matchFilter } from 'nostr-tools/filter';
+import { matchFilter, matchFilters } from 'nostr-tools/filter';
 import { eventProblemIgnoringSig } from '../protocol/crypto.js';
+import { isProtected, storageOf } from '../protocol/events.js';
 import { ciphersuiteTag, decodeKeyPackageBytes, keyPackageBytes } from '../protocol/mls.js';
 import type { Filter, NostrEvent } from '../protocol/messages.js';
-import { KIND, TAG } from '../protocol/profile.js';
+import { KIND, PREFIX, TAG } from '../protocol/profile.js';
 import type { RelayConfig } from './config.js';
 import type { FaultName } from './faults.js';
 import { requestSignerAuthenticated } from './rules/447-auth.js';
@@ -110,6 +111,36 @@ function ownerWide(filter: Filter, owner: string): Filter {
 
 const ZERO_SIG = '0'.repeat(128);
 
+/** The kinds Marmot clients publish (PROFILE-MARMOT.md): faults of kp-relay rules leave them alone, marmot- faults touch only them. */
+const MARMOT_KINDS: ReadonlySet<number> = new Set([KIND.marmotKeyPackage, KIND.groupMessage, KIND.giftWrap, KIND.inboxRelays, KIND.relayList]);
+
+/** marmot-protected-no-challenge: NIP-70's default for Marmot events, a refusal whose prefix asks for no AUTH. */
+const blockMarmotProtected: PublishRule = (ctx, event) =>
+  isProtected(event) && MARMOT_KINDS.has(event.kind) ? new Refusal(PREFIX.blocked, 'event marked as protected') : rejectProtectedFromOthers(ctx, event);
+
+const BOTH_KEYPACKAGE_KINDS: readonly number[] = [KIND.keyPackage, KIND.marmotKeyPackage];
+
+/** marmot-consume-30443: a filter whose kinds are 443 and 30443 together, nothing else. */
+const namesBothKeyPackageKinds = (filter: Filter): boolean =>
+  BOTH_KEYPACKAGE_KINDS.every((k) => filter.kinds?.includes(k)) && (filter.kinds ?? []).every((k) => BOTH_KEYPACKAGE_KINDS.includes(k));
+
+/** marmot-consume-30443: the owner's kind 30443 events join the hand-out of a filter that names their kind, in hand-out order. */
+function pickingMarmotToo(store: EventStore): EventStore {
+  return storeWith(store, {
+    pickKeyPackages(owner, filters, max, order, nowSeconds) {
+      const pick = store.pickKeyPackages(owner, filters, max, order, nowSeconds);
+      const naming = filters.filter((f) => f.kinds?.includes(KIND.marmotKeyPackage));
+      if (naming.length === 0) return pick;
+      const all = { nowSeconds, keyPackageOwners: 'everyone', giftWrapReaders: 'everyone', maxLimit: Number.MAX_SAFE_INTEGER } as const;
+      const marmot = store.query({ kinds: [KIND.marmotKeyPackage], authors: [owner] }, all).filter((e) => matchFilters([...naming], e.event));
+      const direction = order === 'oldest-first' ? 1 : -1;
+      const pool = [...pick.take, ...marmot].sort((a, b) => direction * (a.event.created_at - b.event.created_at || (a.id < b.id ? -1 : 1)));
+      const take = pool.slice(0, Math.max(0, Math.floor(max)));
+      return { take, ownerHasMore: pick.ownerHasMore || pool.length > take.length };
+    },
+  });
+}
+
 /** soft-consume: consumed KeyPackages are only flagged, and the lookup by id forgets the flag. */
 function softConsuming(store: EventStore): EventStore {
   const flagged = new Map<string, StoredEvent>();
@@ -180,7 +211,10 @@ const SWAPS: Record<FaultName, Swap> = {
       ),
     }),
   },
-  'ignore-protected': { rules: without(rejectProtectedFromOthers) },
+  'ignore-protected': {
+    // Marmot's kinds keep NIP-70, so this breaks kp-pub-protected and not mr-protected.
+    rules: (r) => ({ publish: replacing(r.publish, rejectProtectedFromOthers, (ctx, event) => (MARMOT_KINDS.has(event.kind) ? rejectProtectedFromOthers(ctx, event) : undefined)) }),
+  },
   'accept-expired': { rules: without(rejectExpired) },
   'accept-replay': {
     rules: (r) => ({ publish: replacing(r.publish, rejectTombstoned, (ctx, event) => (event.kind === KIND.keyPackage ? undefined : rejectTombstoned(ctx, event))) }),
@@ -202,7 +236,7 @@ const SWAPS: Record<FaultName, Swap> = {
     rules: (r) => ({
       ordinaryQuery: (ctx, filter) =>
         filter.kinds?.includes(KIND.keyPackage) && !filter.authors && !filter.ids
-          ? ctx.store.query(filter, { nowSeconds: ctx.nowSeconds, keyPackageOwners: 'everyone', maxLimit: ctx.maxLimit })
+          ? ctx.store.query(filter, { nowSeconds: ctx.nowSeconds, keyPackageOwners: 'everyone', giftWrapReaders: ctx.giftWrapReaders, maxLimit: ctx.maxLimit })
           : r.ordinaryQuery(ctx, filter),
     }),
   },
@@ -305,8 +339,21 @@ const SWAPS: Record<FaultName, Swap> = {
     }),
   },
   // §7-§8
-  'stranger-delete': { rules: () => ({ mayDelete: () => true }) },
+  // A stranger deletes KeyPackages (kind 443) only, so this breaks kp-del-owner and not mr-kp-delete.
+  'stranger-delete': { rules: (r) => ({ mayDelete: (deletion, target) => target.kind === KIND.keyPackage || r.mayDelete(deletion, target) }) },
   'crash-on-bad-filter': { transport: true },
+  // marmot-relay/1
+  'marmot-keep-older': { rules: (r) => ({ replacesVersion: (event, stored) => storageOf(event.kind) === 'addressable' || r.replacesVersion(event, stored) }) },
+  'marmot-serve-expired': { rules: (r) => ({ servedUntil: (event) => (event.kind === KIND.groupMessage ? undefined : r.servedUntil(event)) }) },
+  'marmot-consume-30443': {
+    rules: (r) => ({ ownersAskedFor: (ctx, filter) => r.ownersAskedFor(ctx, namesBothKeyPackageKinds(filter) ? { ...filter, kinds: [KIND.keyPackage] } : filter) }),
+    store: pickingMarmotToo,
+  },
+  'marmot-ignore-a-deletion': { rules: () => ({ slotDeletions: () => [] }) },
+  'marmot-protected-no-challenge': { rules: (r) => ({ publish: replacing(r.publish, rejectProtectedFromOthers, blockMarmotProtected) }), transport: true },
+  'marmot-gift-wrap-leak': {
+    rules: (r) => ({ giftWrapReaders: (reads, authenticated) => (authenticated.size > 0 ? 'everyone' : r.giftWrapReaders(reads, authenticated)) }),
+  },
 };
 
 /** The rules a relay with this configuration runs: the profile's, without kp-pub-mls if switched off, with each fault's swap. */

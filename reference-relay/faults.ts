@@ -159,6 +159,31 @@ export const FAULTS = {
     breaks: ['kp-pub-expired'],
     does: 'accepts and stores events whose NIP-40 expiration already passed (it drops expired events only when serving)',
   },
+  // marmot-relay/1 (PROFILE-MARMOT.md), one per mr- anchor.
+  'marmot-keep-older': {
+    breaks: ['mr-kp-replace'],
+    does: 'keeps the last version of an addressable slot (kind 30443) to arrive, last write wins: an older version sent after a newer one replaces it, and of two versions with the same created_at the second kept, the higher id if it came second (replaceable kinds keep NIP-01\'s rule)',
+  },
+  'marmot-serve-expired': {
+    breaks: ['mr-445-expiration'],
+    does: "stores a kind 445 as if it had no NIP-40 expiration, so it is served (and never swept) after its expiration passes; one that arrives already expired is still refused",
+  },
+  'marmot-consume-30443': {
+    breaks: ['mr-coexist'],
+    does: "hands out a filter whose kinds are 443 and 30443 together as a KeyPackage ask: the owner's kind 443 and 30443 events alike, oldest first, consumed and charged (a relay that puts both profiles' KeyPackages through one hand-out); a filter for 30443 alone is still served by marmot-relay/1",
+  },
+  'marmot-ignore-a-deletion': {
+    breaks: ['mr-kp-delete'],
+    does: 'ignores the a tags of a kind 5: a slot deleted by its owner is still served, and older versions are accepted again (e tags still delete)',
+  },
+  'marmot-protected-no-challenge': {
+    breaks: ['mr-protected', 'kp-auth-challenge'],
+    does: 'refuses protected (["-"]) Marmot events (kinds 30443, 445, 1059, 10050, 10002) from anyone with "blocked: event marked as protected", and sends no challenge on connect, as the popular relays MDK reports do; its challenge comes only before an auth-required: refusal (as lazy-challenge), so it also drops the SHOULD of kp-auth-challenge',
+  },
+  'marmot-gift-wrap-leak': {
+    breaks: ['mr-1059-serve'],
+    does: "serves every gift wrap (kind 1059) to any authenticated connection, recipient or not, while advertising gift_wrap_reads \"recipient\" (unauthenticated requests are still refused auth-required:)",
+  },
 } as const satisfies Record<string, Fault>;
 
 export type FaultName = keyof typeof FAULTS;

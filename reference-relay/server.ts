@@ -28,7 +28,6 @@ const CORS = {
   'Access-Control-Allow-Methods': 'GET, OPTIONS',
 };
 
-const SWEEP_INTERVAL_MS = 30_000;
 const HARD_FRAME_LIMIT = 16 * 1024 * 1024;
 
 function normalHost(host: string): string {
@@ -100,9 +99,8 @@ export async function startRelay(opts: RelayOptions = {}): Promise<RunningRelay>
     });
     http.listen(config.port, config.host, () => resolve());
   });
-  const sweep = setInterval(() => {
-    store.sweep(core.nowSeconds(), core.nowMs() - config.limits.window_seconds * 1000);
-  }, SWEEP_INTERVAL_MS);
+  // mr-445-expiration: expired events are left out of answers at once, and deleted here; cleared on close.
+  const sweep = setInterval(() => core.sweep(), config.sweepIntervalMs);
   sweep.unref();
 
   const { port } = http.address() as AddressInfo;

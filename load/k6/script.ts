@@ -24,10 +24,11 @@ function loadFixture(): Fixture {
   let file: FixtureFile | undefined;
   // open() works only in the init context; a relative path is relative to this script. Read once per VU at most.
   const read = (): FixtureFile | undefined => (file ??= path ? (JSON.parse(open(path)) as FixtureFile) : bundledFixture());
-  const [createdAt = 0, sets = 0] = new SharedArray<number>('kpsuite-fixture-counts', () => [read()?.createdAt ?? 0, read()?.sets ?? 0]);
+  // Indexed, not destructured: a SharedArray is array-like, and only indexing is documented for it in every k6.
+  const counts = new SharedArray<number>('kpsuite-fixture-counts', () => [read()?.createdAt ?? 0, read()?.sets ?? 0]);
   return {
-    createdAt,
-    sets,
+    createdAt: counts[0] ?? 0,
+    sets: counts[1] ?? 0,
     owners: new SharedArray<FixtureActor>('kpsuite-owners', () => read()?.owners ?? []),
     keyPackages: new SharedArray<NostrEvent>('kpsuite-keypackages', () => read()?.keyPackages ?? []),
     requesters: new SharedArray<FixtureActor>('kpsuite-requesters', () => read()?.requesters ?? []),

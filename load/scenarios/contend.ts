@@ -41,7 +41,7 @@ export interface ContendData {
   /** Oldest first: the hand-out order; the last one is the last resort. */
   keyPackages: NostrEvent[];
   maxPerQuery: number;
-  /** The set's requesters: racer i is requesters[i]. */
+  /** From the claimed set; racer i asks by kind 447 when i is odd. */
   racers: FixtureActor[];
 }
 
@@ -91,7 +91,7 @@ export function contendPlan(s: Settings, fixture: Fixture): Plan<ContendData> {
 
   /** One round: every racer asks at once; resolves to what each received (undefined: no answer). */
   function fire(rt: LoadRuntime, data: ContendData, racers: Racer[], round: number): Promise<(NostrEvent[] | undefined)[]> {
-    // Requests are ready before any is sent (pre-signed; signed here only past the fixture): the relay sees them together.
+    // Ready before any is sent (pre-signed, without n: the relay's max_per_query; signed here only past the fixture), so the relay sees them together.
     const requests = racers.map((r) => (r.inbox === undefined ? undefined : (preSigned(fixture, r.actor, round, data.owner) ?? keyPackageRequest(rt, r.actor.secret, data.owner))));
     const pending = racers.map((r, i) => {
       const request = requests[i];

@@ -18,7 +18,9 @@ import { SCENARIO_NAMES, type ScenarioName } from '../core/scenario.js';
 import { httpUrlOf } from '../core/settings.js';
 import type { LoadSummary } from '../core/summary.js';
 import { settingsFrom } from '../core/settings.js';
+import { EMPTY_FIXTURE } from '../core/fixture.js';
 import { fixtureFor, makeFixture } from '../node/fixture.js';
+import { writeFixtureFile } from '../node/k6-driver.js';
 import { evaluateBundle, makeShim, runK6Lifecycle, shimPlugin } from './k6-shim.js';
 import { startAuthlessRelay } from './fake-relay.js';
 
@@ -68,7 +70,8 @@ describe('k6 bundles', () => {
   });
 });
 
-async function runBundle(name: ScenarioName, env: Record<string, string>, faults: FaultName[] | 'authless' = []): Promise<{ exitCode: number; summary: LoadSummary; outputs: Record<string, string> }> {
+/** `via`: the fixture built into the bundle (a plain `k6 run`), or in a file given as FIXTURE (`kpsuite load --driver k6`). */
+async function runBundle(name: ScenarioName, env: Record<string, string>, faults: FaultName[] | 'authless' = [], via: 'bundle' | 'file' = 'bundle'): Promise<{ exitCode: number; summary: LoadSummary; outputs: Record<string, string> }> {
   const dir = mkdtempSync(join(tmpdir(), 'kp-k6-run-'));
   const relay: Pick<RunningRelay, 'url' | 'close'> = faults === 'authless' ? await startAuthlessRelay() : await startRelay({ port: 0, db: join(dir, 'relay.sqlite'), faults });
   const shim = makeShim();
@@ -83,11 +86,11 @@ async function runBundle(name: ScenarioName, env: Record<string, string>, faults
   await refresh();
   const timer = setInterval(() => void refresh().catch(() => undefined), 200);
   try {
-    // A fixture made for the run, as kpsuite load --driver k6 passes one.
     const fixture = await fixtureFor(name, settingsFrom({ RELAY_URL: relay.url, ...env }));
-    const result = await build({ ...bundleOptions(root, name, fixture, shimPlugin(shim)), format: 'iife', globalName: 'kpsuiteBundle', write: false });
+    const file: Record<string, string> = via === 'file' ? { FIXTURE: writeFixtureFile(dir, fixture) } : {};
+    const result = await build({ ...bundleOptions(root, name, via === 'file' ? EMPTY_FIXTURE : fixture, shimPlugin(shim)), format: 'iife', globalName: 'kpsuiteBundle', write: false });
     const code = result.outputFiles[0]?.text ?? '';
-    const exports = evaluateBundle(code, shim, { RELAY_URL: relay.url, SUMMARY_DIR: dir, ...env }, 'kpsuiteBundle');
+    const exports = evaluateBundle(code, shim, { RELAY_URL: relay.url, SUMMARY_DIR: dir, ...file, ...env }, 'kpsuiteBundle');
     const { exitCode, outputs } = await runK6Lifecycle(exports, shim);
     const json = outputs[`${dir}/load-${name}.json`] ?? '{}';
     return { exitCode, summary: JSON.parse(json) as LoadSummary, outputs };
@@ -107,6 +110,13 @@ describe('k6 bundles run under a k6 stand-in', () => {
     expect(summary.driver).toBe('k6');
     expect(Object.keys(outputs).map((k) => k.replace(/^.*\//, ''))).toEqual(['stdout', 'load-contend.json', 'load-contend.junit.xml', 'load-contend.md']);
     expect(outputs.stdout).toContain('every threshold held');
+  });
+
+  it('contend passes with its fixture in a file (FIXTURE, as kpsuite load --driver k6 gives it), the bundle holding none', async () => {
+    const { exitCode, summary } = await runBundle('contend', { KPS: '6', RACERS: '6' }, [], 'file');
+    expect(summary.thresholds.filter((t) => t.ok !== true)).toEqual([]);
+    expect(summary.metrics.contend_nonlast_handouts?.values.count).toBe(5);
+    expect(exitCode).toBe(0);
   });
 
   it('contend fails against double-handout', async () => {

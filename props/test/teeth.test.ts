@@ -87,6 +87,13 @@ const BEYOND_PROPS: { fault: FaultName; outcome: 'pass' | 'no verdict'; why: str
   { fault: 'silent-empty-447', outcome: 'pass', why: "kp-447-empty (conformance): props judges what a 447 hands out and charges, not the wording of its OK" },
   { fault: 'store-447', outcome: 'pass', why: 'kp-447-not-stored (conformance): props never reads kind 447 events back' },
   { fault: 'form-before-auth', outcome: 'pass', why: 'kp-447-order (conformance): every 447 props sends is well formed, so no form check ever meets an AUTH check' },
+  // Marmot profile faults (mr-*): props sends no Marmot kind (30443, 445, 1059) and no filter naming one.
+  { fault: 'marmot-keep-older', outcome: 'pass', why: 'mr-kp-replace (conformance): props publishes no addressable kind 30443' },
+  { fault: 'marmot-serve-expired', outcome: 'pass', why: 'mr-445-expiration (conformance): props publishes no kind 445' },
+  { fault: 'marmot-consume-30443', outcome: 'pass', why: 'mr-coexist (conformance): props never asks for kinds 443 and 30443 together' },
+  { fault: 'marmot-ignore-a-deletion', outcome: 'pass', why: 'mr-kp-delete (conformance): props deletes by e tags only' },
+  { fault: 'marmot-protected-no-challenge', outcome: 'pass', why: 'mr-protected (conformance): props publishes no protected events, and answers a challenge that comes only with a refusal, as for lazy-challenge' },
+  { fault: 'marmot-gift-wrap-leak', outcome: 'pass', why: 'mr-1059-serve (conformance): props publishes no gift wraps' },
 ];
 
 /**

@@ -42,6 +42,10 @@ export class HeldMessages {
  */
 export function holdsUntilAuth(ctx: RelayContext, session: Session, message: unknown): boolean {
   if (ctx.config.authGraceMs <= 0 || !session.challengeSentOnConnect || session.authArrived || !Array.isArray(message)) return false;
+  const { rules, config } = ctx;
   const scope = { store: ctx.store, nowSeconds: ctx.nowSeconds() };
-  return ctx.rules.waitsForAuth(message, (filter) => ctx.rules.ownersAskedFor(scope, filter).length > 0);
+  return rules.waitsForAuth(
+    message,
+    (filter) => rules.ownersAskedFor(scope, filter).length > 0 || rules.giftWrapReadRefusal(config.giftWrapReads, filter, session.authenticated) !== undefined,
+  );
 }

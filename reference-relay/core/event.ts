@@ -3,11 +3,18 @@ import { storageOf } from '../../protocol/events.js';
 import type { NostrEvent } from '../../protocol/messages.js';
 import { KIND, PREFIX, reason } from '../../protocol/profile.js';
 import { applyDeletion } from '../rules/del-owner.js';
+import type { Rules } from '../rules/index.js';
 import { firstRefusal, rejectExpired, type PublishContext } from '../rules/publish.js';
+import type { StoragePolicy } from '../store/store.js';
 import { broadcast } from './broadcast.js';
 import type { RelayContext } from './context.js';
 import { handleKeyPackageRequest } from './keypackage-request.js';
 import type { Session } from './session.js';
+
+/** How the store keeps `event`: until its expiration (mr-445-expiration), as its slot's current version or not at all (mr-kp-replace, mr-relay-lists). */
+export function storagePolicy(rules: Pick<Rules, 'servedUntil' | 'replacesVersion'>, event: NostrEvent): StoragePolicy {
+  return { servedUntil: rules.servedUntil(event), replaces: rules.replacesVersion };
+}
 
 export async function handleEvent(ctx: RelayContext, session: Session, raw: unknown): Promise<void> {
   const id = (raw as { id?: unknown } | null)?.id;
@@ -36,7 +43,7 @@ export async function handleEvent(ctx: RelayContext, session: Session, raw: unkn
       return;
     }
     await handleKeyPackageRequest(ctx, session, event);
-    if (rules.keepsRequest(event)) store.insert(event, nowSeconds);
+    if (rules.keepsRequest(event)) store.insert(event, storagePolicy(rules, event));
     return;
   }
   const refusal = await firstRefusal(rules.publish, publishCtx, event);
@@ -50,15 +57,16 @@ export async function handleEvent(ctx: RelayContext, session: Session, raw: unkn
     return;
   }
   const result = store.transaction(() => {
-    if (event.kind === KIND.deletion) applyDeletion(store, event, nowSeconds, rules.mayDelete);
-    return store.insert(event, nowSeconds);
+    if (event.kind === KIND.deletion) applyDeletion(store, event, nowSeconds, rules);
+    return store.insert(event, storagePolicy(rules, event));
   });
   if (result === 'duplicate') {
     session.send(['OK', id, true, reason(PREFIX.duplicate, 'already have this event')]);
     return;
   }
   if (result === 'superseded') {
-    session.send(['OK', id, true, reason(PREFIX.duplicate, 'a newer version of this replaceable event is stored')]);
+    // mr-kp-replace, mr-relay-lists: not stored, and said so with OK true "duplicate:" (PROFILE-MARMOT.md §1.2 allows that or OK false).
+    session.send(['OK', id, true, reason(PREFIX.duplicate, "this slot's current version is newer, or as new with a lower id (NIP-01); this one is not stored")]);
     return;
   }
   session.send(['OK', id, true, '']);

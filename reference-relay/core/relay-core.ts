@@ -58,10 +58,19 @@ export class RelayCore implements RelayContext {
     if (this.config.verbose) process.stderr.write(`[relay] ${line}\n`);
   }
 
-  /** A new connection: kp-auth-challenge, the challenge before anything else. */
+  /**
+   * NIP-40 (mr-445-expiration, kp-pub-expired): deletes the events whose
+   * expiration passed, and the charges older than the rate-limit window.
+   * The server runs it every `sweepIntervalMs`; returns how many events went.
+   */
+  sweep(): number {
+    return this.store.sweep(this.nowSeconds(), this.nowMs() - this.config.limits.window_seconds * 1000);
+  }
+
+  /** A new connection: kp-auth-challenge, the challenge before anything else (mr-protected keeps it). */
   open(relayHost: string, sendFrame: (text: string) => void, transport: SessionTransport = {}): Session {
     const { faults } = this.config;
-    const lazy = faults.has('lazy-challenge');
+    const lazy = faults.has('lazy-challenge') || faults.has('marmot-protected-no-challenge');
     const session: Session = new Session(
       this.nextSessionId++,
       relayHost,

@@ -1,7 +1,7 @@
 /**
- * REQ (PROFILE.md §3): validate → which owners each filter asks KeyPackages
- * of → AUTH → hand-out (one transaction, refused whole) → EVENTs → EOSE → the
- * subscription stays open for live events.
+ * REQ (PROFILE.md §3): validate → gift-wrap reads (mr-1059-serve) → which
+ * owners each filter asks KeyPackages of → AUTH → hand-out (one transaction,
+ * refused whole) → EVENTs → EOSE → the subscription stays open for live events.
  */
 import { parseFilter } from '../../protocol/filter.js';
 import type { Filter } from '../../protocol/messages.js';
@@ -43,9 +43,22 @@ export async function handleReq(ctx: RelayContext, session: Session, message: un
   }
   // A REQ with an id in use replaces that subscription (NIP-01).
   session.subscriptions.delete(subId);
+  // mr-1059-serve: gift wraps only their recipient may read, asked for with nobody authenticated: the whole REQ is refused.
+  const wrapRefusal = filters.map((filter) => rules.giftWrapReadRefusal(config.giftWrapReads, filter, session.authenticated)).find((r) => r !== undefined);
+  if (wrapRefusal) {
+    session.send(['CLOSED', subId, wrapRefusal.message]);
+    return;
+  }
 
   const started = process.hrtime.bigint();
-  const rc: ReqContext = { store: ctx.store, nowSeconds: ctx.nowSeconds(), authenticated: session.authenticated, limits: config.limits, maxLimit: config.maxLimit };
+  const rc: ReqContext = {
+    store: ctx.store,
+    nowSeconds: ctx.nowSeconds(),
+    authenticated: session.authenticated,
+    limits: config.limits,
+    maxLimit: config.maxLimit,
+    giftWrapReaders: rules.giftWrapReaders(config.giftWrapReads, session.authenticated),
+  };
   const asking = new Set<Filter>();
   const asks = filters.flatMap((filter) => {
     const owners = rules.ownersAskedFor(rc, filter);

@@ -4,16 +4,17 @@ import { KIND, TAG } from '../../protocol/profile.js';
 
 /**
  * kp-auth-grace: whether a message that arrives while the connection's
- * challenge is unanswered waits for the AUTH: a REQ with a filter that asks for
- * an owner's KeyPackages (`asks`, kp-req-scope), a kind 447, or a protected
- * (NIP-70) event. Everything else is judged at once.
+ * challenge is unanswered waits for the AUTH: a REQ with a filter that needs
+ * one (`needsAuth`: it asks for an owner's KeyPackages, kp-req-scope, or for
+ * gift wraps only their recipient may read, mr-1059-serve), a kind 447, or a
+ * protected (NIP-70) event. Everything else is judged at once.
  */
-export function waitsForAuth(message: readonly unknown[], asks: (filter: Filter) => boolean): boolean {
+export function waitsForAuth(message: readonly unknown[], needsAuth: (filter: Filter) => boolean): boolean {
   const [type, ...rest] = message;
   if (type === 'REQ') {
     return rest.slice(1).some((raw) => {
       const filter = parseFilter(raw);
-      return !('problem' in filter) && asks(filter);
+      return !('problem' in filter) && needsAuth(filter);
     });
   }
   if (type !== 'EVENT' || typeof rest[0] !== 'object' || rest[0] === null) return false;

@@ -1,7 +1,16 @@
 /**
- * The reference relay's policy, one entry per rule of PROFILE.md, like
- * khatru's hook lists. The handlers in ../core/ call these and nothing else
- * decides; a fault switch (../fault-wiring.ts) swaps one entry.
+ * The reference relay's policy, one entry per rule of PROFILE.md (kp-relay/0.2)
+ * and PROFILE-MARMOT.md (marmot-relay/1), like khatru's hook lists. The
+ * handlers in ../core/ call these and nothing else decides; a fault switch
+ * (../fault-wiring.ts) swaps one entry.
+ *
+ * marmot-relay/1 rules that need no entry of their own: mr-kp-store and
+ * mr-445-fetch (no rule refuses a valid kind 30443 or 445 without AUTH, from
+ * any pubkey), mr-kp-filters (the store answers #d, #i, #h and #p from its tag
+ * index), mr-kp-no-consume and mr-coexist (kp-req-scope hands out only for
+ * kinds exactly [443], and a hand-out picks kind 443 alone:
+ * EventStore.pickKeyPackages), mr-protected (kp-pub-protected, with the
+ * challenge on connect), mr-advertise (../nip11.ts).
  */
 import { waitsForAuth } from './auth-grace.js';
 import { anotherAuthProblem } from './auth-multi.js';
@@ -25,6 +34,10 @@ import { isOwnersRequest } from './447-owner.js';
 import { consumeBeforeSend, planHandout, type Consumption } from './handout.js';
 import { rateLimitRefusal } from './rate-limit.js';
 import { deletesOnlyOwn } from './del-owner.js';
+import { replacesVersion } from './mr-kp-replace.js';
+import { rejectDeletedVersion, slotDeletions } from './mr-kp-delete.js';
+import { servedUntil } from './mr-445-expiration.js';
+import { giftWrapReaders, giftWrapReadRefusal } from './mr-1059-serve.js';
 
 export interface Rules {
   // §1 Identity
@@ -33,7 +46,7 @@ export interface Rules {
   waitsForAuth: typeof waitsForAuth; // kp-auth-grace
   // §2 Publishing
   signatureProblem: typeof signatureProblem; // kp-pub-signature
-  /** In order: kp-pub-expired, kp-pub-protected, kp-pub-tags, kp-pub-content, kp-pub-mls, kp-pub-no-replay. */
+  /** In order: kp-pub-expired, kp-pub-protected, kp-pub-tags, kp-pub-content, kp-pub-mls, kp-pub-no-replay, mr-kp-delete. */
   publish: readonly PublishRule[];
   reachesLiveSubscriptions: typeof reachesLiveSubscriptions; // kp-pub-no-broadcast
   // §3 REQ
@@ -57,6 +70,12 @@ export interface Rules {
   rateLimitRefusal: typeof rateLimitRefusal; // kp-rate-queries, kp-rate-served
   // §7 Deletion
   mayDelete: typeof deletesOnlyOwn; // kp-del-owner
+  // marmot-relay/1 (PROFILE-MARMOT.md)
+  replacesVersion: typeof replacesVersion; // mr-kp-replace, mr-relay-lists
+  slotDeletions: typeof slotDeletions; // mr-kp-delete (a tags; rejectDeletedVersion is in publish)
+  servedUntil: typeof servedUntil; // mr-445-expiration, kp-pub-expired
+  giftWrapReadRefusal: typeof giftWrapReadRefusal; // mr-1059-serve
+  giftWrapReaders: typeof giftWrapReaders; // mr-1059-serve
 }
 
 export const PUBLISH_RULES: readonly PublishRule[] = [
@@ -66,6 +85,7 @@ export const PUBLISH_RULES: readonly PublishRule[] = [
   rejectMalformedContent,
   rejectUnusableMls,
   rejectTombstoned,
+  rejectDeletedVersion,
 ];
 
 export const RULES: Readonly<Rules> = Object.freeze({
@@ -91,4 +111,9 @@ export const RULES: Readonly<Rules> = Object.freeze({
   consumption: consumeBeforeSend,
   rateLimitRefusal,
   mayDelete: deletesOnlyOwn,
+  replacesVersion,
+  slotDeletions,
+  servedUntil,
+  giftWrapReadRefusal,
+  giftWrapReaders,
 });

@@ -3,6 +3,7 @@ import { kindsAskForKeyPackages } from '../../protocol/filter.js';
 import type { Filter, NostrEvent } from '../../protocol/messages.js';
 import { KIND, type KeyPackageLimits } from '../../protocol/profile.js';
 import type { EventStore } from '../store/store.js';
+import type { GiftWrapReaders } from './mr-1059-serve.js';
 
 /** What the REQ rules (PROFILE.md §3) read: storage, time, the connection's pubkeys and the limits. */
 export interface ReqContext {
@@ -13,6 +14,8 @@ export interface ReqContext {
   limits: KeyPackageLimits;
   /** Largest `limit` honoured for ordinary queries (NIP-11 max_limit). */
   maxLimit: number;
+  /** Whose gift wraps the connection is served (mr-1059-serve). */
+  giftWrapReaders: GiftWrapReaders;
 }
 
 /**

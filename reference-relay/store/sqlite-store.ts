@@ -8,9 +8,20 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Filter, NostrEvent } from '../../protocol/messages.js';
-import { dTagOf, expirationOf, storageOf } from '../../protocol/events.js';
-import { KIND } from '../../protocol/profile.js';
-import type { EventStore, HandoutOrder, InsertResult, KeyPackagePick, QueryOptions, StoredEvent, Tombstone, TombstoneReason } from './store.js';
+import { slotOf, storageOf, type Slot } from '../../protocol/events.js';
+import { KIND, TAG } from '../../protocol/profile.js';
+import type {
+  EventStore,
+  HandoutOrder,
+  InsertResult,
+  KeyPackagePick,
+  QueryOptions,
+  StoragePolicy,
+  StoredEvent,
+  StoredVersion,
+  Tombstone,
+  TombstoneReason,
+} from './store.js';
 
 /** Prepared statements kept for query() and pickKeyPackages(), by SQL text; the least recently used goes first. */
 const STATEMENT_CACHE_SIZE = 256;
@@ -31,30 +42,43 @@ class StoredRow implements StoredEvent {
 
 const toStored = (r: { id: string; json: string }): StoredEvent => new StoredRow(r.id, r.json);
 
-/** The SQL conditions a NIP-01 filter puts on an events row (its `limit` aside), appended to `where` and `params`. */
+/** A filter's tag conditions: `#` and a letter, with their values. */
+function tagConditions(filter: Filter): [string, string[]][] {
+  return Object.entries(filter).filter((entry): entry is [string, string[]] => entry[0].startsWith('#') && Array.isArray(entry[1]));
+}
+
+/** `column IN (?, ...)`, its values appended to `params`. */
+function inList(column: string, values: readonly Param[], params: Param[]): string {
+  params.push(...values);
+  return `${column} IN (${values.map(() => '?').join(',')})`;
+}
+
+/** The ids of events with a single-letter tag `name` holding one of `values`, found by tags_by_value. */
+function taggedIds(name: string, values: readonly string[], params: Param[]): string {
+  params.push(name);
+  return `id IN (SELECT event_id FROM tags WHERE name = ? AND ${inList('value', values, params)})`;
+}
+
+/**
+ * The SQL conditions a NIP-01 filter puts on an events row (its `limit` aside), appended to `where` and `params`.
+ * A filter with tag conditions (#d, #i, #h, #p: NIP-01 expects single-letter tags indexed; mr-kp-filters) is
+ * answered from the tag index: `+` keeps SQLite from walking every event of the filter's kinds or authors instead.
+ */
 function filterConditions(filter: Filter, where: string[], params: Param[]): void {
-  const inList = (column: string, values: readonly Param[]): void => {
-    where.push(`${column} IN (${values.map(() => '?').join(',')})`);
-    params.push(...values);
-  };
-  if (filter.ids) inList('id', filter.ids);
-  if (filter.authors) inList('pubkey', filter.authors);
-  if (filter.kinds) inList('kind', filter.kinds);
+  const tags = tagConditions(filter);
+  const unindexed = tags.length > 0 ? '+' : '';
+  if (filter.ids) where.push(inList('id', filter.ids, params));
+  if (filter.authors) where.push(inList(`${unindexed}pubkey`, filter.authors, params));
+  if (filter.kinds) where.push(inList(`${unindexed}kind`, filter.kinds, params));
   if (filter.since !== undefined) {
-    where.push('created_at >= ?');
+    where.push(`${unindexed}created_at >= ?`);
     params.push(filter.since);
   }
   if (filter.until !== undefined) {
-    where.push('created_at <= ?');
+    where.push(`${unindexed}created_at <= ?`);
     params.push(filter.until);
   }
-  for (const [key, values] of Object.entries(filter)) {
-    if (!key.startsWith('#') || !Array.isArray(values)) continue;
-    where.push(
-      `EXISTS (SELECT 1 FROM tags WHERE tags.event_id = events.id AND tags.name = ? AND tags.value IN (${values.map(() => '?').join(',')}))`,
-    );
-    params.push(key.slice(1), ...(values as string[]));
-  }
+  for (const [key, values] of tags) where.push(taggedIds(key.slice(1), values, params));
 }
 
 const SCHEMA = `
@@ -79,6 +103,15 @@ CREATE TABLE IF NOT EXISTS tags (
 );
 CREATE INDEX IF NOT EXISTS tags_by_value ON tags(name, value, event_id);
 CREATE INDEX IF NOT EXISTS tags_by_event ON tags(event_id);
+-- NIP-09 a-tag deletions (mr-kp-delete): versions of the slot created at or before
+-- until are gone and never accepted again; d is '' for replaceable kinds.
+CREATE TABLE IF NOT EXISTS deleted_slots (
+  kind INTEGER NOT NULL,
+  pubkey TEXT NOT NULL,
+  d TEXT NOT NULL,
+  until INTEGER NOT NULL,
+  PRIMARY KEY (kind, pubkey, d)
+);
 -- consumed or deleted ids, refused forever after (kp-pub-no-replay). Keyed by
 -- (id, pubkey): a kind 5 from a stranger naming an id must not shadow the owner's.
 CREATE TABLE IF NOT EXISTS tombstones (
@@ -99,6 +132,17 @@ CREATE INDEX IF NOT EXISTS charges_by_pair ON charges(requester, owner, at_ms);
 CREATE INDEX IF NOT EXISTS charges_by_requester ON charges(requester, at_ms);
 `;
 
+/** The SQL of an ordinary NIP-01 query: newest first, `limit` applied, expired events and hidden KeyPackages and gift wraps left out. */
+function querySql(filter: Filter, opts: QueryOptions): { sql: string; params: Param[] } {
+  const where: string[] = ['(expires_at IS NULL OR expires_at > ?)'];
+  const params: Param[] = [opts.nowSeconds];
+  filterConditions(filter, where, params);
+  if (opts.keyPackageOwners !== 'everyone') where.push(`(kind != ${KIND.keyPackage} OR ${inList('pubkey', [...opts.keyPackageOwners], params)})`);
+  if (opts.giftWrapReaders !== 'everyone') where.push(`(kind != ${KIND.giftWrap} OR ${taggedIds(TAG.pubkey, [...opts.giftWrapReaders], params)})`);
+  params.push(Math.min(filter.limit ?? opts.maxLimit, opts.maxLimit));
+  return { sql: `SELECT id, json FROM events WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id ASC LIMIT ?`, params };
+}
+
 export class SqliteStore implements EventStore {
   private readonly db: Database.Database;
   private readonly stmt;
@@ -118,12 +162,12 @@ export class SqliteStore implements EventStore {
         'INSERT INTO events (id, pubkey, kind, created_at, d_tag, expires_at, json) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING',
       ),
       insertTag: db.prepare('INSERT INTO tags (event_id, name, value) VALUES (?, ?, ?)'),
-      replaceable: db.prepare<[string, number], { id: string; created_at: number }>(
-        'SELECT id, created_at FROM events WHERE pubkey = ? AND kind = ?',
+      replaceable: db.prepare<[string, number], StoredVersion>('SELECT kind, id, created_at FROM events WHERE pubkey = ? AND kind = ?'),
+      addressable: db.prepare<[string, number, string], StoredVersion>('SELECT kind, id, created_at FROM events WHERE pubkey = ? AND kind = ? AND d_tag = ?'),
+      deleteSlot: db.prepare(
+        'INSERT INTO deleted_slots (kind, pubkey, d, until) VALUES (?, ?, ?, ?) ON CONFLICT (kind, pubkey, d) DO UPDATE SET until = max(until, excluded.until)',
       ),
-      addressable: db.prepare<[string, number, string], { id: string; created_at: number }>(
-        'SELECT id, created_at FROM events WHERE pubkey = ? AND kind = ? AND d_tag = ?',
-      ),
+      slotDeletedUntil: db.prepare<[number, string, string], { until: number }>('SELECT until FROM deleted_slots WHERE kind = ? AND pubkey = ? AND d = ?'),
       remove: db.prepare('DELETE FROM events WHERE id = ?'),
       removeTags: db.prepare('DELETE FROM tags WHERE event_id = ?'),
       // Counts no further than it is asked to: a hand-out needs only whether more are stored (kp-handout-last-resort).
@@ -158,27 +202,22 @@ export class SqliteStore implements EventStore {
     return row ? (JSON.parse(row.json) as NostrEvent) : undefined;
   }
 
-  insert(event: NostrEvent, _nowSeconds: number): InsertResult {
+  insert(event: NostrEvent, policy: StoragePolicy): InsertResult {
     return this.db.transaction((): InsertResult => {
       if (this.stmt.get.get(event.id)) return 'duplicate';
-      const storage = storageOf(event.kind);
-      if (storage === 'replaceable' || storage === 'addressable') {
-        const existing =
-          storage === 'replaceable'
-            ? this.stmt.replaceable.all(event.pubkey, event.kind)
-            : this.stmt.addressable.all(event.pubkey, event.kind, dTagOf(event));
-        // NIP-01: keep the newest; on equal created_at, the lowest id.
-        const newer = existing.find((e) => e.created_at > event.created_at || (e.created_at === event.created_at && e.id < event.id));
-        if (newer) return 'superseded';
-        this.remove(existing.map((e) => e.id));
+      const slot = slotOf(event);
+      if (slot) {
+        const versions = this.slotVersions(slot);
+        if (!versions.every((stored) => policy.replaces(event, stored))) return 'superseded';
+        this.remove(versions.map((v) => v.id));
       }
       this.stmt.insert.run(
         event.id,
         event.pubkey,
         event.kind,
         event.created_at,
-        storage === 'addressable' ? dTagOf(event) : null,
-        expirationOf(event) ?? null,
+        storageOf(event.kind) === 'addressable' ? (slot?.d ?? null) : null,
+        policy.servedUntil ?? null,
         JSON.stringify(event),
       );
       for (const tag of event.tags) {
@@ -189,18 +228,23 @@ export class SqliteStore implements EventStore {
     })();
   }
 
+  /** The stored versions of a slot (replaceable kinds keep no d). */
+  private slotVersions(slot: Slot): StoredVersion[] {
+    return storageOf(slot.kind) === 'addressable' ? this.stmt.addressable.all(slot.pubkey, slot.kind, slot.d) : this.stmt.replaceable.all(slot.pubkey, slot.kind);
+  }
+
   query(filter: Filter, opts: QueryOptions): StoredEvent[] {
-    const where: string[] = ['(expires_at IS NULL OR expires_at > ?)'];
-    const params: Param[] = [opts.nowSeconds];
-    filterConditions(filter, where, params);
-    if (opts.keyPackageOwners !== 'everyone') {
-      const owners = [...opts.keyPackageOwners];
-      where.push(`(kind != ${KIND.keyPackage} OR pubkey IN (${owners.map(() => '?').join(',')}))`);
-      params.push(...owners);
-    }
-    const limit = Math.min(filter.limit ?? opts.maxLimit, opts.maxLimit);
-    const sql = `SELECT id, json FROM events WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id ASC LIMIT ?`;
-    return this.prepared(sql).all(...params, limit).map(toStored);
+    const { sql, params } = querySql(filter, opts);
+    return this.prepared(sql).all(...params).map(toStored);
+  }
+
+  /** SQLite's plan for query(filter, opts), one line per step (EXPLAIN QUERY PLAN), for the tests of mr-kp-filters. */
+  explainQuery(filter: Filter, opts: QueryOptions): string[] {
+    const { sql, params } = querySql(filter, opts);
+    return this.db
+      .prepare<Param[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
+      .all(...params)
+      .map((row) => row.detail);
   }
 
   pickKeyPackages(owner: string, filters: readonly Filter[], max: number, order: HandoutOrder, nowSeconds: number): KeyPackagePick {
@@ -251,12 +295,13 @@ export class SqliteStore implements EventStore {
     return removed;
   }
 
-  removeAddress(kind: number, pubkey: string, d: string, until: number): string[] {
-    const ids = this.stmt.addressable
-      .all(pubkey, kind, d)
-      .filter((e) => e.created_at <= until)
-      .map((e) => e.id);
-    return this.remove(ids);
+  deleteSlot(slot: Slot, until: number): string[] {
+    this.stmt.deleteSlot.run(slot.kind, slot.pubkey, slot.d, until);
+    return this.remove(this.slotVersions(slot).filter((v) => v.created_at <= until).map((v) => v.id));
+  }
+
+  slotDeletedUntil(slot: Slot): number | undefined {
+    return this.stmt.slotDeletedUntil.get(slot.kind, slot.pubkey, slot.d)?.until;
   }
 
   countKeyPackages(nowSeconds: number): number {

@@ -2,6 +2,7 @@
  * What the relay's rules need from storage. The SQLite store implements it;
  * the rules in ../rules/ read and write only through it.
  */
+import type { Slot } from '../../protocol/events.js';
 import type { Filter, NostrEvent } from '../../protocol/messages.js';
 
 export type TombstoneReason = 'consumed' | 'deleted';
@@ -35,10 +36,23 @@ export interface KeyPackagePick {
 
 export type HandoutOrder = 'oldest-first' | 'newest-first';
 
+/** A stored version of a slot, as the replacement rule reads it. */
+export type StoredVersion = Pick<NostrEvent, 'kind' | 'id' | 'created_at'>;
+
+/** What the rules decide about an event the relay stores. */
+export interface StoragePolicy {
+  /** From this unix second on the event is left out of every answer, and swept (mr-445-expiration, kp-pub-expired); undefined: never. */
+  servedUntil: number | undefined;
+  /** Whether the event replaces `stored`, a version of its slot stored before (mr-kp-replace, mr-relay-lists); if it replaces none, it is not stored. */
+  replaces(event: NostrEvent, stored: StoredVersion): boolean;
+}
+
 export interface QueryOptions {
   nowSeconds: number;
   /** KeyPackages of these pubkeys may be returned; all others are left out (kp-req-unscoped). 'everyone': plain NIP-01, all of them. */
   keyPackageOwners: ReadonlySet<string> | 'everyone';
+  /** Gift wraps (kind 1059) whose `p` tag names one of these may be returned; the others are left out (mr-1059-serve). 'everyone': all of them. */
+  giftWrapReaders: ReadonlySet<string> | 'everyone';
   /** Upper bound on `limit`. */
   maxLimit: number;
 }
@@ -48,14 +62,16 @@ export interface EventStore {
   transaction<T>(fn: () => T): T;
 
   get(id: string): NostrEvent | undefined;
-  /** Stores a regular, replaceable or addressable event (NIP-01 rules for the latter two). */
-  insert(event: NostrEvent, nowSeconds: number): InsertResult;
+  /** Stores a regular, replaceable or addressable event; of a slot's versions it keeps the one the policy says is current. */
+  insert(event: NostrEvent, policy: StoragePolicy): InsertResult;
   /** Ordinary NIP-01 query: newest first, `limit` applied, expired events left out. */
   query(filter: Filter, opts: QueryOptions): StoredEvent[];
   /** Removes events by id; returns the ids that were stored. */
   remove(ids: readonly string[]): string[];
-  /** Removes `pubkey`'s addressable events at `address` (kind:pubkey:d) created at or before `until`. */
-  removeAddress(kind: number, pubkey: string, d: string, until: number): string[];
+  /** Removes the versions of `slot` created at or before `until`, and remembers the deletion (the latest `until` per slot); returns the ids removed. */
+  deleteSlot(slot: Slot, until: number): string[];
+  /** The latest `until` a deletion of `slot` named, if any (mr-kp-delete). */
+  slotDeletedUntil(slot: Slot): number | undefined;
 
   /**
    * The first `max` of `owner`'s stored, unexpired KeyPackages that fully match one of

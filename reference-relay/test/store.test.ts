@@ -5,7 +5,9 @@ import type { NostrEvent } from '../../protocol/messages.js';
 import { KIND } from '../../protocol/profile.js';
 import { keyPackage } from '../../fixtures/events.js';
 import { resolveConfig } from '../config.js';
+import { storagePolicy } from '../core/event.js';
 import { RelayCore } from '../core/relay-core.js';
+import { RULES } from '../rules/index.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 
 const K = KIND.keyPackage;
@@ -22,7 +24,7 @@ afterEach(() => store?.close());
 /** `count` KeyPackages of `owner`, created_at T, T, T+1, T+1, …: pairs tie on created_at so id breaks the tie. */
 async function stock(s: SqliteStore, owner: Keys, count: number): Promise<NostrEvent[]> {
   const kps = await Promise.all(Array.from({ length: count }, (_, i) => keyPackage(owner, { createdAt: NOW - 1000 + Math.floor(i / 2) })));
-  for (const kp of [...kps].reverse()) s.insert(kp, NOW); // stored newest first: order must come from the query
+  for (const kp of [...kps].reverse()) s.insert(kp, storagePolicy(RULES, kp)); // stored newest first: order must come from the query
   return kps.sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : 1));
 }
 
@@ -62,8 +64,8 @@ describe('SqliteStore.pickKeyPackages', () => {
     const owner = newKeys();
     const live = await keyPackage(owner, { createdAt: NOW - 10 });
     const expiring = await keyPackage(owner, { createdAt: NOW - 20, extraTags: [['expiration', String(NOW - 1)]] });
-    s.insert(live, NOW - 30);
-    s.insert(expiring, NOW - 30);
+    s.insert(live, storagePolicy(RULES, live));
+    s.insert(expiring, storagePolicy(RULES, expiring));
     const pick = s.pickKeyPackages(owner.pubkey, [{ kinds: [K] }], 2, 'oldest-first', NOW);
     expect(pick).toMatchObject({ take: [{ id: live.id }], ownerHasMore: false });
   });
@@ -72,7 +74,7 @@ describe('SqliteStore.pickKeyPackages', () => {
     const s = freshStore();
     const owner = newKeys();
     await stock(s, owner, 3);
-    const opts = { nowSeconds: NOW, keyPackageOwners: new Set([owner.pubkey]), maxLimit: 500 };
+    const opts = { nowSeconds: NOW, keyPackageOwners: new Set([owner.pubkey]), giftWrapReaders: 'everyone', maxLimit: 500 } as const;
     // Each `until` gives the same SQL; each count of kinds gives a new one: 300 distinct texts, past the cache's 256.
     for (let n = 1; n <= 300; n++) {
       const kinds = Array.from({ length: n }, (_, i) => (i === 0 ? K : 20_000 + i));
