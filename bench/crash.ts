@@ -123,7 +123,9 @@ export interface CrashTrialOptions {
   killAfterMs: readonly [number, number];
   /** KeyPackages each owner publishes before the load starts. */
   seedPerOwner: number;
-  /** Asks each requester makes after the restart (as far as the reserve allows). */
+  /** KeyPackages each owner keeps back from the load and publishes after the restart, so requesters can ask again. */
+  publishAfterRestart: number;
+  /** Asks each requester makes after the restart (as far as the owners' acknowledged KeyPackages allow). */
   asksAfterRestart: number;
   timeoutMs: number;
 }
@@ -220,7 +222,9 @@ export async function crashTrial(spawnRelay: SpawnRelay, fx: CrashFixtures, opts
     let killed = false;
 
     // Seeds, then the load: owners keep publishing while requesters ask.
-    const owners = await Promise.all(fx.owners.map(async (o) => ({ ...o, client: await connect(first.url, o.keys), next: 0, inFlight: 0 })));
+    const owners = await Promise.all(
+      fx.owners.map(async (o) => ({ ...o, client: await connect(first.url, o.keys), next: 0, end: o.kps.length - opts.publishAfterRestart, inFlight: 0 })),
+    );
     await Promise.all(
       owners.map(async (o) => {
         const seeds = o.kps.slice(0, opts.seedPerOwner);
@@ -242,7 +246,7 @@ export async function crashTrial(spawnRelay: SpawnRelay, fx: CrashFixtures, opts
     );
 
     const publishLoop = async (o: (typeof owners)[number]): Promise<void> => {
-      while (!killed && o.next < o.kps.length) {
+      while (!killed && o.next < o.end) {
         const kp = o.kps[o.next++]!;
         o.inFlight++;
         const reply = await o.client.publish(kp);
@@ -287,7 +291,7 @@ export async function crashTrial(spawnRelay: SpawnRelay, fx: CrashFixtures, opts
         atKill = {
           publishesInFlight: owners.reduce((n, o) => n + o.inFlight, 0),
           asksInFlight: asks.filter((a) => a.to === undefined).length,
-          leftToPublish: owners.reduce((n, o) => n + o.kps.length - o.next, 0),
+          leftToPublish: owners.reduce((n, o) => n + o.end - o.next, 0),
         };
         credit.notify();
         void first.kill().then(resolve);
@@ -302,6 +306,14 @@ export async function crashTrial(spawnRelay: SpawnRelay, fx: CrashFixtures, opts
 
     const second = await spawnRelay(args);
     relays.push(second);
+    killed = false; // the loops may run again, on the restarted relay
+    await Promise.all(
+      owners.map(async (o) => {
+        o.client = await connect(second.url, o.keys);
+        [o.next, o.end] = [o.end, o.kps.length];
+        await publishLoop(o);
+      }),
+    );
     const again = await Promise.all(
       requesters.map(async (r) => {
         const client = await connect(second.url, r.keys, 'after-restart');
@@ -399,7 +411,7 @@ export async function benchCrash(trials: number, write: boolean) {
   const fx = await crashFixtures(3, 220, 8);
   const reports: CrashTrialReport[] = [];
   for (let t = 0; t < trials; t++) {
-    const report = await crashTrial(spawnBuiltRelay, fx, { seed: 1000 + t, killAfterMs: [20, 900], seedPerOwner: 8, asksAfterRestart: 4, timeoutMs: 5000 });
+    const report = await crashTrial(spawnBuiltRelay, fx, { seed: 1000 + t, killAfterMs: [20, 900], seedPerOwner: 8, publishAfterRestart: 8, asksAfterRestart: 4, timeoutMs: 5000 });
     reports.push(report);
     process.stderr.write(
       `trial ${t + 1}/${trials}: kill at ${report.killAfterMs} ms, ${report.acknowledged} acknowledged, ${report.handedOutBeforeKill}+${report.handedOutAfterRestart} handed out, ` +

@@ -12,7 +12,9 @@
  * and ends after SECONDS or when its pool is used up.
  * Each figure is the median of ROUNDS timed rounds; one more round per
  * phase runs under the relay's CPU profiler to say what limits it.
- * Writes bench/results/load.json and load.md.
+ * Then what the load suite's Node driver itself can generate, with its CPU
+ * and the relay's (bench/load/driver.ts).
+ * Writes bench/results/load.json and load.md, load-driver.json and .md.
  * `node dist/bench/load.js [--seconds 4] [--rounds 3] [--publishes 4000] [--owners 2000]`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -27,6 +29,7 @@ import type { Socket } from '../load/core/runtime.js';
 import { closedLoop, spawnRelay, type Measured, type RelayChild, type RelayKind, type Step } from './load/drive.js';
 import { ensureNostrRelay, NOSTR_RELAY_VERSION } from './load/nostr-relay.js';
 import { summarizeProfile, type Breakdown } from './load/profile.js';
+import { driverMarkdown, measureDriver } from './load/driver.js';
 import { MetricStore } from '../load/node/metrics.js';
 import { NodeRuntime } from '../load/node/runtime.js';
 import { packageRoot } from '../package-info.js';
@@ -276,6 +279,11 @@ async function main(): Promise<void> {
     writeResult('load.json', `${JSON.stringify(result, null, 2)}\n`);
     writeResult('load.md', text);
     process.stdout.write(text);
+    log('Node load driver capacity (groups):');
+    const driver = await measureDriver(SECONDS, [20, 40, 80, 160], log);
+    writeResult('load-driver.json', `${JSON.stringify(driver, null, 2)}\n`);
+    writeResult('load-driver.md', driverMarkdown(driver));
+    process.stdout.write(driverMarkdown(driver));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

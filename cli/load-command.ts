@@ -5,18 +5,24 @@
  * unreachable relay or a run that could not use the relay (not run: no AUTH,
  * refused connections, no limits for `rate`), 1 when the run itself broke
  * (setup failed, k6 crashed).
+ *
+ * `--instances N` splits the test into N instances (Node: INSTANCE/INSTANCES,
+ * in this process; k6: one process per execution segment), each writing its
+ * own summary, and merges them; `kpsuite load merge <summaries…>` merges
+ * summaries from anywhere (load/core/merge.ts), with the same exit codes.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SCENARIO_NAMES, isScenarioName, type ScenarioName } from '../load/core/scenario.js';
 import { DEFAULT_RELAY_URL, parseDuration, settingsFrom, SettingsError } from '../load/core/settings.js';
-import { summaryFileNames, toText, type LoadSummary } from '../load/core/summary.js';
+import { toText, type LoadSummary } from '../load/core/summary.js';
 import { SCENARIOS } from '../load/scenarios/index.js';
-import { EMPTY_FIXTURE } from '../load/core/fixture.js';
-import { fixtureFor } from '../load/node/fixture.js';
-import { bundlePath, findK6, K6NotFoundError, runK6, variantFor, writeFixtureFile } from '../load/node/k6-driver.js';
+import { EMPTY_FIXTURE, type Fixture } from '../load/core/fixture.js';
+import { mergeSummaries, MergeUsageError, type MergeInput } from '../load/core/merge.js';
+import { fixtureFor, readFixture } from '../load/node/fixture.js';
+import { bundlePath, findK6, freePort, K6NotFoundError, runK6, segmentFlags, summaryFilesIn, variantFor, writeFixtureFile, type K6Binary } from '../load/node/k6-driver.js';
 import { writeLoadSummary } from '../load/node/report.js';
 import { createRunDir, DEFAULT_RUNS_DIR, relaySlug } from '../report/write.js';
 import { LoadRunError, runNode } from '../load/node/run.js';
@@ -33,6 +39,17 @@ export interface LoadCommandOptions {
   k6: string;
   /** Folder holding <scenario>.js and compat/<scenario>.js (default: this package's load/dist). */
   bundles?: string;
+  out: string;
+  reports: boolean;
+  /** Split the test into this many instances (default 1). */
+  instances?: number;
+  /** Run only this instance (from 1) of --instances, for a test split across hosts. */
+  instance?: number;
+  /** A fixture file to use instead of one made for the run (needed when instances run on several hosts). */
+  fixture?: string;
+}
+
+export interface MergeCommandOptions {
   out: string;
   reports: boolean;
 }
@@ -71,6 +88,14 @@ function k6Duration(value: string): string {
   return value;
 }
 
+function count(flag: string, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`${flag} must be a whole number from 1 to ${max}, got "${value}"`);
+    return n;
+  };
+}
+
 function keyValue(value: string, previous: string[]): string[] {
   if (!/^[A-Z][A-Z0-9_]*=/.test(value)) throw new InvalidArgumentError(`--env takes NAME=value with an upper-case NAME, got "${value}"`);
   return [...previous, value];
@@ -101,7 +126,11 @@ export async function runLoad(name: ScenarioName, o: LoadCommandOptions, io: Io 
     if (extra.MAX_DURATION !== undefined) throw new LoadUsageError(`--duration and --env MAX_DURATION both cap ${name}; give one`);
     io.stdout(`note: ${name} runs ${rounds} and ends when they are done; --duration ${o.duration} caps it (MAX_DURATION)\n`);
   }
-  const knobs = { ...extra, ...(o.rate !== undefined ? { RATE: String(o.rate) } : {}), ...durationKnob };
+  const n = o.instances ?? 1;
+  // contend races one owner unless told otherwise: a split needs one per instance at least.
+  const owners: Record<string, string> = name === 'contend' && n > 1 && extra.OWNERS === undefined ? { OWNERS: String(n) } : {};
+  if (owners.OWNERS !== undefined) io.stdout(`note: contend split into ${n} instances races ${n} owners, one each (--env OWNERS=${n})\n`);
+  const knobs = { ...extra, ...owners, ...(o.rate !== undefined ? { RATE: String(o.rate) } : {}), ...durationKnob };
   // Bad knobs and a missing k6 are usage errors, found before anything starts.
   SCENARIOS[name].plan(settingsFrom({ ...knobs, RELAY_URL: o.url ?? DEFAULT_RELAY_URL }), EMPTY_FIXTURE);
   const k6 = o.driver === 'k6' ? await findK6(o.k6) : undefined;
@@ -113,6 +142,12 @@ export async function runLoad(name: ScenarioName, o: LoadCommandOptions, io: Io 
   }
   if (o.rate !== undefined && !RATE_SCENARIOS.includes(name)) io.stdout(`note: --rate does not apply to ${name}; ignored\n`);
 
+  if (o.instance !== undefined && o.instance > n) throw new LoadUsageError(`--instance ${o.instance} needs --instances ${o.instance} or more`);
+  if (n > 1 && (extra.INSTANCE !== undefined || extra.INSTANCES !== undefined)) throw new LoadUsageError('--instances sets INSTANCE and INSTANCES itself; drop them from --env');
+  if (o.fixture !== undefined && !existsSync(o.fixture)) throw new LoadUsageError(`--fixture ${o.fixture}: no such file`);
+  // The instances this process runs, from 1: all of them, or the one --instance names.
+  const mine = o.instance !== undefined ? [o.instance] : Array.from({ length: n }, (_, k) => k + 1);
+
   const tempDir = mkdtempSync(join(tmpdir(), 'kpsuite-load-'));
   let relay: RunningRelay | undefined;
   try {
@@ -121,45 +156,123 @@ export async function runLoad(name: ScenarioName, o: LoadCommandOptions, io: Io 
     const label = o.url ?? `${url} (embedded reference relay)`;
     const env: Record<string, string> = { ...knobs, RELAY_URL: url };
     await reachable(url);
-    io.stdout(`kpsuite load ${name}: ${label}, driver ${k6 ? `k6 ${k6.version} (${bundle})` : 'node'}\n`);
+    const split = n === 1 ? '' : mine.length === 1 ? `, instance ${mine[0]} of ${n}` : `, ${n} instances`;
+    io.stdout(`kpsuite load ${name}: ${label}, driver ${k6 ? `k6 ${k6.version} (${bundle})` : 'node'}${split}\n`);
     const runDir = o.reports ? createRunDir(o.out, relaySlug(label), new Date()) : undefined;
+    const base = resolve(runDir ?? tempDir);
+    // One fixture for all instances (each takes its share), sized for the whole test; a bundled one serves a few runs per relay only.
+    const fixture: Fixture = o.fixture !== undefined ? readFixture(o.fixture) : await fixtureFor(name, settingsFrom({ ...env, ...(n > 1 ? { INSTANCES: String(n) } : {}) }));
+    const instanceEnv = (i: number): Record<string, string> => (n > 1 ? { INSTANCE: String(i), INSTANCES: String(n) } : {});
+    const dirOf = (i: number): string => {
+      const dir = mine.length > 1 ? join(base, `instance-${i}`) : base;
+      mkdirSync(dir, { recursive: true });
+      return dir;
+    };
 
+    let summaries: MergeInput[];
     if (k6 !== undefined && bundle !== undefined) {
-      // A fixture made for the run (genuine KeyPackages, pre-signed requests): a bundled one serves a few runs per relay only.
-      const fixture = writeFixtureFile(tempDir, await fixtureFor(name, settingsFrom(env)));
-      const summaryDir = resolve(runDir ?? tempDir);
-      const code = await runK6(k6, bundle, { ...env, FIXTURE: fixture, SUMMARY_DIR: summaryDir });
+      const fixtureFile = o.fixture !== undefined ? resolve(o.fixture) : writeFixtureFile(tempDir, fixture);
+      const ran = await runK6Instances(k6, bundle, name, { ...env, FIXTURE: fixtureFile }, n, mine, dirOf);
       if (runDir) io.stdout(`reports: ${runDir}\n`);
-      // k6 can only exit 99 when nothing ran (its work threshold failed); the summary says whether the relay was unusable.
-      const notRun = code === 99 ? readNotRun(join(summaryDir, summaryFileNames(name).json)) : undefined;
-      if (notRun !== undefined) {
-        io.stderr(`kpsuite load: not run (the relay could not be used): ${notRun}\n`);
-        return 2;
+      const broken = ran.filter((r) => r.code !== 0 && r.code !== 99);
+      for (const r of broken) io.stderr(`kpsuite load: k6 ${mine.length > 1 ? `instance ${r.i} ` : ''}exited with ${r.code} (not a threshold verdict: see ${r.log ?? 'its output above'})\n`);
+      if (broken.length > 0) return 1;
+      const missing = ran.filter((r) => r.summary === undefined);
+      if (mine.length === 1) {
+        // k6 can only exit 99 when nothing ran (its work threshold failed); the summary says whether the relay was unusable.
+        const notRun = ran[0]?.summary?.summary.notRun;
+        if (notRun !== undefined) {
+          io.stderr(`kpsuite load: not run (the relay could not be used): ${notRun}\n`);
+          return 2;
+        }
+        return ran[0]?.code ?? 1;
       }
-      if (code === 0 || code === 99) return code;
-      io.stderr(`kpsuite load: k6 exited with ${code} (not a threshold verdict: see its output above)\n`);
-      return 1;
+      for (const r of missing) io.stderr(`kpsuite load: k6 instance ${r.i} wrote no summary into ${dirOf(r.i)} (see ${r.log ?? 'its output'})\n`);
+      if (missing.length > 0) return 1;
+      summaries = ran.map((r) => r.summary!);
+    } else {
+      const results = await Promise.all(
+        mine.map(async (i) => {
+          const prefix = mine.length > 1 ? `[${i}/${n}] ` : '';
+          const r = await runNode({ scenario: name, env: { ...env, ...instanceEnv(i) }, fixture, log: (line) => io.stderr(`  ${prefix}${line}\n`) });
+          const files = runDir !== undefined || mine.length > 1 ? writeLoadSummary(dirOf(i), r.summary) : [];
+          return { r, files };
+        }),
+      );
+      if (mine.length === 1) {
+        const { r, files } = results[0]!;
+        if (r.summary.notRun !== undefined) io.stderr(`kpsuite load: not run (the relay could not be used): ${r.summary.notRun}\n`);
+        io.stdout(`\n${toText(r.summary)}`);
+        for (const f of files) io.stdout(`report: ${f}\n`);
+        return r.exitCode;
+      }
+      summaries = results.map(({ r, files }, k) => ({ source: files[0] ?? `instance ${mine[k]}`, summary: r.summary }));
     }
-
-    const result = await runNode({ scenario: name, env, log: (line) => io.stderr(`  ${line}\n`) });
-    if (result.summary.notRun !== undefined) io.stderr(`kpsuite load: not run (the relay could not be used): ${result.summary.notRun}\n`);
-    io.stdout(`\n${toText(result.summary)}`);
-    if (runDir) for (const f of writeLoadSummary(runDir, result.summary)) io.stdout(`report: ${f}\n`);
-    return result.exitCode;
+    return reportMerge(summaries, runDir, io);
   } finally {
     await relay?.close();
     rmSync(tempDir, { recursive: true, force: true });
   }
 }
 
-/** The not-run reason of a summary k6 wrote, if it wrote one and has one. */
-function readNotRun(path: string): string | undefined {
+interface K6Instance {
+  i: number;
+  code: number;
+  log?: string;
+  summary?: MergeInput;
+}
+
+/** One k6 per instance in `mine`, side by side, each on its execution segment with its own API port, output and summary folder. */
+async function runK6Instances(k6: K6Binary, bundle: string, name: ScenarioName, env: Record<string, string>, n: number, mine: readonly number[], dirOf: (i: number) => string): Promise<K6Instance[]> {
+  return Promise.all(
+    mine.map(async (i) => {
+      const dir = dirOf(i);
+      const flags = n > 1 ? [...segmentFlags(i, n), '--address', `127.0.0.1:${await freePort()}`] : [];
+      const log = mine.length > 1 ? join(dir, 'k6.log') : undefined;
+      const code = await runK6(k6, bundle, { ...env, SUMMARY_DIR: dir }, { flags, ...(log !== undefined ? { log } : {}) });
+      const file = summaryFilesIn(dir, name)[0];
+      const summary = file === undefined ? undefined : readSummary(file);
+      return { i, code, ...(log !== undefined ? { log } : {}), ...(summary !== undefined ? { summary: { source: file!, summary } } : {}) };
+    }),
+  );
+}
+
+/** A summary file, or undefined when it is missing or not JSON. */
+function readSummary(path: string): LoadSummary | undefined {
   try {
-    const s = JSON.parse(readFileSync(path, 'utf8')) as Partial<LoadSummary>;
-    return typeof s.notRun === 'string' ? s.notRun : undefined;
+    return JSON.parse(readFileSync(path, 'utf8')) as LoadSummary;
   } catch {
     return undefined;
   }
+}
+
+/** Merges, prints the verdict (not-run reason first), writes the run folder; resolves to the exit code. */
+function reportMerge(inputs: readonly MergeInput[], runDir: string | undefined, io: Io): number {
+  const { summary, exitCode } = mergeSummaries(inputs);
+  if (summary.notRun !== undefined) io.stderr(`kpsuite load: not run: ${summary.notRun}\n`);
+  io.stdout(`\n${toText(summary)}`);
+  if (runDir) for (const f of writeLoadSummary(runDir, summary)) io.stdout(`report: ${f}\n`);
+  return exitCode;
+}
+
+/**
+ * `kpsuite load merge <summaries…>`: files, or folders whose load-*.json
+ * are taken; resolves to the exit code (0, 99, 2). Throws MergeUsageError
+ * (exit 2) for input that is no load summary or mixes scenarios.
+ */
+export function runMerge(paths: readonly string[], o: MergeCommandOptions, io: Io = PROCESS_IO): number {
+  const files = paths.flatMap((p) => {
+    if (!existsSync(p)) throw new MergeUsageError(`${p}: no such file or folder`);
+    return statSync(p).isDirectory() ? readdirSync(p).filter((f) => /^load-.+\.json$/.test(f)).sort().map((f) => join(p, f)) : [p];
+  });
+  const inputs = files.map((source) => {
+    const summary = readSummary(source);
+    if (summary === undefined) throw new MergeUsageError(`${source} is not JSON`);
+    return { source, summary };
+  });
+  const first = inputs[0]?.summary;
+  const runDir = o.reports && first !== undefined ? createRunDir(o.out, relaySlug(first.relay?.url ?? 'relay'), new Date()) : undefined;
+  return reportMerge(inputs, runDir, io);
 }
 
 export function loadCommand(): Command {
@@ -173,9 +286,13 @@ export function loadCommand(): Command {
     .option('--env <NAME=value>', 'another scenario knob, as k6 -e takes it (repeatable; see load/README.md)', keyValue, [])
     .option('--k6 <path>', 'the k6 binary for --driver k6', 'k6')
     .option('--bundles <dir>', 'folder with the k6 bundles, <scenario>.js and compat/<scenario>.js (default: load/dist of this package)')
+    .option('--instances <n>', 'split the test into n instances, each on its share of the work and the fixture, then merge their summaries (node: in this process; k6: one k6 per execution segment)', count('--instances', 64))
+    .option('--instance <i>', 'run only instance i (from 1) of --instances, for a test split across hosts; merge the summaries with kpsuite load merge', count('--instance', 64))
+    .option('--fixture <file>', 'the fixture to use (node dist/load/node/fixture.js makes one) instead of one made for the run: the same file on every host')
     .option('--out <dir>', 'folder for report runs', DEFAULT_RUNS_DIR)
     .option('--no-reports', 'write no report files')
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
+    .addCommand(mergeCommand())
     .action(async (scenario: string, o: LoadCommandOptions) => {
       if (!isScenarioName(scenario)) {
         process.stderr.write(`kpsuite load: unknown scenario "${scenario}"; choose one of ${SCENARIO_NAMES.join(', ')}\n`);
@@ -193,6 +310,26 @@ export function loadCommand(): Command {
         if (err instanceof LoadRunError) {
           process.stderr.write(`kpsuite load: ${err.message}\n`);
           process.exit(1);
+        }
+        throw err;
+      }
+    });
+}
+
+function mergeCommand(): Command {
+  return new Command('merge')
+    .description("combine the summaries of a split test's instances (files, or folders of load-*.json) into one verdict: exit 0, 99 when a threshold or a cross-instance invariant fails, 2 when not run or the summaries do not cover the test")
+    .argument('<summaries...>', 'load-<scenario>*.json files, or folders holding them')
+    .option('--out <dir>', 'folder for report runs', DEFAULT_RUNS_DIR)
+    .option('--no-reports', 'write no report files')
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
+    .action((paths: string[], o: MergeCommandOptions) => {
+      try {
+        process.exit(runMerge(paths, o));
+      } catch (err) {
+        if (err instanceof MergeUsageError) {
+          process.stderr.write(`kpsuite load merge: ${err.message}\n`);
+          process.exit(2);
         }
         throw err;
       }

@@ -37,7 +37,7 @@ export const FAULTS = {
   },
   'stranger-delete': {
     breaks: ['kp-del-owner'],
-    does: "lets a kind 5 from anyone delete a KeyPackage, not only from its owner",
+    does: 'lets a kind 5 from anyone delete a KeyPackage (kind 443), not only from its owner',
   },
   'crash-on-bad-filter': {
     breaks: ['kp-robust-bad-input'],
@@ -111,8 +111,8 @@ export const FAULTS = {
   'broadcast-live': { breaks: ['kp-pub-no-broadcast'], does: 'fans new KeyPackages out to every matching live subscription' },
   'ok-before-delivery': { breaks: ['kp-447-ok-after-delivery'], does: 'answers a 447 with OK before sending its KeyPackages' },
   'no-challenge': {
-    breaks: ['kp-auth-challenge'],
-    does: 'sends no NIP-42 challenge, on connect or with its auth-required: refusals, so nobody can authenticate (as relays without NIP-42 do)',
+    breaks: ['kp-auth-challenge', 'mr-protected', 'mr-1059-serve'],
+    does: 'sends no NIP-42 challenge, on connect or with its auth-required: refusals, so nobody can authenticate (as relays without NIP-42 do); its refusals of protected events and of gift-wrap reads come without a challenge too',
   },
   'no-auth-grace': {
     breaks: ['kp-auth-grace'],
@@ -153,7 +153,7 @@ export const FAULTS = {
   },
   'ignore-protected': {
     breaks: ['kp-pub-protected'],
-    does: 'ignores the NIP-70 ["-"] tag, accepting protected events from anyone (as relays without NIP-70 do)',
+    does: 'ignores the NIP-70 ["-"] tag on every kind but Marmot\'s (PROFILE-MARMOT.md), accepting protected KeyPackages and notes from anyone (as relays without NIP-70 do)',
   },
   'accept-expired': {
     breaks: ['kp-pub-expired'],
@@ -162,7 +162,7 @@ export const FAULTS = {
   // marmot-relay/1 (PROFILE-MARMOT.md), one per mr- anchor.
   'marmot-keep-older': {
     breaks: ['mr-kp-replace'],
-    does: 'keeps the last version of an addressable slot (kind 30443) to arrive, last write wins: an older version sent after a newer one replaces it, and of two versions with the same created_at the second kept, the higher id if it came second (replaceable kinds keep NIP-01\'s rule)',
+    does: 'keeps whichever version of an addressable slot (kind 30443) arrived last: an older version sent after a newer one replaces it, and of two versions with the same created_at the second wins, the higher id when it comes second (replaceable kinds keep NIP-01\'s rule)',
   },
   'marmot-serve-expired': {
     breaks: ['mr-445-expiration'],

@@ -58,6 +58,8 @@ export async function closedLoop(workers: readonly Step[], seconds: number): Pro
 
 export interface RelayChild {
   url: string;
+  /** The relay process, for its CPU time (bench/load/driver.ts). */
+  pid: number | undefined;
   /** Starts the child's CPU profiler (inspector), for the next timed phase only. */
   startProfile(): Promise<void>;
   /** Stops it and writes the .cpuprofile to `file`. */
@@ -97,6 +99,7 @@ export async function spawnRelay(kind: RelayKind, dir: string, vendorDir = ''): 
   };
   return {
     url,
+    pid: child.pid,
     startProfile: () => command('start-profile'),
     stopProfile: (file) => command(`stop-profile ${file}`),
     stop: async () => {

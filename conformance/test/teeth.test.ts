@@ -6,6 +6,7 @@
  */
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { startRelay, type RunningRelay } from '../../reference-relay/server.js';
+import type { RelayOptions } from '../../reference-relay/config.js';
 import { FAULTS, FAULT_NAMES, type FaultName } from '../../reference-relay/faults.js';
 import { prepareRun } from '../check.js';
 import { globMatch, runSuite } from '../runner.js';
@@ -160,8 +161,8 @@ afterAll(async () => {
   await Promise.all(relays.map((r) => r.close()));
 });
 
-async function runAgainst(faults: FaultName[], concurrency = 4): Promise<TestRecord[]> {
-  const relay = await startRelay({ port: 0, db: ':memory:', limits: LIMITS, faults });
+async function runAgainst(faults: FaultName[], concurrency = 4, options: RelayOptions = {}): Promise<TestRecord[]> {
+  const relay = await startRelay({ port: 0, db: ':memory:', limits: LIMITS, faults, ...options });
   relays.push(relay);
   try {
     const { runOptions } = await prepareRun(relay.url, { timeoutMs: 3000, quietMs: 200, limits: {} });
@@ -193,6 +194,16 @@ describe('conformance suite against the reference relay', () => {
     const records = await runAgainst([]);
     expect(records.length).toBeGreaterThan(0);
     expect(records.filter((r) => r.outcome !== 'pass').map(describeRecord)).toEqual([]);
+  }, 60_000);
+});
+
+describe('conformance suite against the reference relay without MLS content checks (kp-pub-mls is its choice)', () => {
+  it('passes every test, and reports the unusable KeyPackages it accepts as information', async () => {
+    const records = await runAgainst([], 4, { mlsChecks: false });
+    const mls = records.filter((r) => r.anchor === 'kp-pub-mls' && r.id !== 'kp-pub-mls/bare');
+    expect(mls.length).toBeGreaterThan(0);
+    expect(mls.filter((r) => r.outcome !== 'info').map(describeRecord)).toEqual([]);
+    expect(records.filter((r) => !mls.includes(r) && r.outcome !== 'pass').map(describeRecord)).toEqual([]);
   }, 60_000);
 });
 

@@ -11,9 +11,13 @@
  * "duplicate:" for good, and charges its requesters' rate limits. So a
  * fixture holds `sets` runs' worth of owners and requesters, and a run
  * claims the first set the relay has not seen (scenarios/common.ts claimSet).
+ * A set is laid out in units (an owner with its racers, a requester with its
+ * owners, a member): an instance of a split test takes its share of the
+ * units of a set (shareOf, core/instance.ts), all instances one fixture.
  */
 import { TAG } from '../../protocol/profile.js';
 import { RelayUnusableError } from './scenario.js';
+import { instanceLabel, unitRange, type Instance } from './instance.js';
 import type { NostrEvent } from './runtime.js';
 
 /** A pre-made identity: its keys (lowercase hex) and its events, [first, first + count) of the fixture's keyPackages (owners) or requests (requesters). */
@@ -68,10 +72,24 @@ export class FixtureTooSmallError extends RelayUnusableError {
   }
 }
 
+/** This instance's share of a split test is empty: nothing to run here, reported as not run. */
+export class EmptyShareError extends RelayUnusableError {
+  constructor(what: string, units: number, instance: Instance) {
+    super(`${instanceLabel(instance)} gets none of the ${units} ${what}: give a multiple of the instance count (load/README.md, "Splitting a test")`);
+  }
+}
+
 /** Set `set`'s slice of `actors`. */
 export function setOf(actors: ArrayLike<FixtureActor>, sets: number, set: number): FixtureActor[] {
   const per = sets > 0 ? Math.floor(actors.length / sets) : 0;
   return Array.from({ length: per }, (_, i) => actors[set * per + i] as FixtureActor);
+}
+
+/** This instance's units of `units` (core/instance.ts); throws EmptyShareError when it gets none. */
+export function shareOf(units: number, what: string, instance: Instance): [number, number] {
+  const range = unitRange(units, instance);
+  if (range[1] <= range[0]) throw new EmptyShareError(what, units, instance);
+  return range;
 }
 
 /** Up to `n` of the owner's KeyPackages from its `from`-th on, oldest first. */

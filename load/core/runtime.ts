@@ -60,6 +60,13 @@ export interface LoadRuntime {
   httpGet(url: string, headers: Record<string, string>, timeoutMs: number): Promise<HttpReply | undefined>;
   /** Records a sample on a metric declared in the scenario's plan. */
   add(metric: string, value: number | boolean): void;
+  /**
+   * Records a ledger fact (core/ledger.ts) into the run's summary, counted:
+   * what `kpsuite load merge` needs to judge invariants that span
+   * instances. Under k6 a fact is a check() named after it (the one string
+   * channel from a VU into handleSummary's data, in both summary shapes).
+   */
+  record(fact: string): void;
   readonly signer: Signer;
   log(line: string): void;
 }
@@ -68,7 +75,11 @@ export interface LoadRuntime {
 export interface IterationContext {
   role: string;
   vu: number;
-  /** Unique across the role's VUs, from 0 (k6: exec.scenario.iterationInTest). */
+  /**
+   * Unique across the role's VUs in this instance, from 0 (k6:
+   * exec.scenario.iterationInInstance): it indexes the instance's share of
+   * the fixture, whatever the share of the other instances.
+   */
   iteration: number;
   /** Epoch ms when the role's duration ends; loops inside an iteration stop there. */
   deadline: number;

@@ -4,6 +4,7 @@
  * profile's invariants. Both bindings read the same plan.
  */
 import type { Fixture } from './fixture.js';
+import type { Instance } from './instance.js';
 import type { IterationContext, LoadRuntime, MetricSpec } from './runtime.js';
 import { num, type Settings } from './settings.js';
 
@@ -38,12 +39,20 @@ export interface Plan<D> {
   /** The knobs in effect, for the report. */
   settings: Record<string, string | number>;
   /**
-   * Publishes what the roles need. VUs and teardown get its result as k6
-   * passes it (core/setup-data.ts: an undefined property arrives as null,
-   * so test absent values with `== null`). Throws RelayUnusableError when
-   * the relay cannot be used for this scenario at all.
+   * Publishes what the roles need, from this instance's share of the
+   * fixture (core/instance.ts; the whole of it unless the test is split).
+   * VUs and teardown get its result as k6 passes it (core/setup-data.ts: an
+   * undefined property arrives as null, so test absent values with
+   * `== null`). Throws RelayUnusableError when the relay cannot be used for
+   * this scenario at all.
    */
-  setup(rt: LoadRuntime): Promise<D>;
+  setup(rt: LoadRuntime, instance: Instance): Promise<D>;
+  /**
+   * What this instance took (its instance, fixture set, owners, requesters…),
+   * from setup's data, as ledger facts (core/ledger.ts) for `kpsuite load
+   * merge`; roles add what they saw with rt.record().
+   */
+  facts(data: D): string[];
   teardown?(rt: LoadRuntime, data: D): Promise<void>;
   /** Longest setup/teardown may take (k6 setupTimeout/teardownTimeout). */
   setupTimeout: string;

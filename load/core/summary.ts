@@ -5,6 +5,8 @@
  */
 import type { MetricValues } from './scenario.js';
 import type { MetricKind } from './runtime.js';
+import { instanceLabel, instanceTag, type Instance } from './instance.js';
+import type { Ledger } from './ledger.js';
 import { statValue, tally, type ThresholdResult } from './thresholds.js';
 
 export const LOAD_SUMMARY_SCHEMA = 'kpsuite-load/1';
@@ -35,6 +37,19 @@ export interface LoadSummary {
   /** Roles that ran short of VUs, where known (Node driver). */
   vuShortages?: string[];
   notes: string[];
+  /** Which part of a split test this run was (core/instance.ts); absent for the whole test. */
+  instance?: Instance;
+  /** What `kpsuite load merge` re-judges across instances (core/ledger.ts). */
+  ledger?: Ledger;
+  /** Set on the summary `kpsuite load merge` writes: the instances it combined (core/merge.ts). */
+  merged?: MergedFrom;
+}
+
+/** The instances a merged summary combines, and what could not be combined exactly. */
+export interface MergedFrom {
+  instances: { source: string; label: string; segment: string; driver: 'node' | 'k6'; durationMs: number; verdict: string }[];
+  /** Trend percentiles per instance, in `instances` order (a merged percentile is only bounded by them). */
+  percentiles: Record<string, Record<string, (number | null)[]>>;
 }
 
 /** One line: not run, or how many thresholds held, failed and had no samples. */
@@ -56,14 +71,17 @@ function header(s: LoadSummary): string {
 
 function executionLines(s: LoadSummary): string[] {
   const out: string[] = [];
+  if (s.instance !== undefined && s.instance.source !== 'whole') out.push(`${instanceLabel(s.instance)} of a split test: \`kpsuite load merge\` judges the whole`);
+  for (const i of s.merged?.instances ?? []) out.push(`merged ${i.label} (${i.driver}, ${(i.durationMs / 1000).toFixed(1)} s): ${i.verdict} [${i.source}]`);
   if ((s.droppedIterations ?? 0) > 0) out.push(`dropped_iterations: ${s.droppedIterations} (all VUs busy: the relay or this machine could not keep the rate)`);
   for (const v of s.vuShortages ?? []) out.push(`VU shortage: ${v}`);
   return out;
 }
 
-/** The file names a run folder gets for one scenario. */
-export function summaryFileNames(scenario: string): { json: string; junit: string; markdown: string } {
-  return { json: `load-${scenario}.json`, junit: `load-${scenario}.junit.xml`, markdown: `load-${scenario}.md` };
+/** The file names a run folder gets for one scenario (tagged with the instance when the test is split). */
+export function summaryFileNames(scenario: string, instance?: Instance): { json: string; junit: string; markdown: string } {
+  const base = `load-${scenario}${instanceTag(instance)}`;
+  return { json: `${base}.json`, junit: `${base}.junit.xml`, markdown: `${base}.md` };
 }
 
 function fmt(n: number | undefined, time = false): string {
@@ -76,7 +94,7 @@ function fmt(n: number | undefined, time = false): string {
 export function describeValues(kind: MetricKind | 'unknown', values: MetricValues, time: boolean): string {
   switch (kind) {
     case 'counter':
-      return `count=${fmt(values.count)} rate=${fmt(values.rate)}/s`;
+      return `count=${fmt(values.count)}${values.rate === undefined ? '' : ` rate=${fmt(values.rate)}/s`}`;
     case 'rate':
       return `rate=${fmt((values.rate ?? 0) * 100)}% (${fmt(values.passes)} true, ${fmt(values.fails)} false)`;
     case 'gauge':
@@ -141,9 +159,28 @@ export function toMarkdown(s: LoadSummary): string {
     '| --- | --- | --- |',
     ...Object.entries(s.metrics).map(([name, m]) => `| \`${name}\` | ${cell(valuesText(m, name))} | ${cell(m.help)} |`),
   ];
+  lines.push(...percentileTable(s));
   if (s.notes.length > 0) lines.push('', '## Notes', '', ...s.notes.map((n) => `- ${n}`));
   lines.push('');
   return lines.join('\n');
+}
+
+/** A merged summary's trend percentiles, instance by instance (they cannot be merged exactly). */
+function percentileTable(s: LoadSummary): string[] {
+  const m = s.merged;
+  if (m === undefined || Object.keys(m.percentiles).length === 0) return [];
+  return [
+    '',
+    '## Percentiles per instance',
+    '',
+    'The merged value of a percentile is the largest instance’s: an upper bound of the true one (a mixture’s quantile lies between its parts’).',
+    '',
+    `| metric | stat | ${m.instances.map((i) => cell(i.label)).join(' | ')} |`,
+    `| --- | --- | ${m.instances.map(() => '---').join(' | ')} |`,
+    ...Object.entries(m.percentiles).flatMap(([metric, stats]) =>
+      Object.entries(stats).map(([stat, xs]) => `| \`${metric}\` | ${stat} | ${xs.map((x) => fmt(x ?? undefined, isTime(metric))).join(' | ')} |`),
+    ),
+  ];
 }
 
 export function escapeXml(text: string): string {

@@ -4,11 +4,13 @@
  * timers from k6/timers, metrics from k6/metrics, HTTP from k6/http, and the
  * noble signer. No Node API is used here or below.
  */
+import { check } from 'k6';
 import http from 'k6/http';
 import { Counter, Gauge, Rate, Trend } from 'k6/metrics';
 import { clearTimeout, setTimeout } from 'k6/timers';
 import { WebSocket } from 'k6/websockets';
 import { FrameInbox } from '../core/inbox.js';
+import { CHECK_PREFIX } from '../core/ledger.js';
 import { nobleSigner } from '../core/signer.js';
 import type { HttpReply, LoadRuntime, MetricSpec, RelayMessage, Socket } from '../core/runtime.js';
 
@@ -132,6 +134,11 @@ export class K6Runtime implements LoadRuntime {
     const m = this.metrics.get(metric);
     if (m === undefined) throw new Error(`metric ${metric} is not declared by the scenario`);
     m.add(value);
+  }
+
+  record(fact: string): void {
+    // A check named after the fact: k6 counts it by name and hands it to handleSummary (core/ledger.ts).
+    check(true, { [`${CHECK_PREFIX}${fact}`]: (v) => v === true });
   }
 
   log(line: string): void {

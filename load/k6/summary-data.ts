@@ -4,6 +4,8 @@
  * machine-readable one (`--new-machine-readable-summary`, the announced k6 2
  * default: `results.metrics` as a list, one overall `results.passed`).
  * Unknown fields are ignored; missing verdicts are computed from values.
+ * Checks (the ledger's channel, core/ledger.ts) come from `root_group`
+ * and its groups (legacy) or `results.checks.results` (machine-readable).
  */
 import type { MetricValues } from '../core/scenario.js';
 
@@ -19,6 +21,19 @@ export interface K6Data {
   durationMs: number;
   /** setup()'s result as k6 kept it (`setup_data`), undefined when absent. */
   setupData: unknown;
+  /** Every check by name with its passes. */
+  checks: { name: string; passes: number }[];
+}
+
+function checkList(list: unknown): { name: string; passes: number }[] {
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((c) => (isObject(c) && typeof c.name === 'string' && typeof c.passes === 'number' ? [{ name: c.name, passes: c.passes }] : []));
+}
+
+/** A legacy group's checks and its subgroups' (setup and teardown get groups of their own). */
+function groupChecks(group: unknown): { name: string; passes: number }[] {
+  if (!isObject(group)) return [];
+  return [...checkList(group.checks), ...(Array.isArray(group.groups) ? group.groups.flatMap(groupChecks) : [])];
 }
 
 function numbers(v: unknown): MetricValues {
@@ -50,6 +65,7 @@ export function readK6Data(data: unknown): K6Data {
       passed: typeof results.passed === 'boolean' ? results.passed : undefined,
       durationMs: typeof config.duration === 'number' ? config.duration * 1000 : 0,
       setupData: root.setup_data,
+      checks: checkList(isObject(results.checks) ? results.checks.results : undefined),
     };
   }
   const metrics = isObject(root.metrics) ? root.metrics : {};
@@ -68,5 +84,6 @@ export function readK6Data(data: unknown): K6Data {
     passed: undefined,
     durationMs: typeof state.testRunDurationMs === 'number' ? state.testRunDurationMs : 0,
     setupData: root.setup_data,
+    checks: groupChecks(root.root_group),
   };
 }

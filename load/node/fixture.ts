@@ -6,19 +6,24 @@
  * plain `k6 run -e FIXTURE=file`:
  *
  *   node dist/load/node/fixture.js <scenario> <file> [NAME=value ...]
+ *
+ * For a test split into n instances give the run's knobs for the whole test
+ * (OWNERS, REQUESTERS, MEMBERS… in multiples of n) and INSTANCES=n, which
+ * sizes the publish pool with a batch of slack per instance. SETS=k makes
+ * k runs' worth (default 1; publish takes all of it as one pool).
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { keyPackage } from '../../fixtures/events.js';
 import { newKeys, secretHex, sign, type Keys } from '../../protocol/crypto.js';
 import { KIND, TAG } from '../../protocol/profile.js';
-import { toFixtureFile, type Fixture, type FixtureActor, type FixtureNeeds } from '../core/fixture.js';
+import { toFixtureFile, type Fixture, type FixtureActor, type FixtureFile, type FixtureNeeds } from '../core/fixture.js';
 import { fetchNip11, settleLimits } from '../core/nip11.js';
 import { TEXT_NOTE_KIND } from '../core/nostr.js';
 import type { NostrEvent } from '../core/runtime.js';
 import { isScenarioName, type ScenarioName } from '../core/scenario.js';
-import { settingsFrom, type Settings } from '../core/settings.js';
+import { int, settingsFrom, type Settings } from '../core/settings.js';
 import { fixtureNeeds } from '../scenarios/index.js';
 import { MetricStore } from './metrics.js';
 import { NodeRuntime } from './runtime.js';
@@ -70,11 +75,21 @@ export async function makeFixture(needs: FixtureNeeds, now = Date.now()): Promis
  */
 export async function fixtureFor(name: ScenarioName, s: Settings): Promise<Fixture> {
   const limits = name === 'rate' ? settleLimits(await fetchNip11(new NodeRuntime(new MetricStore()), s.url, 5000), s) : undefined;
-  return makeFixture(fixtureNeeds(name, s, limits));
+  // SETS: runs' worth (each run claims the first set the relay has not seen); one unless asked.
+  return makeFixture({ ...fixtureNeeds(name, s, limits), sets: int(s, 'SETS', 1, 1, 20) });
 }
 
 export function writeFixture(path: string, fixture: Fixture): void {
   writeFileSync(path, JSON.stringify(toFixtureFile(fixture)));
+}
+
+/** A fixture file (writeFixture's, or this script's) as the Node driver uses it. */
+export function readFixture(path: string): Fixture {
+  const f = JSON.parse(readFileSync(path, 'utf8')) as Partial<FixtureFile>;
+  if (!Array.isArray(f.owners) || !Array.isArray(f.keyPackages) || !Array.isArray(f.requesters) || !Array.isArray(f.requests) || !Array.isArray(f.notes)) {
+    throw new Error(`${path} is not a load fixture (node dist/load/node/fixture.js makes one)`);
+  }
+  return f as FixtureFile;
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -1,10 +1,13 @@
 /**
  * `kpsuite load --driver k6`: find k6, pick the bundle its version can run,
  * make a fixture for the run into a file, and run `k6 run` with the summary
- * going into the run folder.
+ * going into the run folder; with --instances, one k6 per execution segment.
  */
 import { execFile, spawn } from 'node:child_process';
+import { closeSync, openSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
+import { envInstance } from '../core/instance.js';
 import type { ScenarioName } from '../core/scenario.js';
 import type { Fixture } from '../core/fixture.js';
 import { writeFixture } from './fixture.js';
@@ -60,12 +63,46 @@ export function writeFixtureFile(dir: string, fixture: Fixture): string {
   return path;
 }
 
-/** `k6 run -e K=V … <bundle>` with the terminal attached; resolves to k6's exit code. */
-export function runK6(k6: K6Binary, bundle: string, env: Record<string, string>): Promise<number> {
-  const args = ['run', ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]), bundle];
-  return new Promise((resolve, reject) => {
-    const child = spawn(k6.path, args, { stdio: 'inherit' });
+/**
+ * `k6 run [flags] -e K=V … <bundle>`; resolves to k6's exit code. Its output
+ * goes to the terminal, or into `log` (instances running side by side).
+ */
+export function runK6(k6: K6Binary, bundle: string, env: Record<string, string>, more: { flags?: string[]; log?: string } = {}): Promise<number> {
+  const args = ['run', ...(more.flags ?? []), ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]), bundle];
+  const fd = more.log === undefined ? undefined : openSync(more.log, 'w');
+  return new Promise<number>((resolve, reject) => {
+    const child = spawn(k6.path, args, { stdio: fd === undefined ? 'inherit' : ['ignore', fd, fd] });
     child.once('error', reject);
     child.once('exit', (code, signal) => resolve(code ?? (signal ? 130 : 1)));
+  }).finally(() => {
+    if (fd !== undefined) closeSync(fd);
   });
+}
+
+/** k6's flags for instance `i` (from 1) of `n`: the execution segment and its sequence, as k6-operator passes them. */
+export function segmentFlags(i: number, n: number): string[] {
+  const inst = envInstance({ INSTANCE: String(i), INSTANCES: String(n) });
+  if (inst === undefined || inst.source === 'whole') return [];
+  return ['--execution-segment', inst.segment, '--execution-segment-sequence', inst.sequence ?? ''];
+}
+
+/** A free loopback port, for the REST API each k6 opens (6565 by default: two on one host would clash). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** The summary JSON files of `scenario` in `dir` (tagged with an instance when the test was split). */
+export function summaryFilesIn(dir: string, scenario: string): string[] {
+  const pattern = new RegExp(`^load-${scenario}(\\.[a-z0-9_.-]+)?\\.json$`);
+  return readdirSync(dir)
+    .filter((f) => pattern.test(f))
+    .sort()
+    .map((f) => join(dir, f));
 }

@@ -9,7 +9,7 @@ import { summaryFileNames, toJUnit, toJson, toMarkdown, type LoadSummary } from 
 
 /** Writes the summary's JSON, JUnit and Markdown into `dir`; returns the paths. */
 export function writeLoadSummary(dir: string, summary: LoadSummary): string[] {
-  const names = summaryFileNames(summary.scenario);
+  const names = summaryFileNames(summary.scenario, summary.instance);
   const outputs: [string, string][] = [
     [names.json, toJson(summary)],
     [names.junit, toJUnit(summary)],

@@ -2,11 +2,15 @@
  * Runs one scenario with the Node driver: setup, every role at once under
  * its executor, teardown, then the thresholds decide (99 when one fails,
  * like `k6 run`), unless the relay could not be used at all (2, not run).
+ * With INSTANCE/INSTANCES it runs one instance of a split test: its share
+ * of the roles and of the fixture (core/instance.ts), recording its ledger.
  */
 import { evaluateAll } from '../core/thresholds.js';
 import type { Fixture } from '../core/fixture.js';
 import { notRunReason, RelayUnusableError, SETUP_UNUSABLE, type Plan, type ScenarioName } from '../core/scenario.js';
 import { asK6SetupData } from '../core/setup-data.js';
+import { instanceRoles } from '../core/k6-options.js';
+import { resolveInstance } from '../core/instance.js';
 import { settingsFrom, type Env } from '../core/settings.js';
 import type { Signer } from '../core/runtime.js';
 import { LOAD_SUMMARY_SCHEMA, type LoadSummary } from '../core/summary.js';
@@ -27,6 +31,8 @@ export interface NodeRunOptions {
   graceMs?: number;
   /** Signs what the run signs (default nostr-wasm); tests count what that is. */
   signer?: Signer;
+  /** Called as the roles start and as they end (bench/load/driver.ts measures CPU between). */
+  onRoles?: (phase: 'start' | 'end') => void;
 }
 
 export interface NodeRunResult {
@@ -44,6 +50,7 @@ export async function runNode(opts: NodeRunOptions): Promise<NodeRunResult> {
   const scenario = SCENARIOS[opts.scenario];
   const fixture = opts.fixture ?? (await fixtureFor(opts.scenario, settings));
   const plan: Plan<unknown> = scenario.plan(settings, fixture);
+  const instance = resolveInstance(settings.env);
   const store = new MetricStore(plan.metrics);
   const log = opts.log ?? (() => undefined);
   const rt = new NodeRuntime(store, opts.signer, log);
@@ -56,7 +63,8 @@ export async function runNode(opts: NodeRunOptions): Promise<NodeRunResult> {
   let unusable: string | undefined;
   try {
     // VUs and teardown get setup's result exactly as k6 hands it over (undefined properties as null).
-    data = asK6SetupData(await plan.setup(rt));
+    data = asK6SetupData(await plan.setup(rt, instance));
+    for (const fact of plan.facts(data)) rt.record(fact);
   } catch (err) {
     rt.terminateAll();
     if (!(err instanceof RelayUnusableError)) throw new LoadRunError(`setup failed: ${(err as Error).message}`);
@@ -64,9 +72,11 @@ export async function runNode(opts: NodeRunOptions): Promise<NodeRunResult> {
     rt.add(SETUP_UNUSABLE.name, 1);
   }
   const t1 = Date.now();
+  opts.onRoles?.('start');
   // Nothing to run against: no roles, no teardown (the k6 binding does the same with its marker).
-  const roles = unusable !== undefined ? [] : await Promise.all(plan.roles.map((role) => runRole(rt, role, data, { graceMs: opts.graceMs ?? 10_000, cut: () => rt.terminateAll() })));
+  const roles = unusable !== undefined ? [] : await Promise.all(instanceRoles(plan.roles, instance).map((role) => runRole(rt, role, data, { graceMs: opts.graceMs ?? 10_000, cut: () => rt.terminateAll() })));
   const t2 = Date.now();
+  opts.onRoles?.('end');
   try {
     if (unusable === undefined) await plan.teardown?.(rt, data);
   } catch (err) {
@@ -103,6 +113,8 @@ export async function runNode(opts: NodeRunOptions): Promise<NodeRunResult> {
     ...(notRun !== undefined ? { notRun } : {}),
     ...(dropped > 0 ? { droppedIterations: dropped, vuShortages } : {}),
     notes,
+    ...(instance.source !== 'whole' ? { instance } : {}),
+    ledger: rt.ledger,
   };
   return { summary, exitCode: notRun !== undefined ? 2 : passed ? 0 : 99, roles };
 }

@@ -9,6 +9,7 @@ import { keysFromHex, newKeys, secretHex, sign } from '../../protocol/crypto.js'
 import type { HttpReply, LoadRuntime, RelayMessage, Signer, Socket } from '../core/runtime.js';
 import type { MetricStore } from './metrics.js';
 import { FrameInbox } from '../core/inbox.js';
+import { note, type Ledger } from '../core/ledger.js';
 
 export class NodeSocket implements Socket {
   private readonly inbox = new FrameInbox({ setTimeout, clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) });
@@ -53,6 +54,8 @@ export const wasmSigner: Signer = {
 
 export class NodeRuntime implements LoadRuntime {
   readonly driver = 'node' as const;
+  /** What record() collected: the run's ledger facts. */
+  readonly ledger: Ledger = {};
   private readonly open = new Set<NodeSocket>();
 
   constructor(
@@ -94,6 +97,10 @@ export class NodeRuntime implements LoadRuntime {
 
   add(metric: string, value: number | boolean): void {
     this.metrics.add(metric, value);
+  }
+
+  record(fact: string): void {
+    note(this.ledger, fact);
   }
 
   log(line: string): void {

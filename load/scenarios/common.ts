@@ -5,6 +5,9 @@ import { authenticate, publish, refusalPrefix } from '../core/nostr.js';
 import type { IterationContext, LoadRuntime, NostrEvent, Socket } from '../core/runtime.js';
 import { LATENCY, OPS_FAILED, RELAY_ACCESS, RelayUnusableError } from '../core/scenario.js';
 import { int, parseDuration, type Settings } from '../core/settings.js';
+import { arrivalRate } from '../core/k6-options.js';
+
+export { arrivalRate };
 
 /** How long to wait for any one answer (TIMEOUT_MS, default 10 s). */
 export const replyTimeout = (s: Settings): number => int(s, 'TIMEOUT_MS', 10_000, 100);
@@ -74,18 +77,6 @@ export function sample<T>(items: readonly T[], count: number): T[] {
     [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
   }
   return copy.slice(0, n);
-}
-
-/**
- * k6 wants a whole `rate` per `timeUnit` (it rejects 0.5): 0.5/s becomes
- * 1 per 2s, 2.5/s 5 per 2s, 0.3/s 3 per 10s.
- */
-export function arrivalRate(perSecond: number): { rate: number; timeUnit: string } {
-  for (let seconds = 1; seconds <= 1000; seconds++) {
-    const n = perSecond * seconds;
-    if (Math.abs(n - Math.round(n)) < 1e-9 && Math.round(n) >= 1) return { rate: Math.round(n), timeUnit: `${seconds}s` };
-  }
-  return { rate: Math.max(1, Math.round(perSecond * 1000)), timeUnit: '1000s' };
 }
 
 /**

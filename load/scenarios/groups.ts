@@ -14,10 +14,13 @@
  * share no memory, so the slice is fixed by the iteration number). A member
  * whose pre-made stock runs out stops replenishing (counted), and its last
  * resort keeps invites complete. Inviters and their 447s are signed at run
- * time: their members are picked at random then.
+ * time: their members are picked at random then. A split test gives each
+ * instance its own members (and notes); its inviters invite them only.
  */
 import { KIND, PREFIX, type KeyPackageLimits } from '../../protocol/profile.js';
-import { keyPackagesOf, pick, setOf, type Fixture, type FixtureActor, type FixtureNeeds } from '../core/fixture.js';
+import { keyPackagesOf, setOf, shareOf, type Fixture, type FixtureActor, type FixtureNeeds } from '../core/fixture.js';
+import { unitRange, type Instance } from '../core/instance.js';
+import { FACT, type Share } from '../core/ledger.js';
 import { fetchNip11, settleLimits } from '../core/nip11.js';
 import { keyPackageRequest, nowSeconds, openInbox, publish, query, refusalPrefix, request447, subId, TEXT_NOTE_KIND } from '../core/nostr.js';
 import type { LoadRuntime, MetricSpec, NostrEvent, Socket } from '../core/runtime.js';
@@ -42,10 +45,13 @@ const G = GROUP_METRICS;
 
 export interface GroupsData {
   url: string;
-  /** The set's members; each publishes only its own pre-made KeyPackages. */
+  share: Share;
+  /** This instance's members of the set; each publishes only its own pre-made KeyPackages. */
   members: FixtureActor[];
   /** Largest group an inviter may fetch: 50, or less when the served limit is lower. */
   maxGroup: number;
+  /** This instance's notes: the fixture's notes [start, end). */
+  notes: [number, number];
 }
 
 export interface GroupsKnobs {
@@ -178,8 +184,10 @@ export function groupRoles(s: Settings, fixture: Fixture, k: GroupsKnobs, d: { t
 
   const chat = guarded<GroupsData>(async (rt, data, it) => {
     await withSocket(rt, data.url, timeoutMs, async (sock) => {
+      const [start, end] = data.notes;
       const note =
-        pick(fixture.notes, it.iteration) ?? rt.signer.sign({ kind: TEXT_NOTE_KIND, created_at: nowSeconds(), tags: [], content: `load note ${it.iteration}` }, rt.signer.newSecretKey());
+        (end > start ? fixture.notes[start + (it.iteration % (end - start))] : undefined) ??
+        rt.signer.sign({ kind: TEXT_NOTE_KIND, created_at: nowSeconds(), tags: [], content: `load note ${it.iteration}` }, rt.signer.newSecretKey());
       const reply = answered(rt, await publish(rt, sock, note, timeoutMs));
       if (reply === undefined) return;
       rt.add(LATENCY.notePublish.name, reply.ms);
@@ -199,18 +207,24 @@ export function groupRoles(s: Settings, fixture: Fixture, k: GroupsKnobs, d: { t
   return [rate('inviters', k.invitesPerSecond, invite, 2), rate('members', k.memberChecksPerSecond, member, 1), rate('chatters', k.notesPerSecond, chat, 1)];
 }
 
-/** Publishes the first `initial` KeyPackages of each member of the fixture's first set this relay has not seen. */
-export async function setupGroups(rt: LoadRuntime, s: Settings, k: GroupsKnobs, fixture: Fixture, limits: KeyPackageLimits | undefined): Promise<GroupsData> {
+/** Publishes the first `initial` KeyPackages of each of this instance's members of the fixture's first set this relay has not seen. */
+export async function setupGroups(rt: LoadRuntime, s: Settings, k: GroupsKnobs, fixture: Fixture, limits: KeyPackageLimits | undefined, instance: Instance): Promise<GroupsData> {
   const timeoutMs = replyTimeout(s);
   needAtLeast(setOf(fixture.owners, fixture.sets, 0).length, k.members, 'members');
   needAtLeast(setOf(fixture.owners, fixture.sets, 0)[0]?.count ?? 0, k.initial, 'KeyPackages per member');
-  const membersOf = (set: number): FixtureActor[] => setOf(fixture.owners, fixture.sets, set).slice(0, k.members);
+  const [a, b] = shareOf(k.members, 'members (MEMBERS)', instance);
+  const membersOf = (set: number): FixtureActor[] => setOf(fixture.owners, fixture.sets, set).slice(a, b);
   const initial = (set: number): NostrEvent[] => membersOf(set).flatMap((m) => keyPackagesOf(fixture, m, k.initial));
   const set = await withSocket(rt, s.url, timeoutMs, (sock) => claimSet(rt, sock, fixture, initial, timeoutMs));
   const members = membersOf(set);
   // An inviter is one requester: a group larger than its served limit would be refused whole.
   const maxGroup = Math.max(2, Math.min(50, limits?.served_per_window ?? 50));
-  return { url: s.url, members, maxGroup };
+  return { url: s.url, share: { instance, fixture: fixture.createdAt, set }, members, maxGroup, notes: unitRange(fixture.notes.length, instance) };
+}
+
+/** What a groups (or soak) instance took: its members and notes. */
+export function groupsFacts(data: GroupsData): string[] {
+  return [...FACT.share(data.share), ...data.members.map((m) => FACT.owner(m.pubkey)), FACT.range('notes', data.notes[0], data.notes[1])];
 }
 
 export const GROUP_METRIC_LIST: MetricSpec[] = [
@@ -264,9 +278,10 @@ export function groupsPlan(s: Settings, fixture: Fixture): Plan<GroupsData> {
     thresholds: groupThresholds(s),
     settings: { RATE: k.invitesPerSecond, NOTE_RATE: k.notesPerSecond, CHECK_RATE: k.memberChecksPerSecond, MEMBERS: k.members, DURATION: d.text },
     setupTimeout: '300s',
-    async setup(rt) {
-      return setupGroups(rt, s, k, fixture, settleLimits(await fetchNip11(rt, s.url, replyTimeout(s)), s));
+    async setup(rt, instance) {
+      return setupGroups(rt, s, k, fixture, settleLimits(await fetchNip11(rt, s.url, replyTimeout(s)), s), instance);
     },
+    facts: groupsFacts,
     notes: (values) => groupNotes(values, k),
   };
 }

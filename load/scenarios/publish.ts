@@ -2,9 +2,11 @@
  * publish: many owners publish KeyPackages at a set arrival rate.
  * Invariant: every valid KeyPackage gets `OK true` (kp-pub-accept).
  * Each iteration is one connection publishing BATCH KeyPackages from the
- * pre-made pool (genuine, made in Node), one after another.
+ * pre-made pool (genuine, made in Node), one after another. A split test
+ * gives each instance whole batches of the pool (core/instance.ts).
  */
-import { FixtureTooSmallError, pick, type Fixture, type FixtureNeeds } from '../core/fixture.js';
+import { FixtureTooSmallError, shareOf, type Fixture, type FixtureNeeds } from '../core/fixture.js';
+import { FACT, type Share } from '../core/ledger.js';
 import { publish } from '../core/nostr.js';
 import { LATENCY, OPS_FAILED, RELAY_ACCESS_METRICS, latencyThresholds, workThresholds, type Plan, type Scenario } from '../core/scenario.js';
 import { duration, int, num, type Settings } from '../core/settings.js';
@@ -18,6 +20,9 @@ const M = {
 
 export interface PublishData {
   url: string;
+  share: Share;
+  /** This instance's part of the pool: keyPackages [start, end), whole batches. */
+  pool: [number, number];
 }
 
 export const PUBLISH_DEFAULTS = { rate: 10, duration: '30s', batch: 5 };
@@ -29,10 +34,11 @@ export function publishPlan(s: Settings, fixture: Fixture): Plan<PublishData> {
   const timeoutMs = replyTimeout(s);
   const pool = fixture.keyPackages;
   const run = guarded<PublishData>(async (rt, data, it) => {
+    const [start, end] = data.pool;
     await withSocket(rt, data.url, timeoutMs, async (sock) => {
       for (let j = 0; j < batch; j++) {
-        // Past the pool it wraps: a relay answers "duplicate:", counted apart.
-        const event = pick(pool, it.iteration * batch + j);
+        // Past this instance's part it wraps: a relay answers "duplicate:", counted apart.
+        const event = end > start ? pool[start + ((it.iteration * batch + j) % (end - start))] : undefined;
         if (event === undefined) return;
         const reply = answered(rt, await publish(rt, sock, event, timeoutMs));
         if (reply === undefined) return;
@@ -63,7 +69,12 @@ export function publishPlan(s: Settings, fixture: Fixture): Plan<PublishData> {
     },
     settings: { RATE: rate, DURATION: d.text, BATCH: batch, POOL: pool.length },
     setupTimeout: '60s',
-    setup: () => (pool.length > 0 ? Promise.resolve({ url: s.url }) : Promise.reject(new FixtureTooSmallError('the fixture holds no KeyPackages to publish'))),
+    async setup(_rt, instance) {
+      if (pool.length === 0) throw new FixtureTooSmallError('the fixture holds no KeyPackages to publish');
+      const [a, b] = shareOf(Math.max(1, Math.floor(pool.length / batch)), 'batches of the KeyPackage pool', instance);
+      return { url: s.url, share: { instance, fixture: fixture.createdAt, set: 0 }, pool: [a * batch, Math.min(pool.length, b * batch)] };
+    },
+    facts: (data) => [...FACT.share(data.share), FACT.range('keyPackages', data.pool[0], data.pool[1])],
     notes(values) {
       const published = values[M.checked.name]?.count ?? 0;
       const dup = values[M.duplicates.name]?.count ?? 0;
@@ -91,7 +102,12 @@ export function publishPoolSize(s: Settings): number {
 /** KeyPackages per owner in the publish pool: one default batch. */
 export const PER_OWNER = 5;
 
-/** The pool as owners of PER_OWNER KeyPackages, at least publishPoolSize (at most `max`). */
+/**
+ * The pool as owners of PER_OWNER KeyPackages, at least publishPoolSize (at
+ * most `max`), plus a batch per further instance when sized for INSTANCES:
+ * each instance's part then holds a batch for every iteration it can start.
+ */
 export function publishNeeds(s: Settings, max: number): FixtureNeeds {
-  return { owners: Math.ceil(Math.min(max, publishPoolSize(s)) / PER_OWNER), keyPackagesPerOwner: PER_OWNER, requests: [], notes: 0 };
+  const slack = (int(s, 'INSTANCES', 1, 1, 1000) - 1) * int(s, 'BATCH', PUBLISH_DEFAULTS.batch, 1, 100);
+  return { owners: Math.ceil(Math.min(max, publishPoolSize(s) + slack) / PER_OWNER), keyPackagesPerOwner: PER_OWNER, requests: [], notes: 0 };
 }

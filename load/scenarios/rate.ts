@@ -7,11 +7,15 @@
  * Each owner has exactly one KeyPackage, its last resort: every accepted
  * query hands out exactly one and consumes nothing, so the prediction is
  * exact. Owners and requesters come from the fixture's set for this run, so
- * earlier runs charged nothing; the kind 447 requesters' requests are
- * pre-signed there for the limits the fixture was sized for.
+ * earlier runs charged nothing; each requester has owners of its own (the
+ * limits are per requester and per (requester, owner) pair, so nothing is
+ * lost), which lets a split test give each instance whole requesters with
+ * their owners. The kind 447 requesters' requests are pre-signed there for
+ * the limits the fixture was sized for.
  */
 import { DEFAULT_KEYPACKAGE_LIMITS, KIND, PREFIX, type KeyPackageLimits } from '../../protocol/profile.js';
-import { keyPackagesOf, preSigned, setOf, type Fixture, type FixtureActor, type FixtureNeeds } from '../core/fixture.js';
+import { keyPackagesOf, preSigned, setOf, shareOf, type Fixture, type FixtureActor, type FixtureNeeds } from '../core/fixture.js';
+import { FACT, type Share } from '../core/ledger.js';
 import { fetchNip11, settleLimits } from '../core/nip11.js';
 import { keyPackageRequest, openInbox, query, refusalPrefix, request447, subId } from '../core/nostr.js';
 import type { LoadRuntime } from '../core/runtime.js';
@@ -67,12 +71,20 @@ export function ratePlanFor(limits: KeyPackageLimits, extra: number, maxSteps = 
   return { owners: owner, steps };
 }
 
+/** One requester of this instance and the owners it queries (plan step owner k is owners[k]). */
+export interface RateRequester {
+  actor: FixtureActor;
+  /** Its place among all REQUESTERS: odd ones ask by kind 447. */
+  unit: number;
+  owners: string[];
+}
+
 export interface RateData {
   url: string;
   limits: KeyPackageLimits;
-  owners: string[];
-  /** The set's requesters: requester i is the role's iteration i. */
-  requesters: FixtureActor[];
+  share: Share;
+  /** This instance's requesters: requester i is the role's iteration i. */
+  requesters: RateRequester[];
 }
 
 const knobs = (s: Settings): { requesters: number; extra: number } => ({ requesters: int(s, 'REQUESTERS', 4, 1, 100), extra: int(s, 'EXTRA', 2, 1, 50) });
@@ -83,13 +95,14 @@ const by447 = (i: number): boolean => i % 2 === 1;
 /**
  * The owners and pre-signed requests a run needs under `limits` (what the
  * relay advertises; the settings' overrides, else the profile's defaults,
- * when unknown). Under other limits setup says what is missing.
+ * when unknown): requester r owns the block of owners [r·P, (r+1)·P) of
+ * its set. Under other limits setup says what is missing.
  */
 export function rateNeeds(s: Settings, limits?: KeyPackageLimits): FixtureNeeds {
   const k = knobs(s);
   const plan = ratePlanFor(limits ?? settleLimits(undefined, s) ?? DEFAULT_KEYPACKAGE_LIMITS, k.extra);
-  const requests = Array.from({ length: k.requesters }, (_, i) => (by447(i) ? plan.steps.map((st) => st.owner) : []));
-  return { owners: plan.owners, keyPackagesPerOwner: 1, requests, notes: 0 };
+  const requests = Array.from({ length: k.requesters }, (_, r) => (by447(r) ? plan.steps.map((st) => r * plan.owners + st.owner) : []));
+  return { owners: k.requesters * plan.owners, keyPackagesPerOwner: 1, requests, notes: 0 };
 }
 
 export function ratePlan(s: Settings, fixture: Fixture): Plan<RateData> {
@@ -99,19 +112,20 @@ export function ratePlan(s: Settings, fixture: Fixture): Plan<RateData> {
 
   async function runRequester(rt: LoadRuntime, data: RateData, limits: KeyPackageLimits, index: number): Promise<void> {
     const { steps } = ratePlanFor(limits, extra);
-    const requester = data.requesters[index];
-    if (requester == null) throw new Error(`setup handed over no requester ${index}`);
+    const entry = data.requesters[index];
+    if (entry == null) throw new Error(`setup handed over no requester ${index + 1}: this instance holds ${data.requesters.length} (REQUESTERS must split evenly over the instances)`);
+    const { actor: requester, unit } = entry;
     const sock = await authedSocket(rt, data.url, requester.secret, timeoutMs);
     try {
       const inbox = subId('rate-inbox');
       // authors absent: one inbox receives every owner's KeyPackages (kp-447-subscription).
-      if (by447(index) && !(await openInbox(sock, inbox, { kinds: [KIND.keyPackage] }, timeoutMs))) throw new Error('the relay refused the 447 inbox subscription');
+      if (by447(unit) && !(await openInbox(sock, inbox, { kinds: [KIND.keyPackage] }, timeoutMs))) throw new Error('the relay refused the 447 inbox subscription');
       for (const [k, step] of steps.entries()) {
-        const owner = data.owners[step.owner];
+        const owner = entry.owners[step.owner];
         if (owner === undefined) throw new Error('plan names an owner setup did not create');
         let servedOne: boolean;
         let refusal: string | undefined;
-        if (by447(index)) {
+        if (by447(unit)) {
           // Pre-signed for these limits; signed here only when the relay's differ from the fixture's.
           const request = preSigned(fixture, requester, k, owner) ?? keyPackageRequest(rt, requester.secret, owner);
           const res = answered(rt, await request447(rt, sock, inbox, request, timeoutMs));
@@ -136,7 +150,7 @@ export function ratePlan(s: Settings, fixture: Fixture): Plan<RateData> {
         rt.add(M.match.name, match);
         if (!match) {
           const got = refusal !== undefined ? `refused "${refusal}"` : servedOne ? 'served one KeyPackage' : 'an unexpected answer';
-          rt.log(`rate (${by447(index) ? '447' : 'REQ'}): query ${k + 1} to owner ${step.owner} should be ${step.expect === 'served' ? 'served' : `refused (${step.expect} limit)`}, got ${got}`);
+          rt.log(`rate (${by447(unit) ? '447' : 'REQ'}): query ${k + 1} to owner ${step.owner} should be ${step.expect === 'served' ? 'served' : `refused (${step.expect} limit)`}, got ${got}`);
         }
       }
     } finally {
@@ -162,7 +176,7 @@ export function ratePlan(s: Settings, fixture: Fixture): Plan<RateData> {
     },
     settings: { REQUESTERS: requesters, EXTRA: extra, MAX_DURATION: d.text },
     setupTimeout: '120s',
-    async setup(rt) {
+    async setup(rt, instance) {
       const nip11 = await fetchNip11(rt, s.url, timeoutMs);
       const limits = settleLimits(nip11, s);
       if (limits === undefined) {
@@ -171,14 +185,22 @@ export function ratePlan(s: Settings, fixture: Fixture): Plan<RateData> {
       if (limits.window_seconds < MIN_WINDOW_SECONDS) throw new RelayUnusableError(`window_seconds ${limits.window_seconds} is too short to predict refusals reliably`);
       const plan = ratePlanFor(limits, extra);
       if (plan.steps.length > MAX_STEPS) throw new RelayUnusableError(`the advertised limits need ${plan.steps.length} queries per requester; more than ${MAX_STEPS}`);
-      needAtLeast(setOf(fixture.owners, fixture.sets, 0).length, plan.owners, 'owners (the relay\'s limits decide how many)');
-      needAtLeast(setOf(fixture.requesters, fixture.sets, 0).length, requesters, 'requesters');
+      const perSet = setOf(fixture.requesters, fixture.sets, 0).length;
+      needAtLeast(perSet, requesters, 'requesters');
+      // The fixture gives each requester a block of owners; the relay's limits decide how many it needs.
+      const block = Math.floor(setOf(fixture.owners, fixture.sets, 0).length / Math.max(1, perSet));
+      needAtLeast(block, plan.owners, "owners per requester (the relay's limits decide how many)");
+      const [a, b] = shareOf(requesters, 'requesters (REQUESTERS)', instance);
+      const units = Array.from({ length: b - a }, (_, j) => a + j);
       // One KeyPackage per owner: every hand-out is that owner's last resort, never consumed.
-      const ownersOf = (set: number): FixtureActor[] => setOf(fixture.owners, fixture.sets, set).slice(0, plan.owners);
-      const kps = (set: number) => ownersOf(set).flatMap((o) => keyPackagesOf(fixture, o, 1));
+      const ownersOf = (set: number, r: number): FixtureActor[] => setOf(fixture.owners, fixture.sets, set).slice(r * block, r * block + plan.owners);
+      const kps = (set: number) => units.flatMap((r) => ownersOf(set, r).flatMap((o) => keyPackagesOf(fixture, o, 1)));
       const set = await withSocket(rt, s.url, timeoutMs, (sock) => claimSet(rt, sock, fixture, kps, timeoutMs));
-      return { url: s.url, limits, owners: ownersOf(set).map((o) => o.pubkey), requesters: setOf(fixture.requesters, fixture.sets, set).slice(0, requesters) };
+      const actors = setOf(fixture.requesters, fixture.sets, set);
+      const entries = units.map((r) => ({ actor: actors[r] as FixtureActor, unit: r, owners: ownersOf(set, r).map((o) => o.pubkey) }));
+      return { url: s.url, limits, share: { instance, fixture: fixture.createdAt, set }, requesters: entries };
     },
+    facts: (data) => [...FACT.share(data.share), ...data.requesters.flatMap((r) => [FACT.requester(r.actor.pubkey), ...r.owners.map(FACT.owner)])],
     notes(values) {
       const c = (name: string): number => values[name]?.count ?? 0;
       const queries = c(M.checked.name);

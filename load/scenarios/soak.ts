@@ -14,7 +14,7 @@ import type { LoadRuntime } from '../core/runtime.js';
 import { workThresholds, type Plan, type Scenario } from '../core/scenario.js';
 import { duration, httpUrlOf, int, num, type Settings } from '../core/settings.js';
 import { answered, guarded, replyTimeout, withSocket } from './common.js';
-import { GROUP_METRICS, GROUP_METRIC_LIST, groupNotes, groupRoles, groupThresholds, groupsKnobs, setupGroups, type GroupsData } from './groups.js';
+import { GROUP_METRICS, GROUP_METRIC_LIST, groupNotes, groupRoles, groupThresholds, groupsFacts, groupsKnobs, setupGroups, type GroupsData } from './groups.js';
 
 const M = {
   checked: { name: 'soak_checked', kind: 'counter', help: 'watcher probes answered (the work done, with groups_checked)' },
@@ -93,11 +93,12 @@ export function soakPlan(s: Settings, fixture: Fixture): Plan<SoakData> {
     },
     settings: { RATE: k.invitesPerSecond, NOTE_RATE: k.notesPerSecond, MEMBERS: k.members, DURATION: d.text, PROBE_EVERY_MS: every, MAX_DRIFT: maxDrift, MAX_RSS_GROWTH_MIB: maxGrowth },
     setupTimeout: '300s',
-    async setup(rt) {
+    async setup(rt, instance) {
       const nip11 = await fetchNip11(rt, s.url, timeoutMs);
-      const groups = await setupGroups(rt, s, k, fixture, settleLimits(nip11, s));
+      const groups = await setupGroups(rt, s, k, fixture, settleLimits(nip11, s), instance);
       return { ...groups, metricsUrl: isReferenceRelay(nip11) ? `${httpUrlOf(s.url).replace(/\/+$/, '')}/metrics` : null };
     },
+    facts: groupsFacts,
     notes(values) {
       const notes = groupNotes(values, k);
       const rss = values[M.rss.name];

@@ -61,12 +61,18 @@ describe('fixture sizes', () => {
     expect(needs).toMatchObject({ owners: 1, keyPackagesPerOwner: 7, requests: [[], [0, 0, 0], [], [0, 0, 0]] });
   });
 
-  it('rate: the owners and requests the limits need, from the relay when known', () => {
+  it('rate: the owners and requests the limits need, from the relay when known, a block of owners per requester', () => {
     const s = settingsFrom({ REQUESTERS: '2' });
     const plan = ratePlanFor(DEFAULT_KEYPACKAGE_LIMITS, 2);
-    expect(fixtureNeeds('rate', s)).toMatchObject({ owners: plan.owners, keyPackagesPerOwner: 1, requests: [[], plan.steps.map((st) => st.owner)] });
+    // Requester 1 (by 447) asks its own owners, the second block.
+    expect(fixtureNeeds('rate', s)).toMatchObject({ owners: 2 * plan.owners, keyPackagesPerOwner: 1, requests: [[], plan.steps.map((st) => plan.owners + st.owner)] });
     const tight = { ...DEFAULT_KEYPACKAGE_LIMITS, queries_per_window: 2, served_per_window: 9 };
-    expect(fixtureNeeds('rate', s, tight).owners).toBe(ratePlanFor(tight, 2).owners);
+    expect(fixtureNeeds('rate', s, tight).owners).toBe(2 * ratePlanFor(tight, 2).owners);
+  });
+
+  it('contend: OWNERS owners, each with its RACERS racers, whose 447s name their own owner', () => {
+    const needs = fixtureNeeds('contend', settingsFrom({ OWNERS: '2', RACERS: '2', ROUNDS: '2' }));
+    expect(needs).toMatchObject({ owners: 2, requests: [[], [0, 0], [], [1, 1]] });
   });
 
   it('groups: initial KeyPackages plus a slice per stock check, capped', () => {

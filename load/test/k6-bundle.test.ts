@@ -15,13 +15,12 @@ import { startRelay, type RunningRelay } from '../../reference-relay/server.js';
 import type { FaultName } from '../../reference-relay/faults.js';
 import { bundleOptions, buildBundle, packageRoot, VARIANTS } from '../build.js';
 import { SCENARIO_NAMES, type ScenarioName } from '../core/scenario.js';
-import { httpUrlOf } from '../core/settings.js';
 import type { LoadSummary } from '../core/summary.js';
 import { settingsFrom } from '../core/settings.js';
 import { EMPTY_FIXTURE } from '../core/fixture.js';
 import { fixtureFor, makeFixture } from '../node/fixture.js';
 import { writeFixtureFile } from '../node/k6-driver.js';
-import { evaluateBundle, makeShim, runK6Lifecycle, shimPlugin } from './k6-shim.js';
+import { evaluateBundle, makeShim, runK6Lifecycle, serveHttp, shimPlugin } from './k6-shim.js';
 import { startAuthlessRelay } from './fake-relay.js';
 
 const root = packageRoot();
@@ -75,16 +74,7 @@ async function runBundle(name: ScenarioName, env: Record<string, string>, faults
   const dir = mkdtempSync(join(tmpdir(), 'kp-k6-run-'));
   const relay: Pick<RunningRelay, 'url' | 'close'> = faults === 'authless' ? await startAuthlessRelay() : await startRelay({ port: 0, db: join(dir, 'relay.sqlite'), faults });
   const shim = makeShim();
-  // k6/http is synchronous; the stand-in answers from a cache kept fresh in the background.
-  const urls = [httpUrlOf(relay.url), `${httpUrlOf(relay.url)}/metrics`];
-  const refresh = async (): Promise<void> => {
-    for (const [i, url] of urls.entries()) {
-      const res = await fetch(url, { headers: i === 0 ? { Accept: 'application/nostr+json' } : {} });
-      shim.httpCache.set(url, { status: res.status, body: await res.text() });
-    }
-  };
-  await refresh();
-  const timer = setInterval(() => void refresh().catch(() => undefined), 200);
+  const stopHttp = await serveHttp(shim, relay.url);
   try {
     const fixture = await fixtureFor(name, settingsFrom({ RELAY_URL: relay.url, ...env }));
     const file: Record<string, string> = via === 'file' ? { FIXTURE: writeFixtureFile(dir, fixture) } : {};
@@ -95,7 +85,7 @@ async function runBundle(name: ScenarioName, env: Record<string, string>, faults
     const json = outputs[`${dir}/load-${name}.json`] ?? '{}';
     return { exitCode, summary: JSON.parse(json) as LoadSummary, outputs };
   } finally {
-    clearInterval(timer);
+    stopHttp();
     shim.terminateAll();
     await relay.close();
     rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 /** `kpsuite load`: run folders, usage errors (exit 2), and the k6 driver's wiring (with a fake k6). */
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { K6NotFoundError } from '../node/k6-driver.js';
 import { buildBundle, packageRoot, VARIANTS } from '../build.js';
 import { EMPTY_FIXTURE } from '../core/fixture.js';
 import { LOAD_SUMMARY_SCHEMA } from '../core/summary.js';
+import { fakeK6 } from './fake-k6.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'kp-load-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -46,17 +47,12 @@ describe('kpsuite load', () => {
   it('--driver k6 runs the bundle its k6 version supports, with a fresh fixture and the run folder', async () => {
     const bundles = join(tmp, 'bundles');
     for (const v of VARIANTS) await buildBundle(packageRoot(), 'contend', v, EMPTY_FIXTURE, bundles);
-    const log = join(tmp, 'fake-k6.json');
-    const fake = join(tmp, 'fake-k6');
     // Prints a 1.3 version (so the compat bundle is chosen), records its arguments, fails a threshold.
-    writeFileSync(
-      fake,
-      `#!${process.execPath}\nconst fs = require('node:fs');\nconst a = process.argv.slice(2);\nif (a[0] === 'version') { console.log('k6 v1.3.0 (commit/devel, go1.24, linux/amd64)'); process.exit(0); }\nconst env = Object.fromEntries(a.filter((x, i) => a[i - 1] === '-e').map((kv) => kv.split(/=(.*)/s).slice(0, 2)));\nfs.writeFileSync(${JSON.stringify(log)}, JSON.stringify({ args: a, env, fixture: fs.existsSync(env.FIXTURE) }));\nprocess.exit(99);\n`,
-    );
-    chmodSync(fake, 0o755);
-    const code = await runLoad('contend', base({ driver: 'k6', k6: fake, bundles: join(bundles, 'load', 'dist'), out: join(tmp, 'k6-reports') }), quiet);
+    const fake = fakeK6(tmp, 'v1.3.0', 99);
+    const code = await runLoad('contend', base({ driver: 'k6', k6: fake.path, bundles: join(bundles, 'load', 'dist'), out: join(tmp, 'k6-reports') }), quiet);
     expect(code).toBe(99);
-    const seen = JSON.parse(readFileSync(log, 'utf8')) as { args: string[]; env: Record<string, string>; fixture: boolean };
+    const [seen] = fake.runs();
+    if (seen === undefined) throw new Error('k6 did not run');
     expect(seen.args[0]).toBe('run');
     expect(seen.args.at(-1)).toBe(join(bundles, 'load', 'dist', 'compat', 'contend.js'));
     expect(seen.fixture).toBe(true);

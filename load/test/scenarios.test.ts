@@ -17,6 +17,7 @@ import { query, subId } from '../core/nostr.js';
 import type { Signer } from '../core/runtime.js';
 import type { ScenarioName } from '../core/scenario.js';
 import { asK6SetupData } from '../core/setup-data.js';
+import { WHOLE } from '../core/instance.js';
 import { settingsFrom } from '../core/settings.js';
 import { makeFixture } from '../node/fixture.js';
 import { MetricStore } from '../node/metrics.js';
@@ -107,7 +108,7 @@ describe('load scenarios on the reference relay (Node driver)', () => {
       const plan = SCENARIOS.groups.plan(s, fixture);
       const store = new MetricStore(plan.metrics);
       const rt = new NodeRuntime(store);
-      const data = asK6SetupData(await plan.setup(rt)) as GroupsData;
+      const data = asK6SetupData(await plan.setup(rt, WHOLE)) as GroupsData;
       const check = (iteration: number): Promise<void> => plan.roles.find((r) => r.name === 'members')!.run(rt, data, { role: 'members', vu: 1, iteration, deadline: Date.now() + 5000 });
       // Check 0 of member 0 tops its one KeyPackage up to REFILL_TO (4); a requester then takes it down to the last resort.
       await check(0);

@@ -3,9 +3,7 @@
  * ../fault-wiring.ts for the others): each a wrapper that relay-core.ts puts
  * around sending, scheduling or dispatching when its fault is on.
  */
-import { kindsAskForKeyPackages } from '../../protocol/filter.js';
-import { parseFilter } from '../../protocol/filter.js';
-import type { Filter } from '../../protocol/messages.js';
+import { kindsAskForKeyPackages, parseFilter } from '../../protocol/filter.js';
 import { KIND, PREFIX, prefixOf } from '../../protocol/profile.js';
 import type { RelayContext } from './context.js';
 import type { Session } from './session.js';
@@ -40,7 +38,11 @@ const inFlight = new WeakMap<Session, number>();
 function asksForKeyPackages(message: unknown): boolean {
   if (!Array.isArray(message)) return false;
   if (message[0] === 'EVENT') return (message[1] as { kind?: unknown } | null)?.kind === KIND.keyPackageRequest;
-  return message[0] === 'REQ' && message.slice(2).some((f) => typeof f === 'object' && f !== null && kindsAskForKeyPackages(f as Filter));
+  return message[0] === 'REQ' && message.slice(2).some((raw) => {
+    // An invalid filter asks for nothing: it is refused (kp-robust-bad-input), and its fields may have any type.
+    const filter = parseFilter(raw);
+    return !('problem' in filter) && kindsAskForKeyPackages(filter);
+  });
 }
 
 /** Fault close-under-load: sheds load by hanging up instead of answering every request. */

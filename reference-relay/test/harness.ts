@@ -4,13 +4,14 @@
  * log when it fails), and a few frame builders the client helper does not
  * have.
  */
-import { afterAll, afterEach, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll, it } from 'vitest';
 import { sign, type Keys } from '../../protocol/crypto.js';
 import type { Filter, NostrEvent, RelayInformation, RelayMessage } from '../../protocol/messages.js';
 import { KIND, TAG } from '../../protocol/profile.js';
 import { nowSeconds, RelayClient, type ClientOptions, type OkReply, type WireEntry } from '../../client/relay-client.js';
 import { connectAs } from '../../client/choreography.js';
 import type { RelayOptions } from '../config.js';
+import { FAULTS, type FaultName } from '../faults.js';
 import { startRelay, type RunningRelay } from '../server.js';
 
 export type { RunningRelay };
@@ -47,6 +48,40 @@ export function sharedRelay(opts: RelayOptions = {}): SharedRelay {
     get url(): string {
       if (!relay) throw new Error('sharedRelay: the relay is not started yet (use it inside a test)');
       return relay.url;
+    },
+  };
+}
+
+export interface FaultRelays {
+  readonly pool: ClientPool;
+  /** A relay with `fault` switched on (and `opts` over the file's defaults), closed after the test. */
+  relayWith(fault: FaultName, opts?: RelayOptions): Promise<RunningRelay>;
+  /** A test that shows `fault` breaking its rule, named after both; recorded in `covered`. */
+  faultIt(fault: FaultName, rule: string, fn: () => Promise<void>): void;
+  /** The faults faultIt was given, so a file can check its list of fault tests is complete. */
+  readonly covered: ReadonlySet<FaultName>;
+}
+
+/** For a file of fault-switch tests: a relay per test, its connections and the relay closed after each (the wire log printed when it failed). */
+export function faultRelays(defaults: RelayOptions = {}): FaultRelays {
+  const pool = new ClientPool();
+  const relays: RunningRelay[] = [];
+  const covered = new Set<FaultName>();
+  afterEach(async ({ task }) => {
+    await pool.closeAll(task.result?.state === 'fail');
+    await Promise.all(relays.splice(0).map((r) => r.close()));
+  });
+  return {
+    pool,
+    covered,
+    async relayWith(fault, opts = {}) {
+      const relay = await startTestRelay({ ...defaults, ...opts, faults: [fault] });
+      relays.push(relay);
+      return relay;
+    },
+    faultIt(fault, rule, fn) {
+      covered.add(fault);
+      it(`fault ${fault}: ${rule} (breaks ${FAULTS[fault].breaks.join(', ')})`, fn);
     },
   };
 }
