@@ -40,9 +40,9 @@ export function sign(template: EventTemplate, keys: Keys): NostrEvent {
  * Never trusts a cached "verified" mark: every call checks again.
  */
 export function eventProblem(event: unknown): string | undefined {
-  if (!validateEvent(event)) return 'event is malformed (fields, types or pubkey)';
+  const malformed = shapeProblem(event);
+  if (malformed) return malformed;
   const e = event as NostrEvent;
-  if (typeof e.id !== 'string' || typeof e.sig !== 'string') return 'event is malformed (id or sig)';
   if (verifyEvent({ ...e })) return undefined;
   // The wasm check covers id and signature at once; hash again only to say which failed.
   return getEventHash(e) !== e.id ? 'event id does not match its serialization' : 'bad signature';
@@ -50,8 +50,26 @@ export function eventProblem(event: unknown): string | undefined {
 
 /** Like eventProblem, but the signature is not verified: only the reference relay's unchecked-sig-443 fault uses it. */
 export function eventProblemIgnoringSig(event: unknown): string | undefined {
+  const malformed = shapeProblem(event);
+  if (malformed) return malformed;
+  const e = event as NostrEvent;
+  return getEventHash(e) !== e.id ? 'event id does not match its serialization' : undefined;
+}
+
+const LOWER_HEX_64 = /^[0-9a-f]{64}$/;
+const LOWER_HEX_128 = /^[0-9a-f]{128}$/;
+
+/**
+ * NIP-01's field forms. The id and sig forms are checked here because neither
+ * library does: validateEvent ignores them, and the wasm verifier reads
+ * upper-case hex and compares only as many bytes as the id decodes to (none for
+ * ""), so an upper-case copy of a consumed KeyPackage would be a new event.
+ */
+function shapeProblem(event: unknown): string | undefined {
   if (!validateEvent(event)) return 'event is malformed (fields, types or pubkey)';
   const e = event as NostrEvent;
-  if (typeof e.id !== 'string' || typeof e.sig !== 'string') return 'event is malformed (id or sig)';
-  return getEventHash(e) !== e.id ? 'event id does not match its serialization' : undefined;
+  if (typeof e.id !== 'string' || !LOWER_HEX_64.test(e.id)) return 'event id must be 64 lowercase hex characters';
+  if (typeof e.sig !== 'string' || !LOWER_HEX_128.test(e.sig)) return 'event sig must be 128 lowercase hex characters';
+  if (!LOWER_HEX_64.test(e.pubkey)) return 'event pubkey must be 64 lowercase hex characters';
+  return undefined;
 }

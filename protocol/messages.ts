@@ -51,4 +51,9 @@ export interface RelayInformation {
     /** kp-pub-mls: whether the relay refuses KeyPackages that are not usable MLS KeyPackages. */
     mls_checks?: boolean;
   };
+  /** PROFILE-MARMOT.md mr-advertise. */
+  marmot?: {
+    profile: string;
+    gift_wrap_reads?: 'recipient' | 'anyone';
+  };
 }

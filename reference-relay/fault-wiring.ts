@@ -189,6 +189,14 @@ const SWAPS: Record<FaultName, Swap> = {
   'no-auth-grace': { rules: () => ({ waitsForAuth: () => false }) },
   // §2 publishing
   'tag-allow-list': { rules: (r) => ({ publish: [...r.publish, rejectUnlistedTags] }) },
+  'case-insensitive-id': {
+    rules: (r) => ({
+      signatureProblem: (raw) => {
+        const id = (raw as { id?: unknown } | null)?.id;
+        return r.signatureProblem(typeof id === 'string' ? { ...(raw as object), id: id.toLowerCase() } : raw);
+      },
+    }),
+  },
   'unchecked-sig-443': {
     rules: (r) => ({ signatureProblem: (raw) => ((raw as { kind?: unknown }).kind === KIND.keyPackage ? eventProblemIgnoringSig(raw) : r.signatureProblem(raw)) }),
   },

@@ -135,6 +135,10 @@ export const FAULTS = {
     breaks: ['kp-pub-accept'],
     does: "refuses a valid KeyPackage that carries a tag outside its allow-list of kind 443 tags (PROFILE.md's, NIP-EE's and Marmot MIP-00's), such as a NIP-31 alt tag",
   },
+  'case-insensitive-id': {
+    breaks: ['kp-pub-signature'],
+    does: 'reads event ids as case-insensitive hex (as a verifier that decodes hex does), so an upper-case copy of a KeyPackage, even a consumed one, is accepted as a new event',
+  },
   'unchecked-sig-443': {
     breaks: ['kp-pub-signature'],
     does: 'checks the id of a kind 443 but not its signature (trusting the MLS signature inside the KeyPackage), so it stores KeyPackages forged in anyone\'s name',

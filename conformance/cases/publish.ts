@@ -194,6 +194,21 @@ export const publishTests: ConformanceTest[] = [
     },
   },
   {
+    id: 'kp-pub-signature/upper-case-id',
+    anchor: 'kp-pub-signature',
+    section: 'Publishing',
+    level: 'MUST',
+    source: { profile: true, stricterThan: 'NIP-01' },
+    async run(t) {
+      const { client, keys: owner } = await t.connectAs('owner');
+      // NIP-01 ids are lowercase hex; a relay that reads them case-insensitively stores a second copy of any event under a new id.
+      const original = await keyPackage(owner);
+      const event = { ...original, id: original.id.toUpperCase() };
+      await expectRefused(t, client, event, PREFIX.invalid, 'a KeyPackage whose id is its hash in upper-case hex');
+      await expectStored(t, owner, event, false, 'a KeyPackage whose id is in upper-case hex');
+    },
+  },
+  {
     id: 'kp-pub-signature/any-kind',
     anchor: 'kp-pub-signature',
     section: 'Publishing',

@@ -21,8 +21,8 @@ import { notRunReason, RelayUnusableError, SETUP_UNUSABLE, unusableReason, type 
 import { settingsFrom } from '../core/settings.js';
 import { LOAD_SUMMARY_SCHEMA, summaryFileNames, toJUnit, toJson, toMarkdown, toText, type LoadSummary } from '../core/summary.js';
 import { evaluateThreshold, hasSamples } from '../core/thresholds.js';
-import { envInstance, resolveInstance, type K6Segment } from '../core/instance.js';
-import { CHECK_PREFIX, instanceOf, note, type Ledger } from '../core/ledger.js';
+import { envInstance, resolveInstance, type Instance, type K6Segment } from '../core/instance.js';
+import { CHECK_PREFIX, FACT, instanceOf, note, type Ledger } from '../core/ledger.js';
 import { bundledFixture } from './bundled-fixture.js';
 import { readK6Data } from './summary-data.js';
 import { K6Runtime } from './runtime.js';
@@ -146,6 +146,9 @@ export function k6Script(scenario: Scenario): K6Script {
   const ledgerOf = (checks: { name: string; passes: number }[], setupData: unknown): Ledger => {
     const ledger: Ledger = {};
     for (const c of checks) if (c.name.startsWith(CHECK_PREFIX)) note(ledger, c.name.slice(CHECK_PREFIX.length), c.passes);
+    // Not run: the marker still says which instance this was, so its files are tagged and the merge can name it.
+    const marked = (setupData as { kpsuiteInstance?: Instance } | null | undefined)?.kpsuiteInstance;
+    if (marked != null && marked.source !== 'whole' && instanceOf(ledger) === undefined) note(ledger, FACT.instance(marked));
     if (setupData != null && unusableReason(setupData) === undefined) {
       try {
         for (const fact of plan.facts(setupData)) if (ledger[fact] === undefined) note(ledger, fact);
@@ -170,7 +173,7 @@ export function k6Script(scenario: Scenario): K6Script {
         if (err instanceof RelayUnusableError) {
           rt.add(SETUP_UNUSABLE.name, 1);
           rt.log(`not run: ${err.message}`);
-          return { kpsuiteUnusable: err.message } satisfies UnusableMarker;
+          return { kpsuiteUnusable: err.message, kpsuiteInstance: instance } satisfies UnusableMarker & { kpsuiteInstance: Instance };
         }
         throw err;
       }

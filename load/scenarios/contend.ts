@@ -209,10 +209,10 @@ export function contendPlan(s: Settings, fixture: Fixture): Plan<ContendData> {
     async setup(rt, instance) {
       const nip11 = await fetchNip11(rt, s.url, timeoutMs);
       const maxPerQuery = int(s, 'MAX_PER_QUERY', nip11?.keypackages?.max_per_query ?? 2, 1);
+      const [a, b] = shareOf(owners, 'owners (OWNERS)', instance);
       needAtLeast(setOf(fixture.owners, fixture.sets, 0).length, owners, 'owners');
       needAtLeast(setOf(fixture.owners, fixture.sets, 0)[0]?.count ?? 0, m, 'KeyPackages per owner');
       needAtLeast(setOf(fixture.requesters, fixture.sets, 0).length, owners * racersCount, 'racers');
-      const [a, b] = shareOf(owners, 'owners (OWNERS)', instance);
       // Each owner's first M, oldest first by created_at: the array order is the hand-out order (kp-handout-order).
       const ownersOf = (set: number): FixtureActor[] => setOf(fixture.owners, fixture.sets, set).slice(a, b);
       const set = await withSocket(rt, s.url, timeoutMs, (sock) => claimSet(rt, sock, fixture, (k) => ownersOf(k).flatMap((o) => keyPackagesOf(fixture, o, m)), timeoutMs));

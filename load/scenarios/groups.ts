@@ -210,9 +210,9 @@ export function groupRoles(s: Settings, fixture: Fixture, k: GroupsKnobs, d: { t
 /** Publishes the first `initial` KeyPackages of each of this instance's members of the fixture's first set this relay has not seen. */
 export async function setupGroups(rt: LoadRuntime, s: Settings, k: GroupsKnobs, fixture: Fixture, limits: KeyPackageLimits | undefined, instance: Instance): Promise<GroupsData> {
   const timeoutMs = replyTimeout(s);
+  const [a, b] = shareOf(k.members, 'members (MEMBERS)', instance);
   needAtLeast(setOf(fixture.owners, fixture.sets, 0).length, k.members, 'members');
   needAtLeast(setOf(fixture.owners, fixture.sets, 0)[0]?.count ?? 0, k.initial, 'KeyPackages per member');
-  const [a, b] = shareOf(k.members, 'members (MEMBERS)', instance);
   const membersOf = (set: number): FixtureActor[] => setOf(fixture.owners, fixture.sets, set).slice(a, b);
   const initial = (set: number): NostrEvent[] => membersOf(set).flatMap((m) => keyPackagesOf(fixture, m, k.initial));
   const set = await withSocket(rt, s.url, timeoutMs, (sock) => claimSet(rt, sock, fixture, initial, timeoutMs));

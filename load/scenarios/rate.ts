@@ -185,12 +185,12 @@ export function ratePlan(s: Settings, fixture: Fixture): Plan<RateData> {
       if (limits.window_seconds < MIN_WINDOW_SECONDS) throw new RelayUnusableError(`window_seconds ${limits.window_seconds} is too short to predict refusals reliably`);
       const plan = ratePlanFor(limits, extra);
       if (plan.steps.length > MAX_STEPS) throw new RelayUnusableError(`the advertised limits need ${plan.steps.length} queries per requester; more than ${MAX_STEPS}`);
+      const [a, b] = shareOf(requesters, 'requesters (REQUESTERS)', instance);
       const perSet = setOf(fixture.requesters, fixture.sets, 0).length;
       needAtLeast(perSet, requesters, 'requesters');
       // The fixture gives each requester a block of owners; the relay's limits decide how many it needs.
       const block = Math.floor(setOf(fixture.owners, fixture.sets, 0).length / Math.max(1, perSet));
       needAtLeast(block, plan.owners, "owners per requester (the relay's limits decide how many)");
-      const [a, b] = shareOf(requesters, 'requesters (REQUESTERS)', instance);
       const units = Array.from({ length: b - a }, (_, j) => a + j);
       // One KeyPackage per owner: every hand-out is that owner's last resort, never consumed.
       const ownersOf = (set: number, r: number): FixtureActor[] => setOf(fixture.owners, fixture.sets, set).slice(r * block, r * block + plan.owners);

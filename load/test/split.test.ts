@@ -10,7 +10,7 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoad, runMerge, type Io, type LoadCommandOptions } from '../../cli/load-command.js';
 import { startRelay } from '../../reference-relay/server.js';
 import { bundleOptions, buildBundle, packageRoot, VARIANTS } from '../build.js';
@@ -205,12 +205,20 @@ describe('kpsuite load --instances 2 (Node driver) and merge', () => {
 });
 
 describe('k6 bundles in a split test (k6 stand-in)', () => {
-  /** Runs the contend bundle as one k6 instance on `segment` against `relayUrl`; its summary and the file names handleSummary chose. */
-  async function instanceRun(code: string, relayUrl: string, dir: string, segment: Shim['segment'], env: Record<string, string> = {}, shape: 'legacy' | 'machine-readable' = 'legacy') {
+  let built = '';
+  /** The contend bundle for the stand-in, with no fixture of its own (FIXTURE or none). */
+  const code1 = (): string => built;
+  beforeAll(async () => {
+    const result = await build({ ...bundleOptions(packageRoot(), 'contend', EMPTY_FIXTURE, shimPlugin(makeShim())), format: 'iife', globalName: 'kpsuiteBundle', write: false });
+    built = result.outputFiles[0]?.text ?? '';
+  });
+
+  /** Runs the contend bundle as one k6 instance on `segment` against `relayUrl` (none: nothing listens); its summary and the file names handleSummary chose. */
+  async function instanceRun(code: string, relayUrl: string | undefined, dir: string, segment: Shim['segment'], env: Record<string, string> = {}, shape: 'legacy' | 'machine-readable' = 'legacy') {
     const shim = makeShim(segment);
-    const stop = await serveHttp(shim, relayUrl);
+    const stop = relayUrl === undefined ? () => undefined : await serveHttp(shim, relayUrl);
     try {
-      const exports = evaluateBundle(code, shim, { RELAY_URL: relayUrl, SUMMARY_DIR: dir, KPS: '5', RACERS: '4', ROUNDS: '4', OWNERS: '2', ...env }, 'kpsuiteBundle');
+      const exports = evaluateBundle(code, shim, { RELAY_URL: relayUrl ?? 'ws://127.0.0.1:1', SUMMARY_DIR: dir, KPS: '5', RACERS: '4', ROUNDS: '4', OWNERS: '2', ...env }, 'kpsuiteBundle');
       const { outputs } = await runK6Lifecycle(exports, shim, shape);
       const json = Object.keys(outputs).find((k) => k.endsWith('.json')) ?? '';
       return { file: json, summary: JSON.parse(outputs[json] ?? '{}') as LoadSummary };
@@ -248,10 +256,15 @@ describe('k6 bundles in a split test (k6 stand-in)', () => {
     }
   });
 
+  it('an instance whose share is empty is not run, says why, and still tags its files', async () => {
+    const { file, summary } = await instanceRun(code1(), undefined, tmp, { executionSegment: '1/2:1', executionSegmentSequence: '0,1/2,1' }, { OWNERS: '1' });
+    expect(file.replace(/^.*\//, '')).toBe('load-contend.instance-2-of-2.json');
+    expect(summary.notRun).toMatch(/instance 2 of 2 .* gets none of the 1 owners \(OWNERS\): give a multiple of the instance count/);
+  });
+
   it('a segment and INSTANCE/INSTANCES together are refused in setup', async () => {
     const shim = makeShim({ executionSegment: '0:1/2', executionSegmentSequence: '0,1/2,1' });
-    const result = await build({ ...bundleOptions(packageRoot(), 'contend', EMPTY_FIXTURE, shimPlugin(shim)), format: 'iife', globalName: 'kpsuiteBundle', write: false });
-    const exports = evaluateBundle(result.outputFiles[0]?.text ?? '', shim, { RELAY_URL: 'ws://127.0.0.1:1', INSTANCE: '1', INSTANCES: '2' }, 'kpsuiteBundle');
+    const exports = evaluateBundle(code1(), shim, { RELAY_URL: 'ws://127.0.0.1:1', INSTANCE: '1', INSTANCES: '2' }, 'kpsuiteBundle');
     await expect((exports.setup as () => Promise<unknown>)()).rejects.toThrow(/not both/);
   });
 });

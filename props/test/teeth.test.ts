@@ -72,6 +72,7 @@ const BEYOND_PROPS: { fault: FaultName; outcome: 'pass' | 'no verdict'; why: str
   { fault: 'no-auth-grace', outcome: 'pass', why: 'kp-auth-grace (conformance): props answers every challenge before it asks, the anonymous connection with an AUTH that authenticates nobody' },
   { fault: 'tag-allow-list', outcome: 'pass', why: 'kp-pub-accept (conformance): props publishes KeyPackages with the named tags only' },
   { fault: 'unchecked-sig-443', outcome: 'pass', why: 'kp-pub-signature (conformance): props publishes only correctly signed events' },
+  { fault: 'case-insensitive-id', outcome: 'pass', why: 'kp-pub-signature (conformance): props sends only lowercase-hex ids' },
   { fault: 'unchecked-tags', outcome: 'pass', why: 'kp-pub-tags (conformance): props publishes only well-formed KeyPackages' },
   { fault: 'opaque-content', outcome: 'pass', why: 'kp-pub-content (conformance): props publishes only well-formed KeyPackages' },
   { fault: 'mls-refusal-unprefixed', outcome: 'pass', why: 'kp-pub-mls (conformance): props publishes only genuine MLS KeyPackages, so nothing is refused for its content' },

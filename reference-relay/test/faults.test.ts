@@ -386,6 +386,18 @@ describe('fault switches', () => {
     expect((await client.publish(withBadSig(textNote(owner, 'note')))).ok).toBe(false);
   });
 
+  faultIt('case-insensitive-id', 'a KeyPackage under its id in upper case is stored as a second copy; a bad signature is still refused', async () => {
+    const relay = await relayWith('case-insensitive-id');
+    const owner = newKeys();
+    const client = await pool.connectAs(relay.url, owner);
+    const kp = await keyPackage(owner);
+    expect((await client.publish(kp)).ok).toBe(true);
+    const upper = { ...kp, id: kp.id.toUpperCase() };
+    expect(await client.publish(upper)).toEqual({ ok: true, message: '' });
+    expect(idsOf(await inventory(relay.url, owner, pool.opts)).sort()).toEqual([kp.id, upper.id].sort());
+    expect((await client.publish(withBadSig(await keyPackage(owner)))).ok).toBe(false);
+  });
+
   faultIt('unchecked-tags', 'a KeyPackage without a version tag is stored; one with bad content is still refused', async () => {
     const relay = await relayWith('unchecked-tags');
     const owner = newKeys();
