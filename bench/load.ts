@@ -29,7 +29,7 @@ import type { Socket } from '../load/core/runtime.js';
 import { closedLoop, spawnRelay, type Measured, type RelayChild, type RelayKind, type Step } from './load/drive.js';
 import { ensureNostrRelay, NOSTR_RELAY_VERSION } from './load/nostr-relay.js';
 import { summarizeProfile, type Breakdown } from './load/profile.js';
-import { driverMarkdown, measureDriver } from './load/driver.js';
+import { driverMarkdown, measureDriver, measureStub } from './load/driver.js';
 import { MetricStore } from '../load/node/metrics.js';
 import { NodeRuntime } from '../load/node/runtime.js';
 import { packageRoot } from '../package-info.js';
@@ -281,6 +281,8 @@ async function main(): Promise<void> {
     process.stdout.write(text);
     log('Node load driver capacity (groups):');
     const driver = await measureDriver(SECONDS, [20, 40, 80, 160], log);
+    log('Node load driver capacity against a stub relay (1 and 2 driver processes):');
+    driver.stub = await measureStub(SECONDS, [1, 2], 8, log);
     writeResult('load-driver.json', `${JSON.stringify(driver, null, 2)}\n`);
     writeResult('load-driver.md', driverMarkdown(driver));
     process.stdout.write(driverMarkdown(driver));

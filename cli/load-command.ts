@@ -6,14 +6,16 @@
  * refused connections, no limits for `rate`), 1 when the run itself broke
  * (setup failed, k6 crashed).
  *
- * `--instances N` splits the test into N instances (Node: INSTANCE/INSTANCES,
- * in this process; k6: one process per execution segment), each writing its
+ * `--instances N` splits the test into N instances (Node: one child process
+ * per instance, `--instance i` of the built CLI; k6: one process per execution segment), each writing its
  * own summary, and merges them; `kpsuite load merge <summaries…>` merges
  * summaries from anywhere (load/core/merge.ts), with the same exit codes.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SCENARIO_NAMES, isScenarioName, type ScenarioName } from '../load/core/scenario.js';
 import { DEFAULT_RELAY_URL, parseDuration, settingsFrom, SettingsError } from '../load/core/settings.js';
@@ -190,23 +192,23 @@ export async function runLoad(name: ScenarioName, o: LoadCommandOptions, io: Io 
       for (const r of missing) io.stderr(`kpsuite load: k6 instance ${r.i} wrote no summary into ${dirOf(r.i)} (see ${r.log ?? 'its output'})\n`);
       if (missing.length > 0) return 1;
       summaries = ran.map((r) => r.summary!);
+    } else if (mine.length === 1) {
+      const i = mine[0]!;
+      const r = await runNode({ scenario: name, env: { ...env, ...instanceEnv(i) }, fixture, log: (line) => io.stderr(`  ${line}\n`) });
+      const files = runDir !== undefined ? writeLoadSummary(dirOf(i), r.summary) : [];
+      if (r.summary.notRun !== undefined) io.stderr(`kpsuite load: not run (the relay could not be used): ${r.summary.notRun}\n`);
+      io.stdout(`\n${toText(r.summary)}`);
+      for (const f of files) io.stdout(`report: ${f}\n`);
+      return r.exitCode;
     } else {
-      const results = await Promise.all(
-        mine.map(async (i) => {
-          const prefix = mine.length > 1 ? `[${i}/${n}] ` : '';
-          const r = await runNode({ scenario: name, env: { ...env, ...instanceEnv(i) }, fixture, log: (line) => io.stderr(`  ${prefix}${line}\n`) });
-          const files = runDir !== undefined || mine.length > 1 ? writeLoadSummary(dirOf(i), r.summary) : [];
-          return { r, files };
-        }),
-      );
-      if (mine.length === 1) {
-        const { r, files } = results[0]!;
-        if (r.summary.notRun !== undefined) io.stderr(`kpsuite load: not run (the relay could not be used): ${r.summary.notRun}\n`);
-        io.stdout(`\n${toText(r.summary)}`);
-        for (const f of files) io.stdout(`report: ${f}\n`);
-        return r.exitCode;
-      }
-      summaries = results.map(({ r, files }, k) => ({ source: files[0] ?? `instance ${mine[k]}`, summary: r.summary }));
+      // One child process per instance (kpsuite load --instance i), so the instances use every core.
+      const fixtureFile = o.fixture !== undefined ? resolve(o.fixture) : writeFixtureFile(tempDir, fixture);
+      const ran = await runNodeInstances(name, url, knobs, fixtureFile, n, mine, dirOf, tempDir);
+      if (runDir) io.stdout(`reports: ${runDir}\n`);
+      const broken = ran.filter((r) => r.summary === undefined || (r.code !== 0 && r.code !== 99 && r.code !== 2));
+      for (const r of broken) io.stderr(`kpsuite load: node instance ${r.i} exited with ${r.code}${r.summary === undefined ? ' and wrote no summary' : ''} (see ${r.log})\n`);
+      if (broken.length > 0) return 1;
+      summaries = ran.map((r) => r.summary!);
     }
     return reportMerge(summaries, runDir, io);
   } finally {
@@ -233,6 +235,49 @@ async function runK6Instances(k6: K6Binary, bundle: string, name: ScenarioName, 
       const file = summaryFilesIn(dir, name)[0];
       const summary = file === undefined ? undefined : readSummary(file);
       return { i, code, ...(log !== undefined ? { log } : {}), ...(summary !== undefined ? { summary: { source: file!, summary } } : {}) };
+    }),
+  );
+}
+
+/** The built CLI the instance processes run: beside this module in dist, or dist/ of the package when run from source (tests). */
+const CLI = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../dist/cli/kpsuite.js' : './kpsuite.js', import.meta.url));
+
+/** Load summaries (load-*.json) anywhere under `dir`. */
+function summaryFilesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => /(^|\/)load-[^/]+\.json$/.test(f))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+/**
+ * One `kpsuite load <scenario> --instance i --instances n` process per
+ * instance in `mine` (process.execPath on the built CLI), side by side, on
+ * the same relay, knobs and fixture file; each writes its output into
+ * `node.log` and its summary into its own folder, which is copied into
+ * dirOf(i) as the in-process instances wrote it.
+ */
+async function runNodeInstances(name: ScenarioName, url: string, knobs: Record<string, string>, fixtureFile: string, n: number, mine: readonly number[], dirOf: (i: number) => string, tempDir: string): Promise<K6Instance[]> {
+  if (!existsSync(CLI)) throw new LoadUsageError(`${CLI} is missing: the instances run the built CLI; build it with npm run build`);
+  return Promise.all(
+    mine.map(async (i) => {
+      const dir = dirOf(i);
+      const out = join(tempDir, 'children', String(i));
+      mkdirSync(out, { recursive: true });
+      const log = join(dir, 'node.log');
+      const args = [CLI, 'load', name, '--driver', 'node', '--url', url, '--instances', String(n), '--instance', String(i), '--fixture', fixtureFile, '--out', out, ...Object.entries(knobs).flatMap(([k, v]) => ['--env', `${k}=${v}`])];
+      const fd = openSync(log, 'w');
+      const code = await new Promise<number>((done, fail) => {
+        const child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd] });
+        child.once('error', fail);
+        child.once('exit', (c, signal) => done(c ?? (signal ? 130 : 1)));
+      }).finally(() => closeSync(fd));
+      const file = summaryFilesUnder(out)[0];
+      const summary = file === undefined ? undefined : readSummary(file);
+      if (summary === undefined) return { i, code, log };
+      const source = writeLoadSummary(dir, summary)[0] ?? file!;
+      return { i, code, log, summary: { source, summary } };
     }),
   );
 }
@@ -286,7 +331,7 @@ export function loadCommand(): Command {
     .option('--env <NAME=value>', 'another scenario knob, as k6 -e takes it (repeatable; see load/README.md)', keyValue, [])
     .option('--k6 <path>', 'the k6 binary for --driver k6', 'k6')
     .option('--bundles <dir>', 'folder with the k6 bundles, <scenario>.js and compat/<scenario>.js (default: load/dist of this package)')
-    .option('--instances <n>', 'split the test into n instances, each on its share of the work and the fixture, then merge their summaries (node: in this process; k6: one k6 per execution segment)', count('--instances', 64))
+    .option('--instances <n>', 'split the test into n instances, each on its share of the work and the fixture, then merge their summaries (node: one process per instance; k6: one k6 per execution segment)', count('--instances', 64))
     .option('--instance <i>', 'run only instance i (from 1) of --instances, for a test split across hosts; merge the summaries with kpsuite load merge', count('--instance', 64))
     .option('--fixture <file>', 'the fixture to use (node dist/load/node/fixture.js makes one) instead of one made for the run: the same file on every host')
     .option('--out <dir>', 'folder for report runs', DEFAULT_RUNS_DIR)

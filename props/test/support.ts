@@ -6,6 +6,8 @@
 import { newKeys } from '../../protocol/crypto.js';
 import type { Filter } from '../../protocol/messages.js';
 import { KIND, prefixOf } from '../../protocol/profile.js';
+import type { FaultName } from '../../reference-relay/faults.js';
+import type { MarmotAnchor } from '../marmot-model.js';
 import type { Conn, Target, TargetFactory } from '../target.js';
 
 /** In-process sequences per property test; the WebSocket tests run a fifth of it. */
@@ -84,3 +86,12 @@ export function consumesOnRefusal(factory: TargetFactory): TargetFactory {
     }),
   );
 }
+
+/**
+ * Fault switches the Marmot slot property (marmot-commands.ts) finds and blames on their anchor: run by
+ * marmot.test.ts, counted as covered by teeth.test.ts.
+ */
+export const MARMOT_FAULT_CASES: readonly { fault: FaultName; anchor: MarmotAnchor }[] = [
+  { fault: 'marmot-keep-older', anchor: 'mr-kp-replace' },
+  { fault: 'marmot-ignore-a-deletion', anchor: 'mr-kp-delete' },
+];
