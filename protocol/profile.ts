@@ -82,6 +82,9 @@ export const MLS = {
   marmotGroupDataExtension: '0xf2ee',
 } as const;
 
+/** kp-auth-grace: how long a request sent before the AUTH is held, unless NIP-11 `keypackages.auth_grace_ms` says otherwise. */
+export const DEFAULT_AUTH_GRACE_MS = 2000;
+
 /** NIP-42: an AUTH event's created_at may be at most this far from the relay's clock. */
 export const AUTH_MAX_SKEW_SECONDS = 600;
 

@@ -1,4 +1,4 @@
-import { DEFAULT_KEYPACKAGE_LIMITS, type KeyPackageLimits } from '../protocol/profile.js';
+import { DEFAULT_AUTH_GRACE_MS, DEFAULT_KEYPACKAGE_LIMITS, type KeyPackageLimits } from '../protocol/profile.js';
 import { systemClock, type Clock } from './clock.js';
 import type { FaultName } from './faults.js';
 import type { GiftWrapReads } from './rules/mr-1059-serve.js';
@@ -49,7 +49,7 @@ export const DEFAULT_CONFIG: Readonly<RelayConfig> = Object.freeze({
   maxSubIdLength: 64,
   maxLimit: 500,
   publicUrl: undefined,
-  authGraceMs: 2000,
+  authGraceMs: DEFAULT_AUTH_GRACE_MS,
   mlsChecks: true,
   giftWrapReads: 'recipient',
   sweepIntervalMs: 30_000,

@@ -53,15 +53,15 @@ export function createRunDir(baseDir: string, slug: string, started: Date, kind?
 }
 
 /**
- * `<baseDir>/latest` -> `<name>`: a new symlink renamed over the old one,
- * so readers never see it missing. Where symlinks fail (or `latest` is a real
- * folder we must not clobber), `<baseDir>/latest.txt` holds the path instead.
+ * `<baseDir>/<name>` -> the newest folder: a new symlink renamed over the old
+ * one, so readers never see it missing. Where symlinks fail (or `<name>` is a
+ * real folder we must not clobber), `<baseDir>/<name>.txt` holds the path instead.
  */
-function pointLatest(baseDir: string, runDir: string): string {
-  const link = join(baseDir, 'latest');
-  const note = join(baseDir, 'latest.txt');
+export function pointLatest(baseDir: string, runDir: string, name = 'latest'): string {
+  const link = join(baseDir, name);
+  const note = `${link}.txt`;
   const target = relative(baseDir, runDir).split(sep).join('/');
-  const temp = join(baseDir, `.latest-${process.pid}-${Date.now()}`);
+  const temp = join(baseDir, `.${name}-${process.pid}-${Date.now()}`);
   try {
     if (existsSync(link) && !lstatSync(link).isSymbolicLink()) throw new Error(`${link} is not a symlink`);
     symlinkSync(target, temp, 'dir');
