@@ -40,6 +40,8 @@ export function relayCommand(): Command {
       d.giftWrapReads,
     )
     .option('--no-mls-checks', 'accept KeyPackages whose content is not a usable MLS KeyPackage of their pubkey (kp-pub-mls)')
+    .option('--no-group-commit', 'commit (and fsync) every transaction on its own instead of the writes of one moment together')
+    .option('--max-send-buffer <bytes>', 'bytes queued for one connection before the relay closes it as not reading', positiveInt('--max-send-buffer'), d.maxSendBufferBytes)
     .option('--public-url <url>', 'the URL clients use (checked in NIP-42 relay tags); default: the Host header')
     .option('--fault <name>', `break one rule on purpose, for testing the suites (repeatable): ${Object.keys(FAULTS).join(', ')}`, faultName, [])
     .option('--verbose', 'log connections and internal errors to stderr', false)
@@ -60,6 +62,8 @@ export function relayCommand(): Command {
         publicUrl: o.publicUrl,
         authGraceMs: o.authGraceMs,
         mlsChecks: o.mlsChecks,
+        groupCommit: o.groupCommit,
+        maxSendBufferBytes: o.maxSendBuffer,
         giftWrapReads: o.giftWrapReads,
         faults,
         verbose: o.verbose,
@@ -87,6 +91,8 @@ interface RelayCommandOptions {
   publicUrl?: string;
   authGraceMs: number;
   mlsChecks: boolean;
+  groupCommit: boolean;
+  maxSendBuffer: number;
   giftWrapReads: GiftWrapReads;
   fault: FaultName[];
   verbose: boolean;

@@ -32,6 +32,13 @@ export interface RelayConfig {
   giftWrapReads: GiftWrapReads;
   /** How often expired events (NIP-40, mr-445-expiration) and old charges are swept from the store, in ms. */
   sweepIntervalMs: number;
+  /** Writes that arrive together share one commit and one fsync (SqliteStore's group commit); off: one commit per transaction. */
+  groupCommit: boolean;
+  /**
+   * Bytes a connection may have queued for sending; past it the relay closes the connection (1008)
+   * rather than hold more for a client that does not read.
+   */
+  maxSendBufferBytes: number;
   faults: ReadonlySet<FaultName>;
   /** Time as the rules read it; the grace timers run on real time. */
   clock: Clock;
@@ -53,6 +60,8 @@ export const DEFAULT_CONFIG: Readonly<RelayConfig> = Object.freeze({
   mlsChecks: true,
   giftWrapReads: 'recipient',
   sweepIntervalMs: 30_000,
+  groupCommit: true,
+  maxSendBufferBytes: 4 * 1024 * 1024,
   faults: new Set<FaultName>(),
   clock: systemClock,
   verbose: false,

@@ -17,6 +17,7 @@ export class RelayMetrics {
   readonly authRefused;
   readonly deliveryLatency;
   readonly connections;
+  readonly slowClientCloses;
 
   constructor(countStored: () => number) {
     const registers = [this.registry];
@@ -77,12 +78,38 @@ export class RelayMetrics {
       registers,
     });
     this.connections = new Gauge({ name: 'relay_connections', help: 'Open WebSocket connections', registers });
+    this.slowClientCloses = new Counter({
+      name: 'relay_slow_client_closes_total',
+      help: 'Connections closed because more than max_send_buffer bytes waited to be sent to a client that was not reading',
+      registers,
+    });
     new Gauge({
       name: 'keypackages_stored',
       help: 'Stored, unexpired KeyPackages (kind 443)',
       registers,
       collect() {
         this.set(countStored());
+      },
+    });
+  }
+
+  /** The store's commits and the transactions they held: more transactions than commits is group commit at work. */
+  includeCommits(commits: { readonly groups: number; readonly transactions: number }): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'relay_store_commits',
+      help: 'SQLite commits (each one fsync) since the relay started',
+      registers,
+      collect() {
+        this.set(commits.groups);
+      },
+    });
+    new Gauge({
+      name: 'relay_store_transactions',
+      help: 'Store transactions since the relay started, committed alone or in groups',
+      registers,
+      collect() {
+        this.set(commits.transactions);
       },
     });
   }

@@ -71,11 +71,18 @@ export class RelayCore implements RelayContext {
   open(relayHost: string, sendFrame: (text: string) => void, transport: SessionTransport = {}): Session {
     const { faults } = this.config;
     const lazy = faults.has('lazy-challenge') || faults.has('marmot-protected-no-challenge');
+    // kp-robust-durable: every frame waits for the writes made before it (its OK, its hand-out, what its answer read) to be on disk.
+    const durableFrame = (text: string): void => this.store.whenDurable(() => sendFrame(text));
+    const { sendWritten } = transport;
+    const durableTransport: SessionTransport = {
+      ...transport,
+      ...(sendWritten && { sendWritten: (text: string) => new Promise<void>((resolve) => this.store.whenDurable(() => resolve(sendWritten(text)))) }),
+    };
     const session: Session = new Session(
       this.nextSessionId++,
       relayHost,
-      lazy ? challengeBeforeFirstRefusal(sendFrame, () => session.challenge) : sendFrame,
-      transport,
+      lazy ? challengeBeforeFirstRefusal(durableFrame, () => session.challenge) : durableFrame,
+      durableTransport,
     );
     this.sessions.add(session);
     this.metrics.connections.set(this.sessions.size);

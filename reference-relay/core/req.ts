@@ -71,7 +71,11 @@ export async function handleReq(ctx: RelayContext, session: Session, message: un
   if (requesters instanceof Refusal) {
     metrics.authRefused.inc({ path: 'req' }, asks.length);
     for (const filter of rules.answeredBeforeRefusal(filters, asking)) {
-      for (const event of rules.ordinaryQuery(rc, filter)) session.sendEvent(subId, event.json);
+      for (const event of rules.ordinaryQuery(rc, filter)) {
+        const behind = session.flowing();
+        if (behind) await behind; // no await per event unless the client is behind
+        session.sendEvent(subId, event.json);
+      }
     }
     session.send(['CLOSED', subId, requesters.message]);
     return;
@@ -91,6 +95,8 @@ export async function handleReq(ctx: RelayContext, session: Session, message: un
     for (const event of rules.ordinaryQuery(rc, filter)) {
       if (sent.has(event.id)) continue;
       sent.add(event.id);
+      const behind = session.flowing();
+      if (behind) await behind; // no await per event unless the client is behind
       session.sendEvent(subId, event.json);
     }
   }

@@ -8,6 +8,8 @@ export interface SessionTransport {
   /** Sends a frame and resolves once it was written to the socket (its write callback). */
   sendWritten?(text: string): Promise<void>;
   close?(code: number, reason: string): void;
+  /** While more than the transport's high-water mark waits to be written to the client: a promise of when it has been; else undefined. */
+  backpressure?(): Promise<void> | undefined;
 }
 
 /** The text JSON.stringify(['EVENT', subId, event]) gives, built around the event's own JSON text. */
@@ -60,6 +62,14 @@ export class Session {
   private async sendTextWritten(text: string): Promise<void> {
     if (this.transport.sendWritten) await this.transport.sendWritten(text);
     else this.sendFrame(text);
+  }
+
+  /**
+   * Undefined while the client keeps up; else resolves once what waits for it has been written.
+   * A long answer awaits it between events, so a slow reader is sent to no faster than it reads.
+   */
+  flowing(): Promise<void> | undefined {
+    return this.transport.backpressure?.();
   }
 
   /** Ends the connection (only fault switches do); in process there is nothing to end. */

@@ -3,6 +3,11 @@
  * on disk before the relay answers, so an OK'd KeyPackage survives a crash and
  * a committed consumption is never rolled back into a second hand-out
  * (kp-robust-durable).
+ *
+ * Group commit (the relay's default): the first write of a turn of the event
+ * loop opens one SQLite transaction, every transaction() of that turn runs in
+ * it as a savepoint, and it commits (one fsync) when the turn ends; what
+ * reads those writes waits in whenDurable() until then.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -143,12 +148,28 @@ function querySql(filter: Filter, opts: QueryOptions): { sql: string; params: Pa
   return { sql: `SELECT id, json FROM events WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id ASC LIMIT ?`, params };
 }
 
+export interface SqliteStoreOptions {
+  /**
+   * Transactions of one turn of the event loop share one commit (see above). Off, each commits on
+   * its own before transaction() returns, as the in-process targets and unit tests expect.
+   */
+  groupCommit?: boolean;
+}
+
 export class SqliteStore implements EventStore {
   private readonly db: Database.Database;
   private readonly stmt;
   private readonly statements = new Map<string, Database.Statement<Param[], { id: string; json: string }>>();
+  private readonly groupCommit: boolean;
+  /** The open group's waiters (whenDurable); undefined when no write waits for a commit. */
+  private group: (() => void)[] | undefined;
+  /** Commits the group counted since the store opened, and the transactions they held, for /metrics. */
+  readonly commits = { groups: 0, transactions: 0 };
+  /** transaction() calls under way: a nested one is part of its caller's. */
+  private depth = 0;
 
-  constructor(path: string) {
+  constructor(path: string, opts: SqliteStoreOptions = {}) {
+    this.groupCommit = opts.groupCommit ?? false;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
@@ -193,8 +214,46 @@ export class SqliteStore implements EventStore {
   }
 
   transaction<T>(fn: () => T): T {
-    // IMMEDIATE takes the write lock up front, so two relay processes sharing a file serialize too.
-    return this.db.transaction(fn).immediate();
+    if (this.depth === 0) this.commits.transactions += 1;
+    this.depth += 1;
+    try {
+      if (!this.groupCommit) {
+        // IMMEDIATE takes the write lock up front, so two relay processes sharing a file serialize too.
+        if (this.depth === 1) this.commits.groups += 1;
+        return this.db.transaction(fn).immediate();
+      }
+      this.openGroup();
+      // Inside the group's transaction better-sqlite3 runs fn as a savepoint: a throw undoes fn alone.
+      return this.db.transaction(fn)();
+    } finally {
+      this.depth -= 1;
+    }
+  }
+
+  whenDurable(then: () => void): void {
+    if (this.group) this.group.push(then);
+    else then();
+  }
+
+  private openGroup(): void {
+    if (this.group) return;
+    this.db.exec('BEGIN IMMEDIATE');
+    this.group = [];
+    // setImmediate runs after the I/O callbacks of this turn: every frame that arrived together joins.
+    setImmediate(() => this.commitGroup());
+  }
+
+  /**
+   * Commits the open group, then lets its waiters send. A failed COMMIT is thrown, uncaught: the
+   * relay stops rather than answer for writes that are not on disk (none of them was acknowledged).
+   */
+  private commitGroup(): void {
+    const waiting = this.group;
+    if (!waiting) return;
+    this.group = undefined;
+    if (this.db.open) this.db.exec('COMMIT');
+    this.commits.groups += 1;
+    for (const then of waiting) then();
   }
 
   get(id: string): NostrEvent | undefined {
@@ -203,7 +262,7 @@ export class SqliteStore implements EventStore {
   }
 
   insert(event: NostrEvent, policy: StoragePolicy): InsertResult {
-    return this.db.transaction((): InsertResult => {
+    return this.transaction((): InsertResult => {
       if (this.stmt.get.get(event.id)) return 'duplicate';
       const slot = slotOf(event);
       if (slot) {
@@ -225,7 +284,7 @@ export class SqliteStore implements EventStore {
         if (name !== undefined && name.length === 1 && value !== undefined) this.stmt.insertTag.run(event.id, name, value);
       }
       return 'stored';
-    })();
+    });
   }
 
   /** The stored versions of a slot (replaceable kinds keep no d). */
@@ -342,6 +401,7 @@ export class SqliteStore implements EventStore {
   }
 
   close(): void {
+    this.commitGroup();
     if (this.db.open) this.db.close();
   }
 }

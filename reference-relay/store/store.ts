@@ -58,8 +58,19 @@ export interface QueryOptions {
 }
 
 export interface EventStore {
-  /** Runs `fn` as one SQLite transaction: all of it is durable, or none. */
+  /**
+   * Runs `fn` as one unit: all of its writes are kept, or none (a throw undoes them). Under group
+   * commit they become durable with the others of the same moment, in one commit (one fsync):
+   * whenDurable says when.
+   */
   transaction<T>(fn: () => T): T;
+  /**
+   * Calls `then` once every write made so far is durable: at once when none is waiting for its
+   * commit, else right after that commit. Whatever reads what a write left (an OK, a hand-out, a
+   * query's answer) is sent from here, so nothing leaves the relay before it is on disk
+   * (kp-robust-durable).
+   */
+  whenDurable(then: () => void): void;
 
   get(id: string): NostrEvent | undefined;
   /** Stores a regular, replaceable or addressable event; of a slot's versions it keeps the one the policy says is current. */
