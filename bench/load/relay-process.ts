@@ -1,7 +1,8 @@
 /**
  * A relay in its own process for bench/load.ts, so the relay and the load
  * driver do not share a thread: `node relay-process.js reference|reference-no-mls|nostr-relay <dir> [vendorDir]`
- * (`reference-no-mls`: the reference relay with its MLS checks, kp-pub-mls, off).
+ * (`reference-no-mls`: the reference relay with its MLS checks, kp-pub-mls, off;
+ * `reference-single-commit`: with group commit off, one commit and fsync per transaction).
  * Prints {"url": …} on its first stdout line, then answers commands on
  * stdin, one a line, with `ok`: `start-profile`, `stop-profile <file>`
  * (V8's CPU profiler through the inspector, for one timed phase), `stop`.
@@ -16,10 +17,11 @@ import { startNostrRelay } from './nostr-relay.js';
 const [kind, dir, vendorDir] = process.argv.slice(2);
 
 async function start(): Promise<{ url: string; close(): Promise<void> }> {
-  if (dir === undefined) throw new Error('usage: relay-process.js reference|reference-no-mls|nostr-relay <dir> [vendorDir]');
+  if (dir === undefined) throw new Error('usage: relay-process.js reference|reference-no-mls|reference-single-commit|nostr-relay <dir> [vendorDir]');
   // Limits high enough never to refuse: saturation measures the hand-out path with its rate-limit bookkeeping.
   const limits = { queries_per_window: 1e9, served_per_window: 1e9 };
   if (kind === 'reference') return startRelay({ port: 0, db: join(dir, 'reference.sqlite'), limits, mlsChecks: true });
+  if (kind === 'reference-single-commit') return startRelay({ port: 0, db: join(dir, 'reference.sqlite'), limits, groupCommit: false });
   if (kind === 'reference-no-mls') return startRelay({ port: 0, db: join(dir, 'reference.sqlite'), limits, mlsChecks: false });
   if (kind === 'nostr-relay' && vendorDir) return startNostrRelay(vendorDir, join(dir, 'nostr-relay.sqlite'));
   throw new Error(`unknown relay kind ${kind ?? ''}`);

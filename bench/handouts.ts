@@ -1,0 +1,231 @@
+/**
+ * KeyPackage hand-outs at 4k, 40k and 400k stored KeyPackages (issue: the
+ * reference relay at the machine's limit): KeyPackages handed out per second
+ * (REQ, limit 2) at saturation and p50/p99, the relay's RSS at each size, and
+ * the same with group commit off (one commit and fsync per hand-out) in
+ * alternate rounds of the same run.
+ *
+ * The store is filled before the relay starts, straight through SqliteStore
+ * (what a relay with that many stored has on disk): per owner one genuine MLS
+ * KeyPackage (ts-mls) carried by all of that owner's events, each event signed
+ * on its own (a distinct id and created_at). Owners: stored/20, at most 2,000,
+ * so at 400k each owner has 200 and the curve also shows that a hand-out's
+ * cost does not grow with the owner's pool. Each round runs on a fresh copy of
+ * the filled file and asks every owner in shuffled order until each has had
+ * its non-last KeyPackages but two handed out, or SECONDS pass.
+ *
+ * `node dist/bench/handouts.js [--stored 4000,40000,400000] [--seconds 4] [--rounds 3] [--connections 16]`
+ * Writes bench/results/handouts.json and handouts.md.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { keyPackage } from '../fixtures/events.js';
+import { authenticate, query, subId } from '../load/core/nostr.js';
+import type { Socket } from '../load/core/runtime.js';
+import { MetricStore } from '../load/node/metrics.js';
+import { NodeRuntime } from '../load/node/runtime.js';
+import { newKeys, sign } from '../protocol/crypto.js';
+import type { NostrEvent } from '../protocol/messages.js';
+import { KIND } from '../protocol/profile.js';
+import { storagePolicy } from '../reference-relay/core/event.js';
+import { RULES } from '../reference-relay/rules/index.js';
+import { SqliteStore } from '../reference-relay/store/sqlite-store.js';
+import { closedLoop, spawnRelay, type Measured, type RelayKind, type Step } from './load/drive.js';
+import { machine, median, writeResult } from './machine.js';
+
+const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const num = (name: string, fallback: number): number => {
+  const v = Number(arg(name));
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+};
+
+const STORED = (arg('stored') ?? '4000,40000,400000').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
+const SECONDS = num('seconds', 4);
+const ROUNDS = num('rounds', 3);
+const CONNECTIONS = num('connections', 16);
+const TIMEOUT_MS = 10_000;
+/** What a hand-out asks for: as the load suite and the hand-out figures of bench/load.ts. */
+const PER_ASK = 2;
+const MAX_OWNERS = 2000;
+const KINDS: readonly RelayKind[] = ['reference', 'reference-single-commit'];
+
+const rt = new NodeRuntime(new MetricStore());
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+interface Filled {
+  stored: number;
+  owners: string[];
+  perOwner: number;
+  file: string;
+  fillSeconds: number;
+}
+
+/** A database file holding `stored` KeyPackages of stored/perOwner owners. */
+async function fill(stored: number, dir: string): Promise<Filled> {
+  const started = Date.now();
+  const owners = Math.min(MAX_OWNERS, Math.max(1, Math.floor(stored / 20)));
+  const perOwner = Math.ceil(stored / owners);
+  const file = join(dir, 'reference.sqlite');
+  const store = new SqliteStore(file);
+  const base = Math.floor(Date.now() / 1000) - 30 * 86_400;
+  const pubkeys: string[] = [];
+  try {
+    for (let o = 0; o < owners; o++) {
+      const keys = newKeys();
+      pubkeys.push(keys.pubkey);
+      const genuine = await keyPackage(keys, { createdAt: base });
+      const events: NostrEvent[] = [genuine];
+      for (let i = 1; i < perOwner; i++) events.push(sign({ kind: genuine.kind, created_at: base + i, tags: genuine.tags, content: genuine.content }, keys));
+      store.transaction(() => events.forEach((e) => store.insert(e, storagePolicy(RULES, e))));
+      if (o % 200 === 199) log(`  ${((o + 1) * perOwner).toLocaleString('en')} of ${stored.toLocaleString('en')} stored`);
+    }
+  } finally {
+    store.close(); // checkpoints the WAL into the file, so a plain copy is the whole database
+  }
+  return { stored: owners * perOwner, owners: pubkeys, perOwner, file, fillSeconds: (Date.now() - started) / 1000 };
+}
+
+/** Every owner `askEach` times, shuffled (seeded by the round, so both kinds of relay get the same order). */
+function askOrder(owners: readonly string[], askEach: number, round: number): string[] {
+  const order = owners.flatMap((o) => Array.from({ length: askEach }, () => o));
+  let seed = round + 1;
+  for (let i = order.length - 1; i > 0; i--) {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    const j = seed % (i + 1);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}
+
+async function handoutRound(url: string, order: readonly string[]): Promise<Measured> {
+  const socks: Socket[] = await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      const sock = await rt.connect(url, TIMEOUT_MS);
+      if (!(await authenticate(rt, sock, url, rt.signer.newSecretKey(), TIMEOUT_MS))) throw new Error('AUTH refused');
+      return sock;
+    }),
+  );
+  let next = 0;
+  const steps: Step[] = socks.map((sock) => async () => {
+    const owner = order[next++];
+    if (owner === undefined) return 'done';
+    const r = await query(rt, sock, subId('handout'), [{ kinds: [KIND.keyPackage], authors: [owner], limit: PER_ASK }], TIMEOUT_MS);
+    return r === undefined || r.closed !== undefined ? undefined : { ms: r.ms, items: r.events.length };
+  });
+  try {
+    return await closedLoop(steps, SECONDS);
+  } finally {
+    await Promise.all(socks.map((s) => s.close()));
+  }
+}
+
+/** Resident set of a process in MiB (Linux /proc), or undefined elsewhere. */
+function rssMiB(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb === undefined ? undefined : Math.round(Number(kb) / 1024);
+  } catch {
+    return undefined;
+  }
+}
+
+interface Point {
+  stored: number;
+  owners: number;
+  perOwner: number;
+  fillSeconds: number;
+  byKind: Record<string, { perSecondMedian: number; p50MsMedian: number; p99MsMedian: number; errors: number; rssMiBAfter: (number | undefined)[]; rounds: Measured[] }>;
+}
+
+async function measurePoint(stored: number, work: string): Promise<Point> {
+  const dir = mkdtempSync(join(work, `fill-${stored}-`));
+  log(`filling ${stored.toLocaleString('en')} KeyPackages…`);
+  const filled = await fill(stored, dir);
+  log(`  ${filled.fillSeconds.toFixed(1)} s`);
+  const askEach = Math.max(1, Math.floor((filled.perOwner - 1) / PER_ASK) - 1);
+  const byKind: Point['byKind'] = {};
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = askOrder(filled.owners, askEach, round);
+    for (const kind of KINDS) {
+      const roundDir = join(work, `round-${stored}-${kind}-${round}`);
+      mkdirSync(roundDir);
+      copyFileSync(filled.file, join(roundDir, 'reference.sqlite'));
+      const child = await spawnRelay(kind, roundDir);
+      try {
+        const m = await handoutRound(child.url, order);
+        const row = (byKind[kind] ??= { perSecondMedian: 0, p50MsMedian: 0, p99MsMedian: 0, errors: 0, rssMiBAfter: [], rounds: [] });
+        row.rounds.push(m);
+        row.rssMiBAfter.push(rssMiB(child.pid));
+        log(`  ${stored} ${kind} round ${round + 1}: ${Math.round(m.itemsPerSecond)}/s, p99 ${m.p99.toFixed(1)} ms, RSS ${row.rssMiBAfter.at(-1) ?? '?'} MiB`);
+      } finally {
+        await child.stop();
+        rmSync(roundDir, { recursive: true, force: true });
+      }
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  const r2 = (x: number): number => Math.round(x * 100) / 100;
+  for (const row of Object.values(byKind)) {
+    row.perSecondMedian = Math.round(median(row.rounds.map((r) => r.itemsPerSecond)));
+    row.p50MsMedian = r2(median(row.rounds.map((r) => r.p50)));
+    row.p99MsMedian = r2(median(row.rounds.map((r) => r.p99)));
+    row.errors = row.rounds.reduce((s, r) => s + r.errors, 0);
+  }
+  return { stored: filled.stored, owners: filled.owners.length, perOwner: filled.perOwner, fillSeconds: r2(filled.fillSeconds), byKind };
+}
+
+function markdown(m: Record<string, string | number>, points: readonly Point[]): string {
+  const cell = (p: Point, kind: RelayKind): string => {
+    const k = p.byKind[kind];
+    if (!k) return '| — | — | — | — |';
+    const rss = k.rssMiBAfter.filter((x): x is number => x !== undefined);
+    return `| ${k.perSecondMedian} | ${k.p50MsMedian} | ${k.p99MsMedian} | ${rss.length > 0 ? Math.max(...rss) : '?'} |`;
+  };
+  const ratio = (p: Point): string => {
+    const on = p.byKind.reference?.perSecondMedian ?? 0;
+    const off = p.byKind['reference-single-commit']?.perSecondMedian ?? 0;
+    return off > 0 ? (on / off).toFixed(2) : '—';
+  };
+  return [
+    '# KeyPackage hand-outs by stored KeyPackages',
+    '',
+    `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}; load average ${m.loadAverageBefore} before, ${m.loadAverageAfter} after.`,
+    `Medians of ${ROUNDS} rounds of up to ${SECONDS} s, ${CONNECTIONS} connections, closed loop, REQ {kinds:[443],authors:[owner],limit:${PER_ASK}}; relay and driver in separate processes; each round on a fresh copy of the filled database. Group commit on (the default) and off in alternate rounds.`,
+    '',
+    '| stored | owners × each | group commit: KeyPackages/s | p50 ms | p99 ms | max RSS MiB | one commit each: KeyPackages/s | p50 ms | p99 ms | max RSS MiB | ratio |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...points.map((p) => `| ${p.stored.toLocaleString('en')} | ${p.owners} × ${p.perOwner} ${cell(p, 'reference')} ${cell(p, 'reference-single-commit').slice(2)} ${ratio(p)} |`),
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'kpsuite-bench-handouts-'));
+  const loadBefore = loadavg().map((x) => x.toFixed(2)).join(' ');
+  try {
+    const points: Point[] = [];
+    for (const stored of STORED) points.push(await measurePoint(stored, work));
+    const m = { ...machine(), loadAverageBefore: loadBefore, loadAverageAfter: loadavg().map((x) => x.toFixed(2)).join(' ') };
+    const text = markdown(m, points);
+    writeResult('handouts.json', `${JSON.stringify({ benchmark: 'handouts', when: new Date().toISOString(), machine: m, seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, points }, null, 2)}\n`);
+    writeResult('handouts.md', text);
+    process.stdout.write(text);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`bench/handouts: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
