@@ -23,7 +23,7 @@ import { rejectUnusableMls } from './rules/pub-mls.js';
 import { keyPackageRule, rejectExpired, rejectMalformedContent, rejectMalformedTags, rejectProtectedFromOthers, rejectTombstoned, type PublishRule } from './rules/publish.js';
 import { Refusal } from './rules/refusal.js';
 import type { ReqContext } from './rules/req-scope.js';
-import type { EventStore, StoredEvent } from './store/store.js';
+import type { EventStore, QueryOptions, StoredEvent } from './store/store.js';
 
 interface Swap {
   /** The rules this fault replaces, given the rules so far. */
@@ -118,6 +118,9 @@ const MARMOT_KINDS: ReadonlySet<number> = new Set([KIND.marmotKeyPackage, KIND.g
 const blockMarmotProtected: PublishRule = (ctx, event) =>
   isProtected(event) && MARMOT_KINDS.has(event.kind) ? new Refusal(PREFIX.blocked, 'event marked as protected') : rejectProtectedFromOthers(ctx, event);
 
+/** A query that hides nothing and caps nothing: what storage holds, as a fault reads it. */
+const everything = (nowSeconds: number): QueryOptions => ({ nowSeconds, keyPackageOwners: 'everyone', giftWrapReaders: 'everyone', maxLimit: Number.MAX_SAFE_INTEGER });
+
 const BOTH_KEYPACKAGE_KINDS: readonly number[] = [KIND.keyPackage, KIND.marmotKeyPackage];
 
 /** marmot-consume-30443: a filter whose kinds are 443 and 30443 together, nothing else. */
@@ -131,8 +134,7 @@ function pickingMarmotToo(store: EventStore): EventStore {
       const pick = store.pickKeyPackages(owner, filters, max, order, nowSeconds);
       const naming = filters.filter((f) => f.kinds?.includes(KIND.marmotKeyPackage));
       if (naming.length === 0) return pick;
-      const all = { nowSeconds, keyPackageOwners: 'everyone', giftWrapReaders: 'everyone', maxLimit: Number.MAX_SAFE_INTEGER } as const;
-      const marmot = store.query({ kinds: [KIND.marmotKeyPackage], authors: [owner] }, all).filter((e) => matchFilters([...naming], e.event));
+      const marmot = store.query({ kinds: [KIND.marmotKeyPackage], authors: [owner] }, everything(nowSeconds)).filter((e) => matchFilters([...naming], e.event));
       const direction = order === 'oldest-first' ? 1 : -1;
       const pool = [...pick.take, ...marmot].sort((a, b) => direction * (a.event.created_at - b.event.created_at || (a.id < b.id ? -1 : 1)));
       const take = pool.slice(0, Math.max(0, Math.floor(max)));
@@ -140,6 +142,52 @@ function pickingMarmotToo(store: EventStore): EventStore {
     },
   });
 }
+
+/** marmot-drop-tag-values: a kind 30443 event as read back from (name, value) rows; the JSON is rebuilt, as such a relay must. */
+function fromTagRows(stored: StoredEvent): StoredEvent {
+  if (stored.event.kind !== KIND.marmotKeyPackage) return stored;
+  const event = { ...stored.event, tags: stored.event.tags.map((t) => t.slice(0, 2)) };
+  return { id: stored.id, json: JSON.stringify(event), event };
+}
+
+/** marmot-ignore-d-i-filters: the tag conditions such a relay drops, not having indexed them. */
+const UNINDEXED: ReadonlySet<string> = new Set([`#${TAG.identifier}`, `#${TAG.keyPackageRef}`]);
+
+/** marmot-ignore-d-i-filters: a filter for kind 30443 without its #d and #i conditions. */
+function withoutDAndI(filter: Filter): Filter {
+  if (!filter.kinds?.includes(KIND.marmotKeyPackage)) return filter;
+  return Object.fromEntries(Object.entries(filter).filter(([key]) => !UNINDEXED.has(key))) as Filter;
+}
+
+/** marmot-ignore-since: a kind 445 filter on #h without its since (the tag lookup applies kinds and tags only). */
+function withoutSinceOnH(filter: Filter): Filter {
+  if (!filter.kinds?.includes(KIND.groupMessage) || filter[`#${TAG.group}`] === undefined) return filter;
+  const wide: Filter = { ...filter };
+  delete wide.since;
+  return wide;
+}
+
+/**
+ * marmot-consume-on-fetch: NIP-EE's hand-out applied to kind 30443 after the
+ * query: what was found is consumed, but for each owner whose every stored
+ * KeyPackage was found, the newest of them stays (NIP-EE's last resort).
+ */
+function consumeFound(ctx: ReqContext, found: readonly StoredEvent[]): void {
+  const byOwner = new Map<string, StoredEvent[]>();
+  for (const e of found) if (e.event.kind === KIND.marmotKeyPackage) byOwner.set(e.event.pubkey, [...(byOwner.get(e.event.pubkey) ?? []), e]);
+  if (byOwner.size === 0) return;
+  ctx.store.transaction(() => {
+    for (const [owner, kps] of byOwner) {
+      const stored = ctx.store.query({ kinds: [KIND.marmotKeyPackage], authors: [owner] }, everything(ctx.nowSeconds)).length;
+      const newestFirst = [...kps].sort((a, b) => b.event.created_at - a.event.created_at || (a.id < b.id ? -1 : 1));
+      const consumed = newestFirst.length < stored ? newestFirst : newestFirst.slice(1);
+      ctx.store.consume(consumed.map((kp) => kp.id), owner, ctx.nowSeconds);
+    }
+  });
+}
+
+/** Replaceable kinds Marmot clients publish: the relay lists of PROFILE-MARMOT.md §4. */
+const RELAY_LIST_KINDS: ReadonlySet<number> = new Set([KIND.inboxRelays, KIND.relayList]);
 
 /** soft-consume: consumed KeyPackages are only flagged, and the lookup by id forgets the flag. */
 function softConsuming(store: EventStore): EventStore {
@@ -362,6 +410,20 @@ const SWAPS: Record<FaultName, Swap> = {
   'marmot-gift-wrap-leak': {
     rules: (r) => ({ giftWrapReaders: (reads, authenticated) => (authenticated.size > 0 ? 'everyone' : r.giftWrapReaders(reads, authenticated)) }),
   },
+  'marmot-drop-tag-values': { store: (s) => storeWith(s, { query: (filter, opts) => s.query(filter, opts).map(fromTagRows) }) },
+  'marmot-ignore-d-i-filters': { rules: (r) => ({ ordinaryQuery: (ctx, filter) => r.ordinaryQuery(ctx, withoutDAndI(filter)) }) },
+  'marmot-consume-on-fetch': {
+    rules: (r) => ({
+      ordinaryQuery: (ctx, filter) => {
+        const found = r.ordinaryQuery(ctx, filter);
+        consumeFound(ctx, found);
+        return found;
+      },
+    }),
+  },
+  'marmot-ignore-since': { rules: (r) => ({ ordinaryQuery: (ctx, filter) => r.ordinaryQuery(ctx, withoutSinceOnH(filter)) }) },
+  // Any arrival replaces a relay list; kind 30443 slots and other replaceable kinds keep the rule (marmot-keep-older breaks 30443).
+  'marmot-upsert-relay-lists': { rules: (r) => ({ replacesVersion: (event, stored) => RELAY_LIST_KINDS.has(event.kind) || r.replacesVersion(event, stored) }) },
 };
 
 /** The rules a relay with this configuration runs: the profile's, without kp-pub-mls if switched off, with each fault's swap. */

@@ -188,6 +188,26 @@ export const FAULTS = {
     breaks: ['mr-1059-serve'],
     does: "serves every gift wrap (kind 1059) to any authenticated connection, recipient or not, while advertising gift_wrap_reads \"recipient\" (unauthenticated requests are still refused auth-required:)",
   },
+  'marmot-drop-tag-values': {
+    breaks: ['mr-kp-store'],
+    does: 'serves kind 30443 events rebuilt from (name, value) rows, as relays that keep tags in a two-column table do: every tag keeps only its first value (mls_extensions loses the rest), so the event served is no longer the one signed',
+  },
+  'marmot-ignore-d-i-filters': {
+    breaks: ['mr-kp-filters'],
+    does: 'drops the #d and #i conditions of a filter for kind 30443, as a relay that indexes only the tags it knows and ignores conditions on others does: it answers with every KeyPackage the rest of the filter matches',
+  },
+  'marmot-consume-on-fetch': {
+    breaks: ['mr-kp-no-consume', 'mr-coexist'],
+    does: "hands out kind 30443 as NIP-EE hands out 443, though to anyone and without AUTH: each KeyPackage a REQ returns is then consumed (deleted, tombstoned), except the owner's last one; a filter for 30443 alone consumes too, so mr-coexist breaks with it",
+  },
+  'marmot-ignore-since': {
+    breaks: ['mr-445-fetch'],
+    does: "answers a kind 445 filter on #h from its tag index without the filter's since, as a relay whose tag lookup forgets the time bound does: a member resubscribing with since gets the group's older messages again",
+  },
+  'marmot-upsert-relay-lists': {
+    breaks: ['mr-relay-lists'],
+    does: "stores a relay list (kind 10050 or 10002) by an upsert on pubkey and kind: the version that arrived last is kept and served, even an older list sent after a newer one (kind 30443 slots keep NIP-01's rule)",
+  },
 } as const satisfies Record<string, Fault>;
 
 export type FaultName = keyof typeof FAULTS;

@@ -9,7 +9,7 @@ import { newKeys } from '../../protocol/crypto.js';
 import type { Filter, NostrEvent } from '../../protocol/messages.js';
 import { KIND, PREFIX, TAG, prefixOf } from '../../protocol/profile.js';
 import { nowSeconds, type RelayClient } from '../../client/relay-client.js';
-import { giftWrap, groupMessage, marmotKeyPackage, newGroupId, newSlot, slotAddress, slotDeletion } from '../../fixtures/marmot.js';
+import { giftWrap, groupMessage, marmotKeyPackage, newGroupId, newSlot, relayList, slotAddress, slotDeletion } from '../../fixtures/marmot.js';
 import { ManualClock, nowSecondsOf } from '../clock.js';
 import { FAULT_NAMES } from '../faults.js';
 import { faultRelays, sortedIds, type RunningRelay } from './harness.js';
@@ -101,6 +101,65 @@ describe('marmot-relay/1 fault switches', () => {
     const inbox = { kinds: [KIND.giftWrap], '#p': [bob.pubkey] };
     expect(prefixOf((await (await pool.connect(relay.url)).req([inbox])).closed ?? '')).toBe(PREFIX.authRequired);
     expect(await served(relay, inbox, await pool.connectAs(relay.url, newKeys()))).toEqual([wrap]);
+  });
+
+  faultIt('marmot-drop-tag-values', 'a KeyPackage is served with each tag cut to its first value; a group message is served as sent', async () => {
+    const relay = await relayWith('marmot-drop-tag-values');
+    const owner = newKeys();
+    const kp = await marmotKeyPackage(owner);
+    const h = newGroupId();
+    const message = groupMessage(h);
+    await published(relay, kp, message);
+    // The fixture's mls_extensions has two values: the cut is visible.
+    expect(kp.tags.some((t) => t.length > 2)).toBe(true);
+    expect(await served(relay, ofOwner(owner.pubkey))).toEqual([{ ...kp, tags: kp.tags.map((t) => t.slice(0, 2)) }]);
+    expect(await served(relay, { kinds: [KIND.groupMessage], '#h': [h] })).toEqual([message]);
+  });
+
+  faultIt('marmot-ignore-d-i-filters', "a kind 30443 filter on #d or #i returns all of the owner's slots", async () => {
+    const relay = await relayWith('marmot-ignore-d-i-filters');
+    const owner = newKeys();
+    const [a, b] = await Promise.all([marmotKeyPackage(owner), marmotKeyPackage(owner)]);
+    await published(relay, a!, b!);
+    const d = a!.tags.find((t) => t[0] === TAG.identifier)![1]!;
+    const i = a!.tags.find((t) => t[0] === TAG.keyPackageRef)![1]!;
+    expect(sortedIds(await served(relay, { ...ofOwner(owner.pubkey), '#d': [d] }))).toEqual(sortedIds([a!, b!]));
+    expect(sortedIds(await served(relay, { ...ofOwner(owner.pubkey), '#i': [i] }))).toEqual(sortedIds([a!, b!]));
+  });
+
+  faultIt('marmot-consume-on-fetch', 'a fetch consumes all but the newest KeyPackage, which stays; a consumed one is refused again', async () => {
+    const relay = await relayWith('marmot-consume-on-fetch');
+    const owner = newKeys();
+    const [older, newer] = await Promise.all([nowSeconds() - 60, nowSeconds() - 50].map((createdAt) => marmotKeyPackage(owner, { createdAt })));
+    await published(relay, older!, newer!);
+    expect(sortedIds(await served(relay, ofOwner(owner.pubkey)))).toEqual(sortedIds([older!, newer!]));
+    expect(await served(relay, ofOwner(owner.pubkey))).toEqual([newer]);
+    expect(await served(relay, ofOwner(owner.pubkey))).toEqual([newer]);
+    const again = await (await pool.connectRaw(relay.url)).publish(older!);
+    expect([again.ok, prefixOf(again.message)]).toEqual([false, 'duplicate']);
+  });
+
+  faultIt('marmot-ignore-since', "a #h filter's since is ignored; a filter without #h still applies it", async () => {
+    const relay = await relayWith('marmot-ignore-since');
+    const h = newGroupId();
+    const [older, newer] = [groupMessage(h, { createdAt: nowSeconds() - 70 }), groupMessage(h, { createdAt: nowSeconds() - 60 })];
+    await published(relay, older, newer);
+    expect(sortedIds(await served(relay, { kinds: [KIND.groupMessage], '#h': [h], since: newer.created_at }))).toEqual(sortedIds([older, newer]));
+    expect(await served(relay, { kinds: [KIND.groupMessage], ids: [older.id, newer.id], since: newer.created_at })).toEqual([newer]);
+  });
+
+  faultIt('marmot-upsert-relay-lists', 'an older relay list sent after a newer one is served instead; a KeyPackage slot keeps the newer version', async () => {
+    const relay = await relayWith('marmot-upsert-relay-lists');
+    const owner = newKeys();
+    const [v1, v2] = [relayList(owner, KIND.inboxRelays, ['wss://one.example.com'], nowSeconds() - 60), relayList(owner, KIND.inboxRelays, ['wss://two.example.com'], nowSeconds() - 50)];
+    await published(relay, v2, v1);
+    expect(await served(relay, { kinds: [KIND.inboxRelays], authors: [owner.pubkey] })).toEqual([v1]);
+    const d = newSlot();
+    const [k1, k2] = await Promise.all([nowSeconds() - 60, nowSeconds() - 50].map((createdAt) => marmotKeyPackage(owner, { d, createdAt })));
+    const client = await pool.connectRaw(relay.url);
+    expect((await client.publish(k2!)).ok).toBe(true);
+    await client.publish(k1!);
+    expect(await served(relay, ofOwner(owner.pubkey))).toEqual([k2]);
   });
 
   it('every marmot- fault switch has a test here', () => {
