@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', '**/node_modules/**', 'load/dist/**', 'kpsuite-runs/**', 'data/**', 'bench/.vendor/**'] },
+  { ignores: ['dist/**', '**/node_modules/**', 'load/dist/**', 'kpsuite-runs/**', 'data/**'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {

@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ['**/*.test.ts'],
     // test/install/ runs from vitest.install.config.ts, after these.
-    exclude: ['**/node_modules/**', 'dist/**', 'bench/.vendor/**', 'test/install/**'],
+    exclude: ['**/node_modules/**', 'dist/**', 'test/install/**'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Tests open real sockets on loopback; two cores run two files at a time.

@@ -27,7 +27,7 @@ import { authenticate, publish, query, subId, TEXT_NOTE_KIND } from '../load/cor
 import { KIND } from '../protocol/profile.js';
 import type { Socket } from '../load/core/runtime.js';
 import { closedLoop, spawnRelay, type Measured, type RelayChild, type RelayKind, type Step } from './load/drive.js';
-import { ensureNostrRelay, NOSTR_RELAY_VERSION } from './load/nostr-relay.js';
+import { NOSTR_RELAY_VERSION } from './load/nostr-relay.js';
 import { summarizeProfile, type Breakdown } from './load/profile.js';
 import { driverMarkdown, measureDriver, measureStub } from './load/driver.js';
 import { MetricStore } from '../load/node/metrics.js';
@@ -203,9 +203,6 @@ function mlsCost(on: Figure, off: Figure): { relayMsPerPublish: number; throughp
 async function main(): Promise<void> {
   const root = packageRoot();
   const work = mkdtempSync(join(tmpdir(), 'kpsuite-bench-load-'));
-  const vendorDir = join(root, 'bench', '.vendor');
-  log(`installing @nostr-relay ${NOSTR_RELAY_VERSION} into ${vendorDir} (once)…`);
-  const installing = ensureNostrRelay(vendorDir);
   // The machine may be shared: its load before and after says how much to trust the figures.
   const loadBefore = loadavg().map((x) => x.toFixed(2));
   try {
@@ -223,13 +220,13 @@ async function main(): Promise<void> {
     const handouts = (await measured(['reference'], 'handout', work, (url) => handoutPhase(url, handPool.owners, SECONDS), stock)).reference;
 
     // 2. The NIP-01 mix on a fresh reference relay and on @nostr-relay, alternating rounds.
-    const install = await installing;
     const authors = Array.from({ length: 50 }, () => newKeys());
     const authorKeys = authors.map((a) => a.pubkey);
     const ref2 = await spawnRelay('reference', mkdtempSync(join(work, 'mix-ref-')));
     const mixRate = (await mixPhase(ref2.url, notePool(2000, authors), authorKeys, 1)).opsPerSecond;
     const mixNotes = (): NostrEvent[] => notePool(Math.ceil((mixRate * SECONDS * 1.5) / 2) + 400, authors);
-    const other = install === undefined ? await spawnRelay('nostr-relay', mkdtempSync(join(work, 'mix-nr-')), vendorDir).catch((err: Error) => err) : new Error(install);
+    // @nostr-relay/* are devDependencies: relay-process.js loads them from the clone's node_modules.
+    const other = await spawnRelay('nostr-relay', mkdtempSync(join(work, 'mix-nr-')), root).catch((err: Error) => err);
     const mixRef: Measured[] = [];
     const mixOther: Measured[] = [];
     log('NIP-01 mix (reference / @nostr-relay):');

@@ -71,9 +71,9 @@ export interface RelayChild {
 export type RelayKind = 'reference' | 'reference-no-mls' | 'reference-single-commit' | 'nostr-relay';
 
 /** Starts load/bench/relay-process.js; resolves once it printed its URL. */
-export async function spawnRelay(kind: RelayKind, dir: string, vendorDir = ''): Promise<RelayChild> {
+export async function spawnRelay(kind: RelayKind, dir: string, root = ''): Promise<RelayChild> {
   const script = fileURLToPath(new URL('./relay-process.js', import.meta.url));
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [script, kind, dir, vendorDir], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [script, kind, dir, root], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += String(d)));
   const lines = createInterface({ input: child.stdout });

@@ -1,91 +1,86 @@
 /**
- * The comparison relay for bench/load.ts: @nostr-relay/core with its SQLite
- * repository and validator (v0.0.40), in a tiny ws server as its README
- * shows. Installed on demand into a git-ignored folder, never into the
- * project's dependencies (it brings a second better-sqlite3 major).
+ * A general-purpose relay to compare with: @nostr-relay/core 0.0.40 with its
+ * SQLite repository and validator, in a tiny ws server wired as its README
+ * shows. bench/load.ts measures it; test/general-purpose-relay.test.ts and
+ * report/test/matrix-chromium.test.ts check it. The packages are this
+ * project's devDependencies, so it runs from a clone only (dist/bench/ is
+ * not packed).
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
 
 export const NOSTR_RELAY_VERSION = '0.0.40';
-export const NOSTR_RELAY_PACKAGES = ['@nostr-relay/core', '@nostr-relay/event-repository-sqlite', '@nostr-relay/validator'].map((p) => `${p}@${NOSTR_RELAY_VERSION}`);
 
-function installedVersion(vendorDir: string): string | undefined {
-  const pkg = join(vendorDir, 'node_modules', '@nostr-relay', 'core', 'package.json');
-  if (!existsSync(pkg)) return undefined;
-  return (JSON.parse(readFileSync(pkg, 'utf8')) as { version?: string }).version;
-}
+type Core = typeof import('@nostr-relay/core');
+type Sqlite = typeof import('@nostr-relay/event-repository-sqlite');
+type Validation = typeof import('@nostr-relay/validator');
 
-/** Installs the packages into `vendorDir` unless the right version is there; resolves to an error text or undefined. */
-export function ensureNostrRelay(vendorDir: string, timeoutMs = 15 * 60_000): Promise<string | undefined> {
-  if (installedVersion(vendorDir) === NOSTR_RELAY_VERSION) return Promise.resolve(undefined);
-  mkdirSync(vendorDir, { recursive: true });
-  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const args = ['install', '--prefix', vendorDir, '--no-save', '--no-audit', '--no-fund', '--loglevel=error', ...NOSTR_RELAY_PACKAGES];
-  return new Promise((resolve) => {
-    execFile(npm, args, { timeout: timeoutMs, maxBuffer: 16 * 2 ** 20 }, (err, _stdout, stderr) => {
-      if (err) resolve(`npm ${args.join(' ')} failed: ${(stderr || err.message).trim().split('\n').slice(-3).join(' / ')}`);
-      else resolve(installedVersion(vendorDir) === NOSTR_RELAY_VERSION ? undefined : 'npm install finished but @nostr-relay/core is not there');
-    });
-  });
+export interface NostrRelayOptions {
+  /**
+   * Turns on its NIP-42 (it sends a challenge on connect and checks the
+   * `relay` tag's host against this); off by default, as in its README.
+   */
+  hostname?: string;
 }
 
-// The shapes used from the CommonJS packages (their types live outside this project).
-interface NostrRelayCore {
-  handleConnection(client: WebSocket): void;
-  handleDisconnect(client: WebSocket): void;
-  handleMessage(client: WebSocket, message: unknown): Promise<unknown>;
-}
-interface Repository {
-  init(): Promise<void>;
-}
-interface ValidatorApi {
-  validateIncomingMessage(data: unknown): Promise<unknown>;
-}
-interface Modules {
-  NostrRelay: new (repo: Repository) => NostrRelayCore;
-  EventRepositorySqlite: new (file: string) => Repository;
-  Validator: new () => ValidatorApi;
+export interface RunningNostrRelay {
+  url: string;
+  /** Terminates every connection, waits for the messages being handled, then closes the database. */
+  close(): Promise<void>;
 }
 
-async function load(vendorDir: string, pkg: string): Promise<Record<string, unknown>> {
-  const file = join(vendorDir, 'node_modules', '@nostr-relay', pkg, 'dist', 'index.js');
-  const mod = (await import(pathToFileURL(file).href)) as { default?: Record<string, unknown> } & Record<string, unknown>;
-  return mod.default ?? mod;
-}
+/**
+ * Starts the relay on a free loopback port. `root` is the project whose
+ * node_modules hold the packages (packageRoot(); bench/load/relay-process.js
+ * is given it on its command line); `dbFile` a SQLite file or `:memory:`.
+ */
+export async function startNostrRelay(root: string, dbFile: string, options: NostrRelayOptions = {}): Promise<RunningNostrRelay> {
+  const require = createRequire(join(root, 'package.json'));
+  const { NostrRelay } = require('@nostr-relay/core') as Core;
+  const { EventRepositorySqlite } = require('@nostr-relay/event-repository-sqlite') as Sqlite;
+  const { Validator } = require('@nostr-relay/validator') as Validation;
 
-/** Starts the wrapped relay on a free loopback port; resolves to its URL and a stop function. */
-export async function startNostrRelay(vendorDir: string, dbFile: string): Promise<{ url: string; close(): Promise<void> }> {
-  const m = {
-    ...(await load(vendorDir, 'core')),
-    ...(await load(vendorDir, 'event-repository-sqlite')),
-    ...(await load(vendorDir, 'validator')),
-  } as unknown as Modules;
-  const repository = new m.EventRepositorySqlite(dbFile);
+  const repository = new EventRepositorySqlite(dbFile);
   await repository.init();
-  const relay = new m.NostrRelay(repository);
-  const validator = new m.Validator();
+  const relay = new NostrRelay(repository, options);
+  const validator = new Validator();
+  // Messages still being handled: closing waits for them before it closes the database.
+  const pending = new Set<Promise<void>>();
+
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   wss.on('connection', (ws) => {
     relay.handleConnection(ws);
-    ws.on('message', async (data) => {
-      try {
-        await relay.handleMessage(ws, await validator.validateIncomingMessage(data));
-      } catch (err) {
-        ws.send(JSON.stringify(['NOTICE', (err as Error).message]));
-      }
+    ws.on('message', (data) => {
+      const handled = (async () => {
+        try {
+          await relay.handleMessage(ws, await validator.validateIncomingMessage(data));
+        } catch (err) {
+          if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(['NOTICE', (err as Error).message]));
+        }
+      })();
+      pending.add(handled);
+      void handled.finally(() => pending.delete(handled));
     });
     ws.on('close', () => relay.handleDisconnect(ws));
     ws.on('error', () => relay.handleDisconnect(ws));
   });
-  await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
-  const address = wss.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  await new Promise<void>((resolve, reject) => {
+    wss.once('listening', () => resolve());
+    wss.once('error', reject);
+  });
+  const { port } = wss.address() as AddressInfo;
+
   return {
     url: `ws://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => wss.close(() => resolve())),
+    close: async () => {
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await Promise.all(pending);
+      await relay.destroy();
+      // Kysely's destroy closes the better-sqlite3 handle.
+      await repository.destroy();
+    },
   };
 }

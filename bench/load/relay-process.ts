@@ -1,6 +1,7 @@
 /**
  * A relay in its own process for bench/load.ts, so the relay and the load
- * driver do not share a thread: `node relay-process.js reference|reference-no-mls|nostr-relay <dir> [vendorDir]`
+ * driver do not share a thread: `node relay-process.js reference|reference-no-mls|reference-single-commit|nostr-relay <dir> [root]`
+ * (`root`: the clone whose node_modules holds @nostr-relay/*, for nostr-relay)
  * (`reference-no-mls`: the reference relay with its MLS checks, kp-pub-mls, off;
  * `reference-single-commit`: with group commit off, one commit and fsync per transaction).
  * Prints {"url": …} on its first stdout line, then answers commands on
@@ -14,16 +15,16 @@ import { createInterface } from 'node:readline';
 import { startRelay } from '../../reference-relay/server.js';
 import { startNostrRelay } from './nostr-relay.js';
 
-const [kind, dir, vendorDir] = process.argv.slice(2);
+const [kind, dir, root] = process.argv.slice(2);
 
 async function start(): Promise<{ url: string; close(): Promise<void> }> {
-  if (dir === undefined) throw new Error('usage: relay-process.js reference|reference-no-mls|reference-single-commit|nostr-relay <dir> [vendorDir]');
+  if (dir === undefined) throw new Error('usage: relay-process.js reference|reference-no-mls|reference-single-commit|nostr-relay <dir> [root]');
   // Limits high enough never to refuse: saturation measures the hand-out path with its rate-limit bookkeeping.
   const limits = { queries_per_window: 1e9, served_per_window: 1e9 };
   if (kind === 'reference') return startRelay({ port: 0, db: join(dir, 'reference.sqlite'), limits, mlsChecks: true });
   if (kind === 'reference-single-commit') return startRelay({ port: 0, db: join(dir, 'reference.sqlite'), limits, groupCommit: false });
   if (kind === 'reference-no-mls') return startRelay({ port: 0, db: join(dir, 'reference.sqlite'), limits, mlsChecks: false });
-  if (kind === 'nostr-relay' && vendorDir) return startNostrRelay(vendorDir, join(dir, 'nostr-relay.sqlite'));
+  if (kind === 'nostr-relay' && root) return startNostrRelay(root, join(dir, 'nostr-relay.sqlite'));
   throw new Error(`unknown relay kind ${kind ?? ''}`);
 }
 

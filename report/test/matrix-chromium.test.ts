@@ -1,8 +1,10 @@
 /**
  * matrix.html in a real browser (Debian's headless Chromium, driven by
- * playwright-core), from three real runs: the reference relay and two with a
- * fault switch each. A failing cell's link must land on that test's row in
- * the faulty relay's index.html, opened, with its wire log showing.
+ * playwright-core), from three real runs: the reference relay, the reference
+ * relay with one fault switched on, and a general-purpose relay
+ * (@nostr-relay/core). A failing cell's link, for each of the two relays that
+ * fail, must land on that test's row in that relay's index.html, opened, with
+ * its wire log showing.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCheck } from '../../conformance/check.js';
 import type { FaultName } from '../../reference-relay/faults.js';
 import { startRelay, type RunningRelay } from '../../reference-relay/server.js';
+import { startNostrRelay, type RunningNostrRelay } from '../../bench/load/nostr-relay.js';
+import { packageRoot } from '../../package-info.js';
 import { writeMatrix, type WrittenMatrix } from '../matrix-write.js';
 import type { RelayRun } from '../matrix.js';
 
@@ -28,22 +32,27 @@ if (!HAVE_CHROMIUM) {
   process.stderr.write(`skipping matrix.html in headless Chromium: ${how}\n`);
 }
 
-/** Each fault breaks one of these anchors; the reference relay passes both. */
-const ONLY = ['kp-del-owner', 'kp-handout-last-resort'];
-const RELAYS: FaultName[][] = [[], ['stranger-delete'], ['consume-last']];
-const FAILING = 'kp-del-owner/others-cannot';
+/** The reference relay passes both anchors; the fault breaks the first, @nostr-relay/core the second. */
+const ONLY = ['kp-del-owner', 'mr-kp-delete'];
+const FAULT: FaultName = 'stranger-delete';
+/** A failing cell of each relay that fails, by its column in the matrix. */
+const FAILING = [
+  { relay: 1, what: 'the faulty reference relay', test: 'kp-del-owner/others-cannot' },
+  // Its a-deletion removes every version of the slot, the one newer than the deletion too (NIP-09: "up to the created_at").
+  { relay: 2, what: '@nostr-relay/core', test: 'mr-kp-delete/by-a-spares-newer' },
+];
 
 let dir: string;
-const relays: RunningRelay[] = [];
+const relays: (RunningRelay | RunningNostrRelay)[] = [];
 let written: WrittenMatrix;
-/** The stranger-delete relay's index.html, as a file URL. */
-let faultyIndex: string;
+/** matrix.html, and each relay's index.html, as file URLs. */
+let matrixPage: string;
+const indexes: string[] = [];
 let browser: Browser;
 let page: Page;
 const pageErrors: string[] = [];
 
-async function checkRelay(faults: FaultName[]): Promise<RelayRun> {
-  const relay = await startRelay({ port: 0, db: ':memory:', faults });
+async function checkRelay(relay: RunningRelay | RunningNostrRelay): Promise<RelayRun> {
   relays.push(relay);
   const result = await runCheck({
     url: relay.url,
@@ -64,16 +73,20 @@ async function checkRelay(faults: FaultName[]): Promise<RelayRun> {
 beforeAll(async () => {
   if (!HAVE_CHROMIUM) return;
   dir = mkdtempSync(join(tmpdir(), 'kpsuite-matrix-html-'));
-  // One after another, as the CLI checks them.
-  const runs: RelayRun[] = [];
-  for (const faults of RELAYS) runs.push(await checkRelay(faults));
+  // One after another, as the CLI checks them; NIP-42 on for @nostr-relay/core, as kp-del-owner authenticates its owners.
+  const runs: RelayRun[] = [
+    await checkRelay(await startRelay({ port: 0, db: ':memory:' })),
+    await checkRelay(await startRelay({ port: 0, db: ':memory:', faults: [FAULT] })),
+    await checkRelay(await startNostrRelay(packageRoot(), ':memory:', { hostname: '127.0.0.1' })),
+  ];
   written = writeMatrix(runs, dir);
-  faultyIndex = pathToFileURL(join(runs[1]!.runDir!, 'index.html')).href;
+  matrixPage = pathToFileURL(written.files[0]!).href;
+  for (const run of runs) indexes.push(pathToFileURL(join(run.runDir!, 'index.html')).href);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   page = await browser.newPage();
   page.on('pageerror', (err) => pageErrors.push(err.message));
-  await page.goto(pathToFileURL(written.files[0]!).href);
-});
+  await page.goto(matrixPage);
+}, 60_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -82,7 +95,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(!HAVE_CHROMIUM)('matrix.html in headless Chromium', () => {
-  it('shows the three relays with their exit codes, and a fail cell for each fault', async () => {
+  it('shows the three relays with their exit codes, and fail cells for the two that fail', async () => {
     expect(await page.locator('table.relays td.result').allInnerTexts()).toEqual([
       'exit 0: no test stopped the run',
       'exit 1: a test stopped the run',
@@ -93,12 +106,18 @@ describe.skipIf(!HAVE_CHROMIUM)('matrix.html in headless Chromium', () => {
     expect(await page.locator('td.cell[data-relay="2"][data-outcome="fail"]').count()).toBeGreaterThan(0);
   });
 
-  it("follows a failing cell's link to that test's row in the run's report, opened at its wire log", async () => {
-    const cell = page.locator(`tr.test[data-test="${FAILING}"] td.cell[data-relay="1"][data-outcome="fail"] a`);
+  it('shows where the general-purpose relay differs from the reference relay', async () => {
+    const cells = await page.locator(`tr.test[data-test="${FAILING[1]!.test}"] td.cell`).all();
+    expect(await Promise.all(cells.map((c) => c.getAttribute('data-outcome')))).toEqual(['pass', 'pass', 'fail']);
+  });
+
+  it.each(FAILING)("follows a failing cell of $what to that test's row in its report, opened at its wire log", async ({ relay, test }) => {
+    if (page.url() !== matrixPage) await page.goto(matrixPage);
+    const cell = page.locator(`tr.test[data-test="${test}"] td.cell[data-relay="${relay}"][data-outcome="fail"] a`);
     expect(await cell.count()).toBe(1);
     await Promise.all([page.waitForURL(/index\.html#test-/, { timeout: 5000 }), cell.click()]);
-    expect(page.url()).toBe(`${faultyIndex}#test-${FAILING}`);
-    const row = page.locator(`tr.test[id="test-${FAILING}"]`);
+    expect(page.url()).toBe(`${indexes[relay]}#test-${test}`);
+    const row = page.locator(`tr.test[id="test-${test}"]`);
     expect(await row.getAttribute('data-outcome')).toBe('fail');
     expect(await row.locator('details').getAttribute('open')).not.toBeNull();
     const log = row.locator('table.wire-log');
@@ -107,7 +126,7 @@ describe.skipIf(!HAVE_CHROMIUM)('matrix.html in headless Chromium', () => {
     expect(await row.locator('tr.wire.decisive').count()).toBe(1);
     // In view, not just displayed: the page scrolls to the row, or to its decisive frame once the row opens,
     // whichever comes last (a string: the test's TypeScript has no DOM types).
-    const box = `document.getElementById('test-${FAILING}').querySelector('table.wire-log').getBoundingClientRect()`;
+    const box = `document.getElementById('test-${test}').querySelector('table.wire-log').getBoundingClientRect()`;
     expect(await page.evaluate(`${box}.top < innerHeight && ${box}.bottom > 0`)).toBe(true);
   });
 
