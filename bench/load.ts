@@ -34,6 +34,7 @@ import { MetricStore } from '../load/node/metrics.js';
 import { NodeRuntime } from '../load/node/runtime.js';
 import { packageRoot } from '../package-info.js';
 import { machine, median, writeResult } from './machine.js';
+import { defaultVerifyThreads } from '../reference-relay/config.js';
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -213,8 +214,8 @@ async function main(): Promise<void> {
     const handPool = await keyPackagePool(OWNERS);
     const makingSeconds = (Date.now() - made) / 1000;
     log(`  ${makingSeconds.toFixed(1)} s`);
-    log('443 publishes (MLS checks on / off):');
-    const publishes = await measured(['reference', 'reference-no-mls'], 'publish-443', work, (url) => publishPhase(url, pubPool, SECONDS));
+    log('443 publishes (verification threads; checks on the main thread; MLS checks off):');
+    const publishes = await measured(['reference', 'reference-main-thread', 'reference-no-mls'], 'publish-443', work, (url) => publishPhase(url, pubPool, SECONDS));
     log('KeyPackage hand-outs:');
     const stock = async (url: string): Promise<void> => void (await publishPhase(url, handPool.events, 600));
     const handouts = (await measured(['reference'], 'handout', work, (url) => handoutPhase(url, handPool.owners, SECONDS), stock)).reference;
@@ -265,6 +266,12 @@ async function main(): Promise<void> {
       reference: {
         keyPackageHandouts: { ...handouts, note: 'KeyPackages handed out per second (REQ limit 2, each owner asked once: 2 consumed, 1 kept)' },
         keyPackagePublishes: { ...publishes.reference, note: 'kind 443 EVENTs answered OK true per second; every id and signature verified (nostr-wasm), MLS checks on (the default)' },
+        keyPackagePublishesOnMainThread: { ...publishes['reference-main-thread'], note: 'the same, signature and MLS checks on the main thread (verifyThreads 0), in alternate rounds' },
+        verificationThreads: {
+          threads: defaultVerifyThreads(),
+          publishesRatio: Math.round((100 * publishes.reference.perSecondMedian) / Math.max(1, publishes['reference-main-thread'].perSecondMedian)) / 100,
+          note: 'kind 443 publishes per second with the default verification threads over the same with every check on the main thread',
+        },
         keyPackagePublishesWithoutMlsChecks: { ...publishes['reference-no-mls'], note: 'the same, mlsChecks false, in alternate rounds' },
         mlsChecks: { ...mls, note: 'relay time per publish the MLS checks (kp-pub-mls) add: 1000/rate with them minus 1000/rate without, medians of the same run' },
         nip01Mix: { ...mixReference, note: 'requests per second, half kind 1 EVENT, half REQ {kinds:[1],authors:[one],limit:10}' },
@@ -272,7 +279,7 @@ async function main(): Promise<void> {
       nostrRelay: { package: `@nostr-relay/core@${NOSTR_RELAY_VERSION} + event-repository-sqlite + validator, in a ws server`, nip01Mix: mixNostrRelay },
       ratio: 'error' in mixNostrRelay ? null : { referenceOverNostrRelayMix: Math.round((100 * mixReference.perSecondMedian) / Math.max(1, mixNostrRelay.perSecondMedian)) / 100 },
     };
-    const text = markdown(result.machine, handouts, publishes.reference, publishes['reference-no-mls'], mixReference, mixNostrRelay);
+    const text = markdown(result.machine, handouts, publishes.reference, publishes['reference-main-thread'], publishes['reference-no-mls'], mixReference, mixNostrRelay);
     writeResult('load.json', `${JSON.stringify(result, null, 2)}\n`);
     writeResult('load.md', text);
     process.stdout.write(text);
@@ -288,7 +295,7 @@ async function main(): Promise<void> {
   }
 }
 
-function markdown(m: Record<string, string | number>, handouts: Figure, publishes: Figure, noMls: Figure, mixRef: Figure, mixOther: Figure | { error: string }): string {
+function markdown(m: Record<string, string | number>, handouts: Figure, publishes: Figure, mainThread: Figure, noMls: Figure, mixRef: Figure, mixOther: Figure | { error: string }): string {
   const mls = mlsCost(publishes, noMls);
   const row = (what: string, f: Figure, unit: string): string => `| ${what} | ${f.perSecondMedian} ${unit}/s | ${f.p50MsMedian} | ${f.p99MsMedian} | ${f.errors} |`;
   const limits = (name: string, f: Figure | { error: string }): string => {
@@ -309,7 +316,8 @@ function markdown(m: Record<string, string | number>, handouts: Figure, publishe
     '| reference relay | rate | p50 ms | p99 ms | errors |',
     '| --- | --- | --- | --- | --- |',
     row('KeyPackage hand-outs (REQ, limit 2)', handouts, 'KeyPackages'),
-    row('kind 443 publishes (signatures and MLS checked)', publishes, 'events'),
+    row(`kind 443 publishes (signatures and MLS checked on ${defaultVerifyThreads()} verification thread(s))`, publishes, 'events'),
+    row('kind 443 publishes, checks on the main thread', mainThread, 'events'),
     row('kind 443 publishes, MLS checks off', noMls, 'events'),
     row('NIP-01 mix (kind 1 EVENT / REQ)', mixRef, 'requests'),
     '',
@@ -329,6 +337,7 @@ function markdown(m: Record<string, string | number>, handouts: Figure, publishe
     '',
     limits('hand-outs', handouts),
     limits('443 publishes', publishes),
+    limits('443 publishes, checks on the main thread', mainThread),
     limits('443 publishes, MLS checks off', noMls),
     limits('NIP-01 mix, reference', mixRef),
     limits('NIP-01 mix, @nostr-relay', mixOther),

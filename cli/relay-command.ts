@@ -1,6 +1,6 @@
 /** `kpsuite relay`: the reference relay on a port, until SIGINT or SIGTERM. */
 import { Command, InvalidArgumentError } from 'commander';
-import { DEFAULT_CONFIG } from '../reference-relay/config.js';
+import { DEFAULT_CONFIG, defaultVerifyThreads } from '../reference-relay/config.js';
 import { FAULTS, type FaultName } from '../reference-relay/faults.js';
 import { GIFT_WRAP_READS, type GiftWrapReads } from '../reference-relay/rules/mr-1059-serve.js';
 import { startRelay } from '../reference-relay/server.js';
@@ -17,6 +17,12 @@ function giftWrapReads(value: string): GiftWrapReads {
   const reads = GIFT_WRAP_READS.find((r) => r === value);
   if (reads === undefined) throw new InvalidArgumentError(`--gift-wrap-reads must be ${GIFT_WRAP_READS.join(' or ')}, got "${value}"`);
   return reads;
+}
+
+/** `--verify-threads`: a whole number, 0 for none. */
+function verifyThreads(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 64) throw new InvalidArgumentError(`--verify-threads must be a whole number from 0 to 64 (0 checks on the main thread), got "${value}"`);
+  return Number(value);
 }
 
 export function relayCommand(): Command {
@@ -40,6 +46,7 @@ export function relayCommand(): Command {
       d.giftWrapReads,
     )
     .option('--no-mls-checks', 'accept KeyPackages whose content is not a usable MLS KeyPackage of their pubkey (kp-pub-mls)')
+    .option('--verify-threads <n>', 'worker threads for signature and MLS checks; 0 checks on the main thread', verifyThreads, defaultVerifyThreads())
     .option('--no-group-commit', 'commit (and fsync) every transaction on its own instead of the writes of one moment together')
     .option('--max-send-buffer <bytes>', 'bytes queued for one connection before the relay closes it as not reading', positiveInt('--max-send-buffer'), d.maxSendBufferBytes)
     .option('--public-url <url>', 'the URL clients use (checked in NIP-42 relay tags); default: the Host header')
@@ -62,6 +69,7 @@ export function relayCommand(): Command {
         publicUrl: o.publicUrl,
         authGraceMs: o.authGraceMs,
         mlsChecks: o.mlsChecks,
+        verifyThreads: o.verifyThreads,
         groupCommit: o.groupCommit,
         maxSendBufferBytes: o.maxSendBuffer,
         giftWrapReads: o.giftWrapReads,
@@ -91,6 +99,7 @@ interface RelayCommandOptions {
   publicUrl?: string;
   authGraceMs: number;
   mlsChecks: boolean;
+  verifyThreads: number;
   groupCommit: boolean;
   maxSendBuffer: number;
   giftWrapReads: GiftWrapReads;

@@ -65,7 +65,7 @@ const LOWER_HEX_128 = /^[0-9a-f]{128}$/;
  * upper-case hex and compares only as many bytes as the id decodes to (none for
  * ""), so an upper-case copy of a consumed KeyPackage would be a new event.
  */
-function shapeProblem(event: unknown): string | undefined {
+export function shapeProblem(event: unknown): string | undefined {
   if (!validateEvent(event)) return 'event is malformed (fields, types or pubkey)';
   const e = event as NostrEvent;
   if (typeof e.id !== 'string' || !LOWER_HEX_64.test(e.id)) return 'event id must be 64 lowercase hex characters';

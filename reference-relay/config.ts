@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { DEFAULT_AUTH_GRACE_MS, DEFAULT_KEYPACKAGE_LIMITS, type KeyPackageLimits } from '../protocol/profile.js';
 import { systemClock, type Clock } from './clock.js';
 import type { FaultName } from './faults.js';
@@ -32,6 +33,11 @@ export interface RelayConfig {
   giftWrapReads: GiftWrapReads;
   /** How often expired events (NIP-40, mr-445-expiration) and old charges are swept from the store, in ms. */
   sweepIntervalMs: number;
+  /**
+   * Worker threads for signature and MLS checks (reference-relay/verify/); 0 checks on the main
+   * thread. `kpsuite relay` defaults to one fewer than the machine's cores.
+   */
+  verifyThreads: number;
   /** Writes that arrive together share one commit and one fsync (SqliteStore's group commit); off: one commit per transaction. */
   groupCommit: boolean;
   /**
@@ -45,6 +51,9 @@ export interface RelayConfig {
   /** Log one line per connection and refusal to stderr. */
   verbose: boolean;
 }
+
+/** What `kpsuite relay` runs: one verification thread per core beside the main thread's (one on 2 cores). */
+export const defaultVerifyThreads = (): number => Math.max(0, availableParallelism() - 1);
 
 export const DEFAULT_CONFIG: Readonly<RelayConfig> = Object.freeze({
   host: '127.0.0.1',
@@ -60,6 +69,7 @@ export const DEFAULT_CONFIG: Readonly<RelayConfig> = Object.freeze({
   mlsChecks: true,
   giftWrapReads: 'recipient',
   sweepIntervalMs: 30_000,
+  verifyThreads: 0,
   groupCommit: true,
   maxSendBufferBytes: 4 * 1024 * 1024,
   faults: new Set<FaultName>(),

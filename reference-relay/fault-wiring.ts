@@ -239,14 +239,14 @@ const SWAPS: Record<FaultName, Swap> = {
   'tag-allow-list': { rules: (r) => ({ publish: [...r.publish, rejectUnlistedTags] }) },
   'case-insensitive-id': {
     rules: (r) => ({
-      signatureProblem: (raw) => {
+      signatureProblem: (raw, verifier) => {
         const id = (raw as { id?: unknown } | null)?.id;
-        return r.signatureProblem(typeof id === 'string' ? { ...(raw as object), id: id.toLowerCase() } : raw);
+        return r.signatureProblem(typeof id === 'string' ? { ...(raw as object), id: id.toLowerCase() } : raw, verifier);
       },
     }),
   },
   'unchecked-sig-443': {
-    rules: (r) => ({ signatureProblem: (raw) => ((raw as { kind?: unknown }).kind === KIND.keyPackage ? eventProblemIgnoringSig(raw) : r.signatureProblem(raw)) }),
+    rules: (r) => ({ signatureProblem: (raw, verifier) => ((raw as { kind?: unknown }).kind === KIND.keyPackage ? eventProblemIgnoringSig(raw) : r.signatureProblem(raw, verifier)) }),
   },
   'unchecked-tags': {
     rules: (r) => ({

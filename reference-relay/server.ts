@@ -128,6 +128,7 @@ export async function startRelay(opts: RelayOptions = {}): Promise<RunningRelay>
   wss.on('error', () => undefined);
   await new Promise<void>((resolve, reject) => {
     http.once('error', (err: NodeJS.ErrnoException) => {
+      void core.shutdown();
       store.close();
       reject(err.code === 'EADDRINUSE' ? new Error(`port ${config.port} on ${config.host} is in use; pick another with --port`) : err);
     });
@@ -154,6 +155,7 @@ export async function startRelay(opts: RelayOptions = {}): Promise<RunningRelay>
         await new Promise<void>((resolve) => http.close(() => resolve()));
         // Let handlers already running finish before the database goes away.
         await Promise.all([...core.sessions].map((s) => s.enqueue(() => undefined)));
+        await core.shutdown();
         store.close();
       })();
       return closing;

@@ -23,7 +23,7 @@ export async function handleEvent(ctx: RelayContext, session: Session, raw: unkn
     return;
   }
   const { rules, store } = ctx;
-  const problem = rules.signatureProblem(raw);
+  const problem = await rules.signatureProblem(raw, ctx.verifier);
   if (problem) {
     session.send(['OK', id, false, reason(PREFIX.invalid, problem)]);
     return;
@@ -34,7 +34,7 @@ export async function handleEvent(ctx: RelayContext, session: Session, raw: unkn
     session.send(['OK', id, false, reason(PREFIX.invalid, 'kind 22242 is sent with AUTH, never as EVENT (NIP-42)')]);
     return;
   }
-  const publishCtx: PublishContext = { store, nowSeconds, authenticated: session.authenticated };
+  const publishCtx: PublishContext = { store, nowSeconds, authenticated: session.authenticated, verifier: ctx.verifier };
   if (event.kind === KIND.keyPackageRequest) {
     // kp-447-order: after the signature, expiration is the one publish rule a request goes through.
     const expired = rejectExpired(publishCtx, event);

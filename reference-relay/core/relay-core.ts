@@ -11,6 +11,8 @@ import { rulesFor, storeFor } from '../fault-wiring.js';
 import { RelayMetrics } from '../metrics.js';
 import type { Rules } from '../rules/index.js';
 import type { EventStore } from '../store/store.js';
+import { IN_THREAD, type Verifier } from '../verify/verifier.js';
+import { WorkerVerifier } from '../verify/worker-verifier.js';
 import { handleAuth } from './auth.js';
 import { holdsUntilAuth } from './auth-grace.js';
 import type { RelayContext } from './context.js';
@@ -35,6 +37,7 @@ export class RelayCore implements RelayContext {
   readonly metrics: RelayMetrics;
   readonly rules: Rules;
   readonly store: EventStore;
+  readonly verifier: Verifier;
   private nextSessionId = 1;
 
   constructor(
@@ -44,6 +47,12 @@ export class RelayCore implements RelayContext {
     this.rules = rulesFor(config);
     this.store = storeFor(config.faults, store);
     this.metrics = new RelayMetrics(() => store.countKeyPackages(this.nowSeconds()));
+    this.verifier = config.verifyThreads > 0 ? new WorkerVerifier(config.verifyThreads) : IN_THREAD;
+  }
+
+  /** Stops what the core started beyond its sessions: the verification threads. */
+  async shutdown(): Promise<void> {
+    await this.verifier.close();
   }
 
   nowMs(): number {

@@ -17,7 +17,7 @@ import { anotherAuthProblem } from './auth-multi.js';
 import { authProblem } from './auth-verify.js';
 import { rejectUnusableMls } from './pub-mls.js';
 import { reachesLiveSubscriptions } from './pub-no-broadcast.js';
-import { signatureProblem } from './pub-signature.js';
+import { signatureProblem, type SignatureRule } from './pub-signature.js';
 import { rejectExpired, rejectMalformedContent, rejectMalformedTags, rejectProtectedFromOthers, rejectTombstoned, type PublishRule } from './publish.js';
 import { reqRequesters } from './req-auth.js';
 import { keepsSubscription } from './req-eose.js';
@@ -45,7 +45,7 @@ export interface Rules {
   anotherAuthProblem: typeof anotherAuthProblem; // kp-auth-multi
   waitsForAuth: typeof waitsForAuth; // kp-auth-grace
   // §2 Publishing
-  signatureProblem: typeof signatureProblem; // kp-pub-signature
+  signatureProblem: SignatureRule; // kp-pub-signature
   /** In order: kp-pub-expired, kp-pub-protected, kp-pub-tags, kp-pub-content, kp-pub-mls, kp-pub-no-replay, mr-kp-delete. */
   publish: readonly PublishRule[];
   reachesLiveSubscriptions: typeof reachesLiveSubscriptions; // kp-pub-no-broadcast

@@ -1,5 +1,6 @@
-import { keyPackageMlsProblem } from '../../protocol/mls.js';
-import { keyPackageRule, type PublishRule } from './publish.js';
+import { KIND, PREFIX } from '../../protocol/profile.js';
+import type { PublishRule } from './publish.js';
+import { Refusal } from './refusal.js';
 
 /**
  * kp-pub-mls: a KeyPackage whose content is not a usable MLS KeyPackage of the
@@ -7,7 +8,8 @@ import { keyPackageRule, type PublishRule } from './publish.js';
  * verify, ciphersuite as tagged) is refused "invalid:". The profile makes this
  * a MAY; the reference relay checks unless configured not to (mlsChecks).
  */
-export const rejectUnusableMls: PublishRule = keyPackageRule(async (event) => {
-  const problem = await keyPackageMlsProblem(event);
-  return problem === undefined ? undefined : `not a usable MLS KeyPackage: ${problem}`;
-});
+export const rejectUnusableMls: PublishRule = async (ctx, event) => {
+  if (event.kind !== KIND.keyPackage) return undefined;
+  const problem = await ctx.verifier.keyPackageMlsProblem(event);
+  return problem === undefined ? undefined : new Refusal(PREFIX.invalid, `not a usable MLS KeyPackage: ${problem}`);
+};

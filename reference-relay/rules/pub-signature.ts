@@ -1,4 +1,6 @@
-import { eventProblem } from '../../protocol/crypto.js';
+import type { Verifier } from '../verify/verifier.js';
 
-/** kp-pub-signature: why an event (of any kind) fails NIP-01 validation: shape, id or signature. */
-export const signatureProblem = (raw: unknown): string | undefined => eventProblem(raw);
+/** kp-pub-signature: why an event (of any kind) fails NIP-01 validation: shape, id or signature (checked by `verifier`, on whichever thread it runs). */
+export type SignatureRule = (raw: unknown, verifier: Verifier) => string | undefined | Promise<string | undefined>;
+
+export const signatureProblem: SignatureRule = (raw, verifier) => verifier.eventProblem(raw);

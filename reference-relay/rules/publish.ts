@@ -7,6 +7,7 @@ import { isExpired, isProtected } from '../../protocol/events.js';
 import { keyPackageContentProblem, keyPackageTagProblem } from '../../protocol/keypackage.js';
 import { KIND, PREFIX } from '../../protocol/profile.js';
 import type { EventStore } from '../store/store.js';
+import type { Verifier } from '../verify/verifier.js';
 import { Refusal } from './refusal.js';
 
 export interface PublishContext {
@@ -14,6 +15,8 @@ export interface PublishContext {
   nowSeconds: number;
   /** Pubkeys authenticated on the publishing connection. */
   authenticated: ReadonlySet<string>;
+  /** Runs the CPU-heavy checks (kp-pub-mls), on this thread or a worker's. */
+  verifier: Verifier;
 }
 
 export type PublishRule = (ctx: PublishContext, event: NostrEvent) => Refusal | undefined | Promise<Refusal | undefined>;

@@ -1,0 +1,112 @@
+/**
+ * Verifier on a pool of worker threads (issue: both cores). Each check goes
+ * to the worker with the fewest checks waiting; results come back as
+ * promises, so the main thread handles other connections meanwhile.
+ *
+ * The worker is the compiled worker.js beside this file (dist/); run from
+ * TypeScript source (the tests), the built one in the package's dist/.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { NostrEvent } from '../../protocol/messages.js';
+import { packageRoot } from '../../package-info.js';
+import { shapeProblem } from '../../protocol/crypto.js';
+import type { Verifier } from './verifier.js';
+
+export interface VerifyAsk {
+  id: number;
+  check: 'event' | 'mls';
+  event: unknown;
+}
+
+export type VerifyAnswer = { id: number; problem: string | undefined } | { id: number; error: string };
+
+interface Pending {
+  resolve(problem: string | undefined): void;
+  reject(err: Error): void;
+}
+
+class VerifyThread {
+  readonly pending = new Map<number, Pending>();
+  private readonly worker: Worker;
+
+  constructor(script: string) {
+    this.worker = new Worker(script);
+    this.worker.on('message', (answer: VerifyAnswer) => {
+      const waiting = this.pending.get(answer.id);
+      this.pending.delete(answer.id);
+      if ('error' in answer) waiting?.reject(new Error(`verification worker: ${answer.error}`));
+      else waiting?.resolve(answer.problem);
+    });
+    // A worker that dies fails what it held; the relay answers those messages with an error and goes on.
+    const fail = (why: string): void => {
+      for (const waiting of this.pending.values()) waiting.reject(new Error(`verification worker ${why}`));
+      this.pending.clear();
+      this.dead = true;
+    };
+    this.worker.on('error', (err) => fail(`failed: ${err.message}`));
+    this.worker.on('exit', (code) => fail(`exited (${code})`));
+    // An idle pool does not keep the process alive.
+    this.worker.unref();
+  }
+
+  dead = false;
+
+  ask(id: number, check: VerifyAsk['check'], event: unknown): Promise<string | undefined> {
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, check, event } satisfies VerifyAsk);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
+
+/** An event's NIP-01 fields alone: whatever else a client put in the object is not copied to a worker. */
+function nip01Fields({ id, pubkey, created_at, kind, tags, content, sig }: NostrEvent): NostrEvent {
+  return { id, pubkey, created_at, kind, tags, content, sig };
+}
+
+function workerScript(): string {
+  const beside = fileURLToPath(new URL('./worker.js', import.meta.url));
+  if (existsSync(beside)) return beside;
+  const built = join(packageRoot(), 'dist', 'reference-relay', 'verify', 'worker.js');
+  if (existsSync(built)) return built;
+  throw new Error(`verification threads need the compiled ${built}; build the package (npm run build) or run with 0 threads`);
+}
+
+export class WorkerVerifier implements Verifier {
+  private readonly threads: VerifyThread[];
+  private nextId = 1;
+
+  constructor(count: number) {
+    const script = workerScript();
+    this.threads = Array.from({ length: Math.max(1, Math.floor(count)) }, () => new VerifyThread(script));
+  }
+
+  eventProblem(raw: unknown): Promise<string | undefined> {
+    // The cheap form check stays here: only a well-formed event, its NIP-01 fields alone, is copied to a worker.
+    const malformed = shapeProblem(raw);
+    if (malformed) return Promise.resolve(malformed);
+    return this.ask('event', nip01Fields(raw as NostrEvent));
+  }
+
+  keyPackageMlsProblem(event: NostrEvent): Promise<string | undefined> {
+    return this.ask('mls', nip01Fields(event));
+  }
+
+  private ask(check: VerifyAsk['check'], event: unknown): Promise<string | undefined> {
+    const live = this.threads.filter((t) => !t.dead);
+    if (live.length === 0) return Promise.reject(new Error('every verification worker has stopped'));
+    const least = live.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+    return least.ask(this.nextId++, check, event);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.threads.map((t) => t.close()));
+  }
+}
