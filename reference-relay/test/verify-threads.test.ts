@@ -27,7 +27,7 @@ afterEach(async ({ task }) => {
 async function specimens(): Promise<unknown[]> {
   const alice = newKeys();
   const kp = await keyPackage(alice);
-  const foreign = await keyPackage(alice, { mls: { identity: newKeys().pubkey } });
+  const foreign = await keyPackage(alice, { mls: { identity: Buffer.from(newKeys().pubkey, 'hex') } });
   const note = textNote(alice, 'hello');
   return [kp, foreign, note, withBadSig(kp), withBadId(note), { kind: 1 }, null];
 }
