@@ -1,5 +1,5 @@
 /** `kpsuite check`: the conformance run, the README's main command. */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { DEFAULT_RUNS_DIR } from '../report/write.js';
 import { CheckUsageError, inProfiles, readExpectedFailures, type CheckResult } from '../conformance/check.js';
 import { OUTCOMES, type ConformanceReport, type Outcome, type TestRecord } from '../report/schema.js';
@@ -8,11 +8,11 @@ import { ALL_TESTS } from '../conformance/cases/index.js';
 import { selectionProblem } from '../conformance/gate.js';
 import { sourceOf } from '../conformance/requirements.js';
 import { isSelected } from '../conformance/runner.js';
-import { PROFILE_NAMES, type ProfileName } from '../protocol/profile.js';
+import type { ProfileName } from '../protocol/profile.js';
 import { worstExitCode, type RelayRun } from '../report/matrix.js';
 import { writeMatrix } from '../report/matrix-write.js';
 import { checkRelays, jsonLine, relayUrls, type RunConsole, type RunSettings } from './check-many.js';
-import { positiveInt, waitSeconds } from './options.js';
+import { PROFILE_CHOICES, positiveInt, profileList, waitSeconds } from './options.js';
 
 const LABEL: Record<Outcome, string> = {
   pass: 'PASS',
@@ -58,20 +58,6 @@ function progressLine(r: TestRecord, out: Out): void {
         ];
   const source = r.source && 'stricterThan' in r.source ? ` (${sourceLabel(r)})` : '';
   out.write(`  ${label} ${r.id} [${r.level}]${r.outcome === 'pass' ? '' : source} (${r.durationMs} ms)${details.map((d) => `\n${INDENT}${d}`).join('')}\n`);
-}
-
-/** `--profile`: names, comma-separated or repeated; `all` is every profile. Unknown names are usage errors (exit 2). */
-function profileList(value: string, previous: ProfileName[] = []): ProfileName[] {
-  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
-  const valid = `valid profiles: ${[...PROFILE_NAMES, 'all'].join(', ')}`;
-  if (names.length === 0) throw new InvalidArgumentError(`give a profile name; ${valid}`);
-  const chosen = new Set(previous);
-  for (const name of names) {
-    if (name === 'all') PROFILE_NAMES.forEach((p) => chosen.add(p));
-    else if ((PROFILE_NAMES as string[]).includes(name)) chosen.add(name as ProfileName);
-    else throw new InvalidArgumentError(`unknown profile "${name}"; ${valid}`);
-  }
-  return [...chosen];
 }
 
 /** `--list`: every selected test with its anchor, level and source; no connection. */
@@ -213,7 +199,7 @@ export function checkCommand(): Command {
     .description('run the conformance suite against a relay (default: the embedded reference relay) and write reports')
     .option('--url <ws-url>', 'relay to check, ws:// or wss://; repeat it to check several in turn; without it the embedded reference relay is started on a free loopback port', collect)
     .option('--urls <file>', 'relays to check in turn, one URL a line (# comments and blank lines skipped), after any --url')
-    .option('--profile <names>', `profiles to check: ${[...PROFILE_NAMES, 'all'].join(', ')} (comma-separated or repeated; default: those the relay claims in NIP-11, else all)`, profileList)
+    .option('--profile <names>', `profiles to check: ${PROFILE_CHOICES} (comma-separated or repeated; default: those the relay claims in NIP-11, else all)`, profileList)
     .option('--json', 'print one JSON line a relay on stdout (url, exit code, counts by outcome, run folder) and the rest on stderr', false)
     .option('--matrix', 'write the relays × tests matrix even for one relay (several relays always get one)', false)
     .option('--strict', 'fail the run on a broken SHOULD too', false)

@@ -1,5 +1,6 @@
 /** Parsers for command-line values that say exactly what to fix. */
 import { InvalidArgumentError } from 'commander';
+import { PROFILE_NAMES, type ProfileName } from '../protocol/profile.js';
 import { FAULT_NAMES, isFaultName, type FaultName } from '../reference-relay/faults.js';
 
 export function positiveInt(name: string) {
@@ -24,4 +25,20 @@ export function faultName(value: string, previous: FaultName[] = []): FaultName[
 export function waitSeconds(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`--wait must be a whole number of seconds (0 for no wait), got "${value}"`);
   return Number(value);
+}
+
+export const PROFILE_CHOICES = [...PROFILE_NAMES, 'all'].join(', ');
+
+/** `--profile` of check and props: names, comma-separated or repeated; `all` is every profile. Unknown names are usage errors (exit 2). */
+export function profileList(value: string, previous: ProfileName[] = []): ProfileName[] {
+  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const valid = `valid profiles: ${PROFILE_CHOICES}`;
+  if (names.length === 0) throw new InvalidArgumentError(`give a profile name; ${valid}`);
+  const chosen = new Set(previous);
+  for (const name of names) {
+    if (name === 'all') PROFILE_NAMES.forEach((p) => chosen.add(p));
+    else if ((PROFILE_NAMES as string[]).includes(name)) chosen.add(name as ProfileName);
+    else throw new InvalidArgumentError(`unknown profile "${name}"; ${valid}`);
+  }
+  return [...chosen];
 }

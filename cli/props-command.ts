@@ -3,14 +3,17 @@ import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_RUNS_DIR } from '../report/write.js';
 import { readExpectedFailures } from '../conformance/check.js';
 import { runProps, PropsUsageError } from '../props/props.js';
+import { ISOLATION_TEXT, type ProfileRun, type PropsProfiles } from '../props/report.js';
+import { PROFILES, type ProfileName } from '../protocol/profile.js';
 import type { FaultName } from '../reference-relay/faults.js';
-import { faultName, positiveInt, waitSeconds } from './options.js';
+import { faultName, positiveInt, PROFILE_CHOICES, profileList, waitSeconds } from './options.js';
 import { waitForUrl } from './wait.js';
 
 interface PropsCommandOptions {
   wait: number;
   expectFail?: string;
   url?: string;
+  profile?: ProfileName[];
   inProcess: boolean;
   runs: number;
   seed?: number;
@@ -25,6 +28,36 @@ interface PropsCommandOptions {
   reports: boolean;
 }
 
+const WHY: Record<PropsProfiles['by'], string> = {
+  option: 'as asked',
+  nip11: 'the profiles the relay claims in NIP-11',
+  'no-claim': 'the relay claims none in NIP-11, so all',
+  'in-process': 'only kp-relay runs in process',
+};
+
+/** One profile's verdict as it finishes: its limits or isolation, then PASS, or FAIL with the shrunk sequence and the replay line. */
+function printProfile(run: ProfileRun, replaying: boolean, expectFail: string | undefined): void {
+  const out = (text: string): void => void process.stdout.write(text);
+  const l = run.limits;
+  if (l) out(`limits (${run.limitsSource}): max_per_query ${l.max_per_query}, queries_per_window ${l.queries_per_window}, served_per_window ${l.served_per_window}, window_seconds ${l.window_seconds}\n`);
+  if (run.isolation) out(`sequences kept apart by ${ISOLATION_TEXT[run.isolation]}\n`);
+  const r = run.result;
+  if (r.failure) {
+    const f = r.failure;
+    out(`\nFAIL ${f.anchor}: ${f.invariant}\n  ${f.detail}\n`);
+    out(`shrunk sequence (${f.commands.length} commands; sequence ${f.numRuns} of the run, ${f.numShrinks} shrink steps):\n`);
+    f.commands.forEach((c, i) => out(`  ${i + 1}. ${c}\n`));
+    out(`seed ${f.seed}, path ${f.path}\nreplay: ${f.replay}\n`);
+    if (f.expected) out(`expected failure: ${f.anchor} is listed in ${expectFail}\n`);
+  } else if (r.error !== undefined) {
+    process.stderr.write(`kpsuite props: the relay could not be used (${run.version}): ${r.error}\n`);
+  } else if (replaying) {
+    out(`PASS ${run.version}: the replayed sequence broke no invariant this time\n`);
+  } else {
+    out(`PASS ${run.version}: ${r.numRuns} sequences in ${(run.durationMs / 1000).toFixed(1)} s, no invariant violated (seed ${run.seed})\n`);
+  }
+}
+
 function seed(value: string): number {
   if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError(`--seed must be an integer, got "${value}"`);
   return Number(value);
@@ -34,10 +67,11 @@ export function propsCommand(): Command {
   return new Command('props')
     .description('run random command sequences against a relay and check the profile invariants after every command (default: the embedded reference relay)')
     .option('--url <ws-url>', 'relay to check, ws:// or wss://; without it the embedded reference relay is started on a free loopback port')
-    .option('--in-process', 'without --url: drive the reference relay in process, without a socket (fastest)', false)
-    .option('--runs <n>', 'command sequences to generate', positiveInt('--runs'), 100)
-    .option('--seed <n>', 'fast-check seed (printed by every run)', seed)
-    .option('--path <path>', "replay a failure: the path printed with it (needs its --seed)")
+    .option('--profile <names>', `property to run: ${PROFILE_CHOICES} (comma-separated or repeated; default: the profiles the relay claims in NIP-11, else all; in process kp-relay)`, profileList)
+    .option('--in-process', 'without --url: drive the reference relay in process, without a socket (fastest; kp-relay only)', false)
+    .option('--runs <n>', 'command sequences to generate, per profile', positiveInt('--runs'), 100)
+    .option('--seed <n>', 'fast-check seed (printed by every run; one for every profile)', seed)
+    .option('--path <path>', "replay a failure: the path printed with it (needs its --seed and, where the relay claims both profiles, its --profile)")
     .option('--max-per-query <n>', 'override the advertised limit (or the embedded relay\'s)', positiveInt('--max-per-query'))
     .option('--queries-per-window <n>', 'override the advertised limit', positiveInt('--queries-per-window'))
     .option('--served-per-window <n>', 'override the advertised limit', positiveInt('--served-per-window'))
@@ -63,10 +97,12 @@ export function propsCommand(): Command {
       };
       const target = o.url ?? (o.inProcess ? 'reference relay in process' : 'embedded reference relay');
       await waitForUrl('props', o.url, o.wait);
-      process.stdout.write(`kpsuite props: ${target}, ${o.path === undefined ? `${o.runs} sequences` : 'replaying one sequence'}\n`);
+      process.stdout.write(`kpsuite props: ${target}, ${o.path === undefined ? `${o.runs} sequences per profile` : 'replaying one sequence'}\n`);
+      const replaying = o.path !== undefined;
       try {
         const result = await runProps({
           url: o.url,
+          ...(o.profile === undefined ? {} : { profiles: o.profile }),
           inProcess: o.inProcess,
           runs: o.runs,
           seed: o.seed,
@@ -76,25 +112,15 @@ export function propsCommand(): Command {
           timeoutMs: o.timeout,
           expectFail: o.expectFail === undefined ? [] : readExpectedFailures(o.expectFail),
           reportsDir: o.reports ? o.out : undefined,
+          onProfileStart: (profile, profiles) => {
+            if (profile === profiles.checked[0]) process.stdout.write(`profiles: ${profiles.checked.join(', ')} (${WHY[profiles.by]})\n`);
+            process.stdout.write(`\n${PROFILES[profile].version}: ${replaying ? 'replaying one sequence' : `${o.runs} sequences`}\n`);
+          },
+          onProfileDone: (run) => printProfile(run, replaying, o.expectFail),
         });
-        const { run, result: r } = result.report;
-        const l = run.limits;
-        process.stdout.write(
-          `limits (${run.limitsSource}): max_per_query ${l.max_per_query}, queries_per_window ${l.queries_per_window}, served_per_window ${l.served_per_window}, window_seconds ${l.window_seconds}\n`,
-        );
-        if (r.failure) {
-          const f = r.failure;
-          process.stdout.write(`\nFAIL ${f.anchor}: ${f.invariant}\n  ${f.detail}\n`);
-          process.stdout.write(`shrunk sequence (${f.commands.length} commands; sequence ${f.numRuns} of the run, ${f.numShrinks} shrink steps):\n`);
-          f.commands.forEach((c, i) => process.stdout.write(`  ${i + 1}. ${c}\n`));
-          process.stdout.write(`seed ${f.seed}, path ${f.path}\nreplay: ${result.replay}\n`);
-          if (f.expected) process.stdout.write(`expected failure: ${f.anchor} is listed in ${o.expectFail}\n`);
-        } else if (r.error) {
-          process.stderr.write(`kpsuite props: the relay could not be used: ${r.error}\n`);
-        } else if (o.path !== undefined) {
-          process.stdout.write('PASS: the replayed sequence broke no invariant this time\n');
-        } else {
-          process.stdout.write(`PASS: ${r.numRuns} sequences in ${(run.durationMs / 1000).toFixed(1)} s, no invariant violated (seed ${run.seed})\n`);
+        const { report } = result;
+        if (report.profiles.length > 1) {
+          process.stdout.write(`\nresult: exit ${result.exitCode}; ${report.profiles.map((p) => `${p.version} ${p.result.failure ? `FAIL ${p.result.failure.anchor}${p.result.failure.expected ? ' (expected)' : ''}` : p.result.error !== undefined ? 'ERROR' : 'PASS'}`).join(', ')}\n`);
         }
         for (const f of result.files) process.stdout.write(`report: ${f}\n`);
         // Everything is printed: exit now rather than wait for a lingering socket or timer.

@@ -8,7 +8,16 @@
  */
 import type { NostrEvent } from '../protocol/messages.js';
 
-export type MarmotAnchor = 'mr-kp-store' | 'mr-kp-replace' | 'mr-kp-filters' | 'mr-kp-no-consume' | 'mr-kp-delete';
+/** The invariants of the slot property, one line each, by PROFILE-MARMOT.md anchor (for reports). */
+export const MARMOT_INVARIANTS = {
+  'mr-kp-store': "the slot's current version is accepted with OK true and served byte for byte, without AUTH, to {kinds:[30443], authors:[owner]}",
+  'mr-kp-replace': 'at most one version per slot is served: the highest created_at, the lower id on a tie, whatever the arrival order',
+  'mr-kp-filters': "a #d filter returns that slot's current version and nothing else",
+  'mr-kp-no-consume': 'fetching changes nothing: every fetch, on any connection, returns the current version of every slot',
+  'mr-kp-delete': "the owner's kind 5 removes the version it names by e, and by a every version not after it; a newer version is accepted and served",
+} as const;
+
+export type MarmotAnchor = keyof typeof MARMOT_INVARIANTS;
 
 export class MarmotViolation extends Error {
   constructor(

@@ -2,7 +2,7 @@
  * The Marmot slot property (marmot-relay/1 §1): it holds against the reference
  * relay, and fails, blamed on the fault's anchor, with each Marmot slot fault.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FaultName } from '../../reference-relay/faults.js';
 import { startRelay } from '../../reference-relay/server.js';
 import { MarmotPool, runMarmotProperty, type MarmotOutcome } from '../marmot-commands.js';
@@ -11,10 +11,8 @@ import { MARMOT_FAULT_CASES, SEED } from './support.js';
 const RUNS = Number(process.env.KPSUITE_MARMOT_RUNS ?? 100);
 const MAX_SHRUNK = 6;
 
-let pool: MarmotPool;
-beforeAll(async () => {
-  pool = await MarmotPool.create();
-});
+/** One pool for every sequence, as each gets a fresh relay (what `kpsuite props` does with its embedded relay). */
+const pool = MarmotPool.fresh();
 
 async function run(faults: FaultName[]): Promise<MarmotOutcome> {
   return runMarmotProperty({

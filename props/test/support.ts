@@ -1,13 +1,16 @@
 /**
  * Test helpers: how many sequences a test runs (KPSUITE_PROPS_RUNS raises it),
- * and "mutants": targets that break one rule on purpose where no relay fault
- * switch does, to show the invariant of that rule can fail.
+ * "mutants": targets that break one rule on purpose where no relay fault
+ * switch does, to show the invariant of that rule can fail, and the built
+ * `kpsuite props` for the command-line tests.
  */
+import { execFile } from 'node:child_process';
 import { newKeys } from '../../protocol/crypto.js';
 import type { Filter } from '../../protocol/messages.js';
 import { KIND, prefixOf } from '../../protocol/profile.js';
 import type { FaultName } from '../../reference-relay/faults.js';
 import type { MarmotAnchor } from '../marmot-model.js';
+import { CLI } from '../../test/support/spawn-relay.js';
 import type { Conn, Target, TargetFactory } from '../target.js';
 
 /** In-process sequences per property test; the WebSocket tests run a fifth of it. */
@@ -94,4 +97,24 @@ export function consumesOnRefusal(factory: TargetFactory): TargetFactory {
 export const MARMOT_FAULT_CASES: readonly { fault: FaultName; anchor: MarmotAnchor }[] = [
   { fault: 'marmot-keep-older', anchor: 'mr-kp-replace' },
   { fault: 'marmot-ignore-a-deletion', anchor: 'mr-kp-delete' },
+  { fault: 'marmot-drop-tag-values', anchor: 'mr-kp-store' },
+  { fault: 'marmot-ignore-d-i-filters', anchor: 'mr-kp-filters' },
+  { fault: 'marmot-consume-on-fetch', anchor: 'mr-kp-no-consume' },
 ];
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** `kpsuite props ARGS` with the built CLI (dist/: `npm run build` first), killed after `timeoutMs`. */
+export function kpsuiteProps(args: string[], timeoutMs = 60_000): Promise<CliRun> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, 'props', ...args], { timeout: timeoutMs }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}

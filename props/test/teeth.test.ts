@@ -89,11 +89,13 @@ const BEYOND_PROPS: { fault: FaultName; outcome: 'pass' | 'no verdict'; why: str
   { fault: 'store-447', outcome: 'pass', why: 'kp-447-not-stored (conformance): props never reads kind 447 events back' },
   { fault: 'form-before-auth', outcome: 'pass', why: 'kp-447-order (conformance): every 447 props sends is well formed, so no form check ever meets an AUTH check' },
   // Marmot profile faults (mr-*): this property sends no Marmot kind (30443, 445, 1059) and no filter naming one;
-  // marmot-keep-older and marmot-ignore-a-deletion are caught by the marmot-slots property (MARMOT_FAULT_CASES).
+  // the kind 30443 slot faults are caught by the marmot-slots property (MARMOT_FAULT_CASES).
   { fault: 'marmot-serve-expired', outcome: 'pass', why: 'mr-445-expiration (conformance): props publishes no kind 445' },
   { fault: 'marmot-consume-30443', outcome: 'pass', why: 'mr-coexist (conformance): props never asks for kinds 443 and 30443 together, nor does the marmot-slots property (marmot.test.ts shows it passing)' },
   { fault: 'marmot-protected-no-challenge', outcome: 'pass', why: 'mr-protected (conformance): props publishes no protected events, and answers a challenge that comes only with a refusal, as for lazy-challenge' },
   { fault: 'marmot-gift-wrap-leak', outcome: 'pass', why: 'mr-1059-serve (conformance): props publishes no gift wraps' },
+  { fault: 'marmot-ignore-since', outcome: 'pass', why: 'mr-445-fetch (conformance): props publishes no kind 445 and sends no #h filter' },
+  { fault: 'marmot-upsert-relay-lists', outcome: 'pass', why: 'mr-relay-lists (conformance): props publishes no relay lists (kinds 10050, 10002)' },
 ];
 
 /**
