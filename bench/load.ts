@@ -72,7 +72,7 @@ async function closeAll(socks: Socket[]): Promise<void> {
 }
 
 /** Publishes events from a shared cursor, closed loop; `accepted` collects what got OK true. */
-async function publishPhase(url: string, events: readonly NostrEvent[], seconds: number, accepted: NostrEvent[] = []): Promise<Measured> {
+export async function publishPhase(url: string, events: readonly NostrEvent[], seconds: number, accepted: NostrEvent[] = []): Promise<Measured> {
   const socks = await sockets(url, CONNECTIONS, false);
   let next = 0;
   const steps: Step[] = socks.map((sock) => async () => {
@@ -103,7 +103,7 @@ async function handoutPhase(url: string, owners: readonly string[], seconds: num
 }
 
 /** Alternating kind 1 publish and REQ (one author's 10 newest): what every Nostr relay does all day. */
-async function mixPhase(url: string, notes: readonly NostrEvent[], authors: readonly string[], seconds: number): Promise<Measured> {
+export async function mixPhase(url: string, notes: readonly NostrEvent[], authors: readonly string[], seconds: number): Promise<Measured> {
   const socks = await sockets(url, CONNECTIONS, false);
   let next = 0;
   let turn = 0;
@@ -123,7 +123,7 @@ async function mixPhase(url: string, notes: readonly NostrEvent[], authors: read
   return m;
 }
 
-interface Figure {
+export interface Figure {
   perSecondMedian: number;
   /** Requests per second (hand-outs: REQs; each carries up to 2 KeyPackages). */
   requestsPerSecondMedian: number;
@@ -134,7 +134,7 @@ interface Figure {
   profile?: Breakdown;
 }
 
-function figure(rounds: Measured[], items = true): Figure {
+export function figure(rounds: Measured[], items = true): Figure {
   const r2 = (x: number): number => Math.round(x * 100) / 100;
   return {
     perSecondMedian: Math.round(median(rounds.map((r) => (items ? r.itemsPerSecond : r.opsPerSecond)))),
@@ -178,14 +178,14 @@ async function measured<K extends RelayKind>(kinds: readonly K[], name: string, 
 }
 
 /** Genuine KeyPackages, 3 per owner, oldest first per owner. */
-async function keyPackagePool(owners: number): Promise<{ events: NostrEvent[]; owners: string[] }> {
+export async function keyPackagePool(owners: number): Promise<{ events: NostrEvent[]; owners: string[] }> {
   const keys = Array.from({ length: owners }, () => newKeys());
   const events: NostrEvent[] = [];
   for (const k of keys) events.push(...(await keyPackages(k, 3)));
   return { events, owners: keys.map((k) => k.pubkey) };
 }
 
-function notePool(n: number, authors: Keys[]): NostrEvent[] {
+export function notePool(n: number, authors: Keys[]): NostrEvent[] {
   const now = Math.floor(Date.now() / 1000);
   return Array.from({ length: n }, (_, i) => sign({ kind: TEXT_NOTE_KIND, created_at: now - (i % 3600), tags: [], content: `bench note ${i} ${Math.random()}` }, authors[i % authors.length] as Keys));
 }

@@ -1,7 +1,7 @@
 /**
  * A relay in its own process for bench/load.ts, so the relay and the load
- * driver do not share a thread: `node relay-process.js reference|reference-no-mls|reference-single-commit|reference-main-thread|nostr-relay <dir> [root]`
- * (`root`: the clone whose node_modules holds @nostr-relay/*, for nostr-relay)
+ * driver do not share a thread: `node relay-process.js reference|reference-no-mls|reference-single-commit|reference-main-thread|nostr-relay|strfry <dir> [root]`
+ * (`root`: the clone whose node_modules holds @nostr-relay/*, for nostr-relay; for strfry, its binary)
  * (`reference-no-mls`: the reference relay with its MLS checks, kp-pub-mls, off;
  * `reference-single-commit`: with group commit off, one commit and fsync per transaction;
  * `reference-main-thread`: signature and MLS checks on the main thread, no verification threads).
@@ -16,11 +16,12 @@ import { createInterface } from 'node:readline';
 import { defaultVerifyThreads } from '../../reference-relay/config.js';
 import { startRelay } from '../../reference-relay/server.js';
 import { startNostrRelay } from './nostr-relay.js';
+import { startStrfry } from './strfry.js';
 
 const [kind, dir, root] = process.argv.slice(2);
 
 async function start(): Promise<{ url: string; close(): Promise<void> }> {
-  if (dir === undefined) throw new Error('usage: relay-process.js reference|reference-no-mls|reference-single-commit|reference-main-thread|nostr-relay <dir> [root]');
+  if (dir === undefined) throw new Error('usage: relay-process.js reference|reference-no-mls|reference-single-commit|reference-main-thread|nostr-relay|strfry <dir> [root|strfry binary]');
   // Limits high enough never to refuse: saturation measures the hand-out path with its rate-limit bookkeeping.
   const limits = { queries_per_window: 1e9, served_per_window: 1e9 };
   // As `kpsuite relay` runs by default: verification threads beside the main thread, group commit, MLS checks.
@@ -30,6 +31,7 @@ async function start(): Promise<{ url: string; close(): Promise<void> }> {
   if (kind === 'reference-main-thread') return startRelay({ ...relay, verifyThreads: 0 });
   if (kind === 'reference-no-mls') return startRelay({ ...relay, mlsChecks: false });
   if (kind === 'nostr-relay' && root) return startNostrRelay(root, join(dir, 'nostr-relay.sqlite'));
+  if (kind === 'strfry' && root) return startStrfry(root, dir);
   throw new Error(`unknown relay kind ${kind ?? ''}`);
 }
 
