@@ -32,14 +32,7 @@ const error = (says: RegExp): Expected => ({ outcome: 'error', says });
  * they cite (reported to the suite's maintainers). Their outcome is not
  * asserted either way, so fixing the suite does not break this test.
  */
-const DISPUTED = new Set([
-  // Sends a stored event again; the relay's per-id result cache answers the first OK, ["OK", id, true, ""]. NIP-01 says
-  // the 4th parameter "MAY be empty when the 3rd is true"; "duplicate:" is only in its examples, so this SHOULD is the suite's.
-  'nip-01/duplicate-ok-true',
-  // Republishes a KeyPackage a REQ returned as if it had been consumed; this relay consumes nothing (it is still stored),
-  // so "A KeyPackage that was consumed ... MUST never be accepted again" does not apply (kp-handout-consume is untested here).
-  'kp-pub-no-replay/consumed',
-]);
+const DISPUTED = new Set<string>([]);
 
 /** The NIP tests, which run with every profile. */
 const NIPS: Expectations = {
@@ -48,8 +41,9 @@ const NIPS: Expectations = {
   'nip-11/document': nonStrict(/answered HTTP 426/),
   'nip-11/cors': untested(/serves no NIP-11 document/),
   'nip-11/supported-nips-42': untested(/serves no NIP-11 document/),
-  // It refuses a malformed REQ with the README's NOTICE, never CLOSED, so there is no CLOSED to check.
-  'nip-01/closed-prefix': untested(/refused none of the probe REQs with CLOSED/),
+  // NIP-01: "CLOSED messages MUST be sent in response to a REQ when the relay refuses to fulfill it"; its validator refuses the
+  // whole REQ with the invalid filter {"kinds":"x"} and the README's server answers NOTICE, never CLOSED.
+  'nip-01/closed-prefix': fail(/the REQ \{"kinds":"x"\} was refused with \["NOTICE","invalid: .*"\] and no CLOSED followed/),
 };
 
 const MARMOT: Expectations = {
@@ -104,6 +98,12 @@ const KP_RELAY: Expectations = {
   // §2.7 a deleted KeyPackage "MUST never be accepted again": it keeps no trace of a deletion, and its per-id result cache
   // answers the first publish's OK true again.
   'kp-pub-no-replay/deleted': fail(/deleted KeyPackage republished by its owner .* was accepted/),
+  // §2.7 "A KeyPackage that was consumed ... MUST never be accepted again": it consumes nothing (the KeyPackage a REQ returned
+  // is still stored), so there is no consumed KeyPackage to republish; kp-handout-consume judges the consuming.
+  'kp-pub-no-replay/consumed': untested(/is still in the owner's inventory .*: the relay did not consume it/),
+  // §2.7 "An event the relay still stores, sent again, gets ["OK", <id>, true, "duplicate: ..."]" (PROFILE.md, stricter than
+  // NIP-01, which lets the message be empty): its per-id result cache answers the first OK again, ["OK", <id>, true, ""].
+  'kp-pub-no-replay/stored-duplicate': nonStrict(/sent again, said "", without the "duplicate:" prefix PROFILE\.md §2\.7 gives it/),
   // §2.8 "A newly accepted KeyPackage MUST NOT be sent to live subscriptions": SubscriptionService.broadcast sends every new
   // event to every matching subscription (its NIP-42 guards kind 4 only).
   'kp-pub-no-broadcast/live-subscriptions': fail(/reached the live .* subscriptions of an unauthenticated connection/),

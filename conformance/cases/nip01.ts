@@ -3,7 +3,7 @@ import { ids, type Judged, type TestContext } from '../context.js';
 import type { ConformanceTest } from '../types.js';
 import { awaitFrame, eventsText } from '../steps.js';
 import { deletion, keyPackage, textNote } from '../../fixtures/events.js';
-import { closeText, ConnectionClosedError, newSubId, nowSeconds, type RelayClient } from '../../client/relay-client.js';
+import { closeText, ConnectionClosedError, newSubId, nowSeconds, wireEntryOf, type RelayClient } from '../../client/relay-client.js';
 import { sign, type Keys } from '../../protocol/crypto.js';
 import type { Filter, NostrEvent, RelayMessage } from '../../protocol/messages.js';
 import { KIND, PREFIX, TAG } from '../../protocol/profile.js';
@@ -34,27 +34,51 @@ async function refusals(t: TestContext): Promise<{ what: string; message: string
   if (!ok.ok && typeof ok.message === 'string') found.push({ what: 'the OK false for an EVENT with a broken signature', message: ok.message, at: client.lastTakenEntry });
   const conn = { client };
   for (const [sub, filter] of closedProbes(t)) {
-    const m = await probe(t, conn, sub, filter);
-    if (m?.[0] === 'CLOSED') found.push({ what: `the CLOSED for ${filterText(filter)}`, message: m[2], at: m });
+    const { end } = await probe(t, conn, sub, filter);
+    if (end?.[0] === 'CLOSED') found.push({ what: `the CLOSED for ${filterText(filter)}`, message: end[2], at: end });
   }
   return found;
 }
 
+/** How the relay answered one probe REQ. */
+interface ProbeAnswer {
+  /** The REQ's EOSE or CLOSED, when one came. */
+  end?: RelayMessage;
+  /** A NOTICE that came after the REQ (before its EOSE or CLOSED, or instead of them). */
+  notice?: RelayMessage;
+  /** How the relay closed the connection on it, when it did. */
+  hungUp?: string;
+}
+
 /**
- * Sends one probe REQ and returns its EOSE or CLOSED. A relay that closes the
+ * Sends one probe REQ and returns its EOSE or CLOSED, and a NOTICE that came
+ * first (then the EOSE or CLOSED is waited for again). A relay that closes the
  * connection instead answers nothing here (kp-robust-bad-input judges that);
  * the next probes go on a fresh connection.
  */
-async function probe(t: TestContext, conn: { client: RelayClient }, sub: string, filter: unknown): Promise<RelayMessage | undefined> {
+async function probe(t: TestContext, conn: { client: RelayClient }, sub: string, filter: unknown): Promise<ProbeAnswer> {
+  const ends = (x: RelayMessage): boolean => (x[0] === 'EOSE' || x[0] === 'CLOSED') && x[1] === sub;
   try {
     conn.client.send(['REQ', sub, filter]);
-    return await awaitFrame(t, conn.client, (x) => (x[0] === 'EOSE' || x[0] === 'CLOSED') && x[1] === sub, `EOSE or CLOSED for ${sub.slice(0, 20)}`);
+    const sent = t.log.length - 1;
+    // Only a NOTICE that arrived after this REQ answers it.
+    const later = (x: RelayMessage): boolean => x[0] === 'NOTICE' && t.log.indexOf(wireEntryOf(x)!) > sent;
+    const first = await awaitFrame(t, conn.client, (x) => ends(x) || later(x), `EOSE, CLOSED or NOTICE for ${sub.slice(0, 20)}`);
+    if (first === undefined || ends(first)) return first === undefined ? {} : { end: first };
+    const end = await awaitFrame(t, conn.client, ends, `EOSE or CLOSED for ${sub.slice(0, 20)}`);
+    return end === undefined ? { notice: first } : { end, notice: first };
   } catch (err) {
     if (!(err instanceof ConnectionClosedError)) throw err;
-    t.note(`the relay closed the connection on ${JSON.stringify(filter)} (${closeText(err.code, err.reason)}); the next probes use a new connection`);
+    const hungUp = closeText(err.code, err.reason);
+    t.note(`the relay closed the connection on ${JSON.stringify(filter)} (${hungUp}); the next probes use a new connection`);
     conn.client = await t.connect('client');
-    return undefined;
+    return { hungUp };
   }
+}
+
+/** NIP-01: "<subscription_id> is an arbitrary, non-empty string of max length 64 chars". */
+function validSubId(sub: string): boolean {
+  return sub.length > 0 && sub.length <= 64;
 }
 
 /** Requests a relay of this profile refuses: an invalid filter, a too-long id, someone's KeyPackages without AUTH. */
@@ -222,13 +246,34 @@ export const nip01Tests: ConformanceTest[] = [
     async run(t: TestContext) {
       const conn = { client: await t.connect('client') };
       const closed: string[] = [];
+      /** What the relay did with each probe it did not refuse with CLOSED, for the untested reason. */
+      const otherwise: string[] = [];
       for (const [sub, filter] of closedProbes(t)) {
-        const m = await probe(t, conn, sub, filter);
-        if (m?.[0] !== 'CLOSED') continue;
-        closed.push(m[2]);
-        t.check(machinePrefix(m[2]) !== undefined, `the CLOSED for ${filterText(filter)} said ${JSON.stringify(m[2])}, without a machine-readable prefix`, '"<prefix>: ..."', JSON.stringify(m[2]), m);
+        const what = `the REQ ${filterText(filter)}${validSubId(sub) ? '' : ` with a ${sub.length}-character subscription id`}`;
+        const { end, notice, hungUp } = await probe(t, conn, sub, filter);
+        if (end?.[0] === 'CLOSED') {
+          closed.push(end[2]);
+          t.check(machinePrefix(end[2]) !== undefined, `the CLOSED for ${filterText(filter)} said ${JSON.stringify(end[2])}, without a machine-readable prefix`, '"<prefix>: ..."', JSON.stringify(end[2]), end);
+        } else if (end?.[0] === 'EOSE') {
+          otherwise.push(`served ${what} (EOSE)`);
+        } else if (notice !== undefined && validSubId(sub)) {
+          // Refused (a NOTICE and neither EOSE nor CLOSED): "CLOSED messages MUST be sent in response to a REQ when the relay refuses to fulfill it".
+          t.fail(
+            `${what} was refused with ${JSON.stringify(notice)} and no CLOSED followed within ${t.options.timeoutMs} ms: a refused REQ must be answered with CLOSED`,
+            `["CLOSED", "${sub}", "<prefix>: ..."]`,
+            `${JSON.stringify(notice)}, then neither CLOSED nor EOSE for ${sub} within ${t.options.timeoutMs} ms`,
+            t.quietAfter(notice, t.options.timeoutMs),
+          );
+        } else if (notice !== undefined) {
+          // NIP-01 allows subscription ids of at most 64 characters: how a relay refuses a longer one is not judged.
+          otherwise.push(`answered ${what} with ${JSON.stringify(notice)} and no CLOSED (not judged: NIP-01 allows ids of at most 64 characters)`);
+        } else if (hungUp !== undefined) {
+          otherwise.push(`closed the connection on ${what} (${hungUp})`);
+        } else {
+          otherwise.push(`answered ${what} with nothing within ${t.options.timeoutMs} ms`);
+        }
       }
-      if (closed.length === 0) t.untested('the relay refused none of the probe REQs with CLOSED, so no CLOSED message could be checked');
+      if (closed.length === 0) t.untested(`the relay refused none of the probe REQs with CLOSED, so no CLOSED message could be checked: it ${otherwise.join('; ')}`);
     },
   },
   {
