@@ -105,7 +105,7 @@ describe('installed with npm install --global --omit=dev', () => {
   it('runs props in process (fast-check is a runtime dependency)', async () => {
     const run = await kpsuite(['props', '--in-process', '--runs', '5', '--no-reports']);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/PASS: 5 sequences/);
+    expect(run.stdout).toMatch(/PASS kp-relay\/0\.2: 5 sequences/);
   });
 
   it('runs load contend for 2 s with the Node driver', async () => {
