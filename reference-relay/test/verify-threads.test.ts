@@ -48,6 +48,20 @@ describe('WorkerVerifier', () => {
   });
 });
 
+describe('a verification worker that dies', () => {
+  it('leaves no check unanswered: what it held is checked on the main thread, and a new worker takes the next', async () => {
+    const pool = new WorkerVerifier(1);
+    verifier = pool;
+    const events = await specimens();
+    const expected = await Promise.all(events.map((e) => IN_THREAD.eventProblem(e)));
+    const asked = Promise.all(events.map((e) => pool.eventProblem(e)));
+    await pool.crashOne();
+    expect(await asked).toEqual(expected);
+    expect(await pool.eventProblem(events[0])).toBeUndefined();
+    expect(pool.restarts).toBe(1);
+  });
+});
+
 describe('the relay with verification threads', () => {
   it('answers each EVENT of a connection in the order sent, valid and invalid interleaved', async () => {
     relay = await startTestRelay({ verifyThreads: 2 });

@@ -13,7 +13,7 @@ import { Worker } from 'node:worker_threads';
 import type { NostrEvent } from '../../protocol/messages.js';
 import { packageRoot } from '../../package-info.js';
 import { shapeProblem } from '../../protocol/crypto.js';
-import type { Verifier } from './verifier.js';
+import { IN_THREAD, type Verifier } from './verifier.js';
 
 export interface VerifyAsk {
   id: number;
@@ -24,8 +24,15 @@ export interface VerifyAsk {
 export type VerifyAnswer = { id: number; problem: string | undefined } | { id: number; error: string };
 
 interface Pending {
+  check: VerifyAsk['check'];
+  event: unknown;
   resolve(problem: string | undefined): void;
   reject(err: Error): void;
+}
+
+/** A check the main thread answers itself, for the asks a dead worker held. */
+function inThread(check: VerifyAsk['check'], event: unknown): Promise<string | undefined> {
+  return check === 'event' ? IN_THREAD.eventProblem(event) : IN_THREAD.keyPackageMlsProblem(event as NostrEvent);
 }
 
 class VerifyThread {
@@ -40,14 +47,15 @@ class VerifyThread {
       if ('error' in answer) waiting?.reject(new Error(`verification worker: ${answer.error}`));
       else waiting?.resolve(answer.problem);
     });
-    // A worker that dies fails what it held; the relay answers those messages with an error and goes on.
-    const fail = (why: string): void => {
-      for (const waiting of this.pending.values()) waiting.reject(new Error(`verification worker ${why}`));
-      this.pending.clear();
+    // A worker that dies: what it held is checked on the main thread, so every EVENT still gets its one OK;
+    // the pool puts a new worker in its place on the next ask.
+    const died = (): void => {
       this.dead = true;
+      for (const { check, event, resolve, reject } of this.pending.values()) inThread(check, event).then(resolve, reject);
+      this.pending.clear();
     };
-    this.worker.on('error', (err) => fail(`failed: ${err.message}`));
-    this.worker.on('exit', (code) => fail(`exited (${code})`));
+    this.worker.on('error', died);
+    this.worker.on('exit', died);
     // An idle pool does not keep the process alive.
     this.worker.unref();
   }
@@ -56,7 +64,7 @@ class VerifyThread {
 
   ask(id: number, check: VerifyAsk['check'], event: unknown): Promise<string | undefined> {
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { check, event, resolve, reject });
       this.worker.postMessage({ id, check, event } satisfies VerifyAsk);
     });
   }
@@ -80,12 +88,15 @@ function workerScript(): string {
 }
 
 export class WorkerVerifier implements Verifier {
+  private readonly script = workerScript();
   private readonly threads: VerifyThread[];
   private nextId = 1;
+  private closed = false;
+  /** How many workers were put in place of dead ones. */
+  restarts = 0;
 
   constructor(count: number) {
-    const script = workerScript();
-    this.threads = Array.from({ length: Math.max(1, Math.floor(count)) }, () => new VerifyThread(script));
+    this.threads = Array.from({ length: Math.max(1, Math.floor(count)) }, () => new VerifyThread(this.script));
   }
 
   eventProblem(raw: unknown): Promise<string | undefined> {
@@ -100,13 +111,23 @@ export class WorkerVerifier implements Verifier {
   }
 
   private ask(check: VerifyAsk['check'], event: unknown): Promise<string | undefined> {
-    const live = this.threads.filter((t) => !t.dead);
-    if (live.length === 0) return Promise.reject(new Error('every verification worker has stopped'));
-    const least = live.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+    if (this.closed) return inThread(check, event);
+    for (const [i, thread] of this.threads.entries()) {
+      if (!thread.dead) continue;
+      this.threads[i] = new VerifyThread(this.script);
+      this.restarts += 1;
+    }
+    const least = this.threads.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
     return least.ask(this.nextId++, check, event);
   }
 
+  /** Ends one worker as a crash would: the test of what the pool does then. */
+  crashOne(): Promise<void> {
+    return this.threads[0]!.close();
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all(this.threads.map((t) => t.close()));
   }
 }
