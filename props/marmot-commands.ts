@@ -15,7 +15,7 @@ import type { Filter, NostrEvent } from '../protocol/messages.js';
 import { KIND, TAG, prefixOf } from '../protocol/profile.js';
 import { marmotKeyPackage, newSlot, slotDeletion } from '../fixtures/marmot.js';
 import { MarmotModel, MarmotViolation, type MarmotAnchor } from './marmot-model.js';
-import { ReplayPathError, splitPath } from './property.js';
+import { checkOrReplay, splitPath } from './property.js';
 
 export const MARMOT_OWNERS = 2;
 export const MARMOT_SLOTS = 2;
@@ -433,17 +433,7 @@ export async function runMarmotProperty(opts: MarmotPropertyOptions): Promise<Ma
     }
   });
   const started = Date.now();
-  let details: fc.RunDetails<[Iterable<MCmd>]>;
-  try {
-    details = await fc.check(property, {
-      numRuns: fcPath === undefined ? opts.runs : 1,
-      ...(opts.seed === undefined ? {} : { seed: opts.seed }),
-      ...(fcPath === undefined ? {} : { path: fcPath, endOnFailure: true }),
-    });
-  } catch (err) {
-    // fast-check refuses a path that leads nowhere in this seed's tree.
-    throw new ReplayPathError(`cannot replay seed ${opts.seed} path ${opts.path}: ${(err as Error).message}`);
-  }
+  const details = await checkOrReplay(property, opts, fcPath);
   const durationMs = Date.now() - started;
   const summary = Object.fromEntries([...stats].sort(([a], [b]) => a.localeCompare(b)));
   let failure: MarmotFailure | undefined;

@@ -60,6 +60,27 @@ const WINDOW_BOUND: readonly Anchor[] = ['kp-rate-queries', 'kp-rate-served', 'k
 
 export class ReplayPathError extends Error {}
 
+/**
+ * fast-check's run of `property`: `runs` sequences, or with a path the one
+ * sequence it names in the seed's tree (the replay of a printed failure).
+ */
+export async function checkOrReplay<T>(
+  property: fc.IAsyncProperty<[T]>,
+  opts: { runs: number; seed?: number; path?: string },
+  fcPath: string | undefined,
+): Promise<fc.RunDetails<[T]>> {
+  try {
+    return await fc.check(property, {
+      numRuns: fcPath === undefined ? opts.runs : 1,
+      ...(opts.seed === undefined ? {} : { seed: opts.seed }),
+      ...(fcPath === undefined ? {} : { path: fcPath, endOnFailure: true }),
+    });
+  } catch (err) {
+    // fast-check refuses a path that leads nowhere in this seed's tree.
+    throw new ReplayPathError(`cannot replay seed ${opts.seed} path ${opts.path}: ${(err as Error).message}`);
+  }
+}
+
 /** `3:1:0@AAB:1` → fast-check path and commands replay path. */
 export function splitPath(path: string | undefined): { fcPath: string | undefined; replayPath: string | undefined } {
   if (path === undefined) return { fcPath: undefined, replayPath: undefined };
@@ -115,17 +136,7 @@ export async function runProperty(opts: PropertyOptions): Promise<PropertyOutcom
   });
 
   const started = Date.now();
-  let details: fc.RunDetails<[Iterable<Cmd>]>;
-  try {
-    details = await fc.check(property, {
-      numRuns: fcPath === undefined ? opts.runs : 1,
-      ...(opts.seed === undefined ? {} : { seed: opts.seed }),
-      ...(fcPath === undefined ? {} : { path: fcPath, endOnFailure: true }),
-    });
-  } catch (err) {
-    // fast-check refuses a path that leads nowhere in this seed's tree.
-    throw new ReplayPathError(`cannot replay seed ${opts.seed} path ${opts.path}: ${(err as Error).message}`);
-  }
+  const details = await checkOrReplay(property, opts, fcPath);
   const durationMs = Date.now() - started;
   const summary = Object.fromEntries([...stats].sort(([a], [b]) => a.localeCompare(b)));
   if (!details.failed || !failure) {
