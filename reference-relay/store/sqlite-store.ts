@@ -148,6 +148,17 @@ function querySql(filter: Filter, opts: QueryOptions): { sql: string; params: Pa
   return { sql: `SELECT id, json FROM events WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id ASC LIMIT ?`, params };
 }
 
+/**
+ * Whether every event `filter` can match is a KeyPackage this query leaves out: kinds only 443,
+ * and no author whose KeyPackages may be returned. A hand-out filter is one (its ordinary answer
+ * is empty), and SQLite would walk the owner's KeyPackages to find nothing.
+ */
+function onlyHiddenKeyPackages(filter: Filter, opts: QueryOptions): boolean {
+  const owners = opts.keyPackageOwners;
+  if (owners === 'everyone' || !filter.kinds || filter.kinds.length === 0 || !filter.kinds.every((k) => k === KIND.keyPackage)) return false;
+  return filter.authors ? filter.authors.every((a) => !owners.has(a)) : owners.size === 0;
+}
+
 export interface SqliteStoreOptions {
   /**
    * Transactions of one turn of the event loop share one commit (see above). Off, each commits on
@@ -293,6 +304,7 @@ export class SqliteStore implements EventStore {
   }
 
   query(filter: Filter, opts: QueryOptions): StoredEvent[] {
+    if (onlyHiddenKeyPackages(filter, opts)) return [];
     const { sql, params } = querySql(filter, opts);
     return this.prepared(sql).all(...params).map(toStored);
   }
