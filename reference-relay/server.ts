@@ -10,6 +10,7 @@ import { resolveConfig, type RelayConfig, type RelayOptions } from './config.js'
 import { RelayCore } from './core/relay-core.js';
 import type { Session } from './core/session.js';
 import { relayInformation } from './nip11.js';
+import { socketTransport } from './socket-transport.js';
 import { SqliteStore } from './store/sqlite-store.js';
 
 export interface RunningRelay {
@@ -65,55 +66,17 @@ export async function startRelay(opts: RelayOptions = {}): Promise<RunningRelay>
   // Frames over max_message_length get a readable refusal (kp-robust-bad-input); only
   // past HARD_FRAME_LIMIT does ws close the connection with 1009.
   const wss = new WebSocketServer({ server: http, maxPayload: Math.max(HARD_FRAME_LIMIT, config.maxMessageLength * 4) });
-  // Past this much waiting to be written to a client, long answers pause for it (Session.flowing) and its frames are not read.
-  const highWater = Math.floor(config.maxSendBufferBytes / 4);
   const publicHost = config.publicUrl ? new URL(config.publicUrl).host.toLowerCase() : undefined;
 
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
-    const send = (text: string): void => {
-      if (ws.readyState !== ws.OPEN) return;
-      ws.send(text);
-      // A client that stops reading must not grow the relay's memory: past the cap it is closed, with the reason.
-      if (ws.bufferedAmount > config.maxSendBufferBytes) closeSlowClient(ws);
-    };
-    const closeSlowClient = (socket: WebSocket): void => {
+    const conn: { session?: Session } = {};
+    const { send, transport } = socketTransport(ws, config.maxSendBufferBytes, (bytes) => {
       core.metrics.slowClientCloses.inc();
-      core.log(`a connection was closed with ${socket.bufferedAmount} bytes waiting to be sent`);
+      core.log(`a connection was closed with ${bytes} bytes waiting to be sent`);
       // Ends the session at once (the challenge on connect comes before it exists): nothing more is handled or queued for it.
       if (conn.session) core.close(conn.session);
-      socket.close(1008, reason(PREFIX.error, `the client is not reading: over ${config.maxSendBufferBytes} bytes waited to be sent`));
-    };
-    const conn: { session?: Session; draining?: Promise<void> } = {};
-    const session = core.open(
-      publicHost ?? normalHost(req.headers.host ?? ''),
-      send,
-      {
-        backpressure: () => {
-          if (ws.bufferedAmount <= highWater || ws.readyState !== ws.OPEN) return undefined;
-          if (!conn.draining) {
-            // Nothing more is read from a client we are waiting on, so it cannot queue work either.
-            ws.pause();
-            // A ping is written after everything queued before it: its callback says the backlog is gone.
-            conn.draining = new Promise<void>((resolve) =>
-              ws.ping(undefined, undefined, () => {
-                conn.draining = undefined;
-                ws.resume();
-                resolve();
-              }),
-            );
-          }
-          return conn.draining;
-        },
-        sendWritten: (text) =>
-          new Promise<void>((resolve) => {
-            // Resolves on the socket's write callback, error or not: the frame has left or never will.
-            if (ws.readyState !== ws.OPEN) return resolve();
-            ws.send(text, () => resolve());
-            if (ws.bufferedAmount > config.maxSendBufferBytes) closeSlowClient(ws);
-          }),
-        close: (code, why) => ws.close(code, why),
-      },
-    );
+    });
+    const session = core.open(publicHost ?? normalHost(req.headers.host ?? ''), send, transport);
     conn.session = session;
     core.log(`session ${session.id} connected from ${req.socket.remoteAddress ?? '?'}`);
     ws.on('message', (data, isBinary) => {
