@@ -32,7 +32,7 @@ import { storagePolicy } from '../reference-relay/core/event.js';
 import { RULES } from '../reference-relay/rules/index.js';
 import { SqliteStore } from '../reference-relay/store/sqlite-store.js';
 import { closedLoop, spawnRelay, type Measured, type RelayKind, type Step } from './load/drive.js';
-import { machine, median, writeResult } from './machine.js';
+import { machine, median, runBench, writeResult } from './machine.js';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -220,12 +220,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      process.stderr.write(`bench/handouts: ${(err as Error).stack ?? String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runBench('handouts', import.meta.url, main);

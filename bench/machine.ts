@@ -28,3 +28,15 @@ export function median(xs: readonly number[]): number {
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
+
+/** Runs a bench script's `main` when the file is run directly, exiting 0, or 1 with the error. */
+export function runBench(name: string, moduleUrl: string, main: () => Promise<void>): void {
+  if (moduleUrl !== `file://${process.argv[1]}`) return;
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`bench/${name}: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

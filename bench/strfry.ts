@@ -17,7 +17,7 @@ import type { NostrEvent } from '../protocol/messages.js';
 import { figure, keyPackagePool, mixPhase, notePool, publishPhase, type Figure } from './load.js';
 import { spawnRelay, type Measured, type RelayKind } from './load/drive.js';
 import { strfryBinary } from './load/strfry.js';
-import { machine, writeResult } from './machine.js';
+import { machine, runBench, writeResult } from './machine.js';
 
 const num = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -104,12 +104,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      process.stderr.write(`bench/strfry: ${(err as Error).stack ?? String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runBench('strfry', import.meta.url, main);

@@ -8,7 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { connectAs } from '../../client/choreography.js';
-import { newKeys, sign } from '../../protocol/crypto.js';
+import { newKeys } from '../../protocol/crypto.js';
+import { textNote } from '../../fixtures/events.js';
 import { PREFIX, prefixOf } from '../../protocol/profile.js';
 import { startRelay, type RunningRelay } from '../../reference-relay/server.js';
 
@@ -69,7 +70,7 @@ describe(`${CONNECTIONS} connections from one address`, () => {
 
     const { client } = await connectAs(relay.url, author);
     try {
-      expect((await client.publish(sign({ kind: 1, created_at: Math.floor(Date.now() / 1000), tags: [], content: 'to every open subscription' }, author))).ok).toBe(true);
+      expect((await client.publish(textNote(author, 'to every open subscription'))).ok).toBe(true);
     } finally {
       client.close();
     }

@@ -15,7 +15,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { connectAs } from '../../client/choreography.js';
 import type { RelayClient } from '../../client/relay-client.js';
-import { newKeys, sign, type Keys } from '../../protocol/crypto.js';
+import { newKeys, type Keys } from '../../protocol/crypto.js';
+import { textNote } from '../../fixtures/events.js';
 import type { NostrEvent } from '../../protocol/messages.js';
 import { startRelay, type RunningRelay } from '../../reference-relay/server.js';
 
@@ -59,7 +60,7 @@ async function relayWithNotes(): Promise<{ relay: RunningRelay; author: Keys; wr
 }
 
 const created = Math.floor(Date.now() / 1000) - 3600;
-const note = (author: Keys, i: number): NostrEvent => sign({ kind: 1, created_at: created + i, tags: [], content: 'x'.repeat(NOTE_BYTES) }, author);
+const note = (author: Keys, i: number): NostrEvent => textNote(author, 'x'.repeat(NOTE_BYTES), [], created + i);
 
 /** A raw ws client, open; frames counted by type. */
 async function rawClient(url: string): Promise<{ ws: WebSocket; counts: Map<string, number>; closed: Promise<{ code: number; reason: string }> }> {
