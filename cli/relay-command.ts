@@ -48,6 +48,7 @@ export function relayCommand(): Command {
     .option('--no-mls-checks', 'accept KeyPackages whose content is not a usable MLS KeyPackage of their pubkey (kp-pub-mls)')
     .option('--verify-threads <n>', 'worker threads for signature and MLS checks; 0 checks on the main thread', verifyThreads, defaultVerifyThreads())
     .option('--no-group-commit', 'commit (and fsync) every transaction on its own instead of the writes of one moment together')
+    .option('--no-checkpoint-thread', "copy the WAL into the database file inside the relay thread's commits, as SQLite does by default, instead of on a worker thread")
     .option('--max-send-buffer <bytes>', 'bytes queued for one connection before the relay closes it as not reading', positiveInt('--max-send-buffer'), d.maxSendBufferBytes)
     .option('--public-url <url>', 'the URL clients use (checked in NIP-42 relay tags); default: the Host header')
     .option('--fault <name>', `break one rule on purpose, for testing the suites (repeatable): ${Object.keys(FAULTS).join(', ')}`, faultName, [])
@@ -71,6 +72,7 @@ export function relayCommand(): Command {
         mlsChecks: o.mlsChecks,
         verifyThreads: o.verifyThreads,
         groupCommit: o.groupCommit,
+        checkpointThread: o.checkpointThread,
         maxSendBufferBytes: o.maxSendBuffer,
         giftWrapReads: o.giftWrapReads,
         faults,
@@ -101,6 +103,7 @@ interface RelayCommandOptions {
   mlsChecks: boolean;
   verifyThreads: number;
   groupCommit: boolean;
+  checkpointThread: boolean;
   maxSendBuffer: number;
   giftWrapReads: GiftWrapReads;
   fault: FaultName[];

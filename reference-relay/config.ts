@@ -40,6 +40,8 @@ export interface RelayConfig {
   verifyThreads: number;
   /** Writes that arrive together share one commit and one fsync (SqliteStore's group commit); off: one commit per transaction. */
   groupCommit: boolean;
+  /** WAL checkpoints on a worker thread, not inside the commits of the relay's thread (SqliteStore). `kpsuite relay` turns it on. */
+  checkpointThread: boolean;
   /**
    * Bytes a connection may have queued for sending; past it the relay closes the connection (1008)
    * rather than hold more for a client that does not read.
@@ -71,6 +73,7 @@ export const DEFAULT_CONFIG: Readonly<RelayConfig> = Object.freeze({
   sweepIntervalMs: 30_000,
   verifyThreads: 0,
   groupCommit: true,
+  checkpointThread: false,
   maxSendBufferBytes: 4 * 1024 * 1024,
   faults: new Set<FaultName>(),
   clock: systemClock,

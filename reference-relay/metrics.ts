@@ -94,7 +94,10 @@ export class RelayMetrics {
   }
 
   /** The store's commits and the transactions they held: more transactions than commits is group commit at work. */
-  includeCommits(commits: { readonly groups: number; readonly transactions: number }): void {
+  includeCommits(
+    commits: { readonly groups: number; readonly transactions: number },
+    checkpoints?: { readonly checkpoints: number; readonly catchUps: number },
+  ): void {
     const registers = [this.registry];
     new Gauge({
       name: 'relay_store_commits',
@@ -110,6 +113,17 @@ export class RelayMetrics {
       registers,
       collect() {
         this.set(commits.transactions);
+      },
+    });
+    if (!checkpoints) return;
+    new Gauge({
+      name: 'relay_store_wal_checkpoints',
+      help: "WAL checkpoints: by the checkpoint thread, and catch-ups by the relay's thread that let the WAL start over",
+      labelNames: ['by'],
+      registers,
+      collect() {
+        this.set({ by: 'thread' }, checkpoints.checkpoints);
+        this.set({ by: 'relay' }, checkpoints.catchUps);
       },
     });
   }

@@ -56,10 +56,10 @@ async function serveHttp(core: RelayCore, req: IncomingMessage, res: ServerRespo
 
 export async function startRelay(opts: RelayOptions = {}): Promise<RunningRelay> {
   const config = resolveConfig(opts);
-  const store = new SqliteStore(config.db, { groupCommit: config.groupCommit });
+  const store = new SqliteStore(config.db, { groupCommit: config.groupCommit, checkpointThread: config.checkpointThread });
   const core = new RelayCore(config, store);
   core.metrics.includeProcessMetrics();
-  core.metrics.includeCommits(store.commits);
+  core.metrics.includeCommits(store.commits, store.checkpointer?.counts);
   const http = createServer((req, res) => {
     serveHttp(core, req, res).catch(() => res.writeHead(500).end());
   });

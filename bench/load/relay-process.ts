@@ -24,8 +24,8 @@ async function start(): Promise<{ url: string; close(): Promise<void> }> {
   if (dir === undefined) throw new Error('usage: relay-process.js reference|reference-no-mls|reference-single-commit|reference-main-thread|nostr-relay|strfry <dir> [root|strfry binary]');
   // Limits high enough never to refuse: saturation measures the hand-out path with its rate-limit bookkeeping.
   const limits = { queries_per_window: 1e9, served_per_window: 1e9 };
-  // As `kpsuite relay` runs by default: verification threads beside the main thread, group commit, MLS checks.
-  const relay = { port: 0, db: join(dir, 'reference.sqlite'), limits, verifyThreads: defaultVerifyThreads() };
+  // As `kpsuite relay` runs by default: verification threads beside the main thread, group commit, the checkpoint thread, MLS checks.
+  const relay = { port: 0, db: join(dir, 'reference.sqlite'), limits, verifyThreads: defaultVerifyThreads(), checkpointThread: true };
   if (kind === 'reference') return startRelay(relay);
   if (kind === 'reference-single-commit') return startRelay({ ...relay, groupCommit: false });
   if (kind === 'reference-main-thread') return startRelay({ ...relay, verifyThreads: 0 });

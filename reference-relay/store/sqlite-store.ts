@@ -15,6 +15,9 @@ import Database from 'better-sqlite3';
 import type { Filter, NostrEvent } from '../../protocol/messages.js';
 import { slotOf, storageOf, type Slot } from '../../protocol/events.js';
 import { KIND, TAG } from '../../protocol/profile.js';
+import { RequesterCharges, type Charge } from './charge-ledger.js';
+import { CheckpointThread, type CheckpointOptions } from './checkpoint-thread.js';
+import { judgedWithoutTags, KeyPackageInventory, type Held } from './keypackage-inventory.js';
 import type {
   EventStore,
   HandoutOrder,
@@ -133,8 +136,9 @@ CREATE TABLE IF NOT EXISTS charges (
   at_ms INTEGER NOT NULL,
   served INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS charges_by_pair ON charges(requester, owner, at_ms);
 CREATE INDEX IF NOT EXISTS charges_by_requester ON charges(requester, at_ms);
+-- counted in memory now (charge-ledger.ts): one index fewer to write per hand-out
+DROP INDEX IF EXISTS charges_by_pair;
 `;
 
 /** The SQL of an ordinary NIP-01 query: newest first, `limit` applied, expired events and hidden KeyPackages and gift wraps left out. */
@@ -165,7 +169,14 @@ export interface SqliteStoreOptions {
    * its own before transaction() returns, as the in-process targets and unit tests expect.
    */
   groupCommit?: boolean;
+  /** WAL checkpoints on a worker thread instead of inside commits (checkpoint-thread.ts); file databases only. */
+  checkpointThread?: boolean | CheckpointOptions;
+  /** KeyPackages the in-memory inventory holds at most (keypackage-inventory.ts); default 100,000. */
+  inventoryCapacity?: number;
 }
+
+/** What the relay holds in memory at most of the hand-out inventory, in KeyPackages: about 12 MiB. */
+const INVENTORY_CAPACITY = 100_000;
 
 export class SqliteStore implements EventStore {
   private readonly db: Database.Database;
@@ -176,17 +187,30 @@ export class SqliteStore implements EventStore {
   private group: (() => void)[] | undefined;
   /** Commits the group counted since the store opened, and the transactions they held, for /metrics. */
   readonly commits = { groups: 0, transactions: 0 };
+  /** Undefined when SQLite checkpoints inside commits, as it does by default. */
+  readonly checkpointer: CheckpointThread | undefined;
   /** transaction() calls under way: a nested one is part of its caller's. */
   private depth = 0;
+  /**
+   * How to take back what the transactions under way changed in memory (the inventory and the
+   * ledger), newest last: a throw that undoes a transaction's SQL undoes these too.
+   */
+  private readonly undo: (() => void)[] = [];
+  private readonly inventory: KeyPackageInventory;
+  /** Requesters' charges, loaded from the charges table on first use. */
+  private readonly ledgers = new Map<string, RequesterCharges>();
 
   constructor(path: string, opts: SqliteStoreOptions = {}) {
     this.groupCommit = opts.groupCommit ?? false;
+    this.inventory = new KeyPackageInventory(opts.inventoryCapacity ?? INVENTORY_CAPACITY);
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    const { checkpointThread } = opts;
+    this.checkpointer = checkpointThread && path !== ':memory:' ? new CheckpointThread(path, this.db, checkpointThread === true ? {} : checkpointThread) : undefined;
     const db = this.db;
     this.stmt = {
       get: db.prepare<[string], { json: string }>('SELECT json FROM events WHERE id = ?'),
@@ -200,7 +224,11 @@ export class SqliteStore implements EventStore {
         'INSERT INTO deleted_slots (kind, pubkey, d, until) VALUES (?, ?, ?, ?) ON CONFLICT (kind, pubkey, d) DO UPDATE SET until = max(until, excluded.until)',
       ),
       slotDeletedUntil: db.prepare<[number, string, string], { until: number }>('SELECT until FROM deleted_slots WHERE kind = ? AND pubkey = ? AND d = ?'),
-      remove: db.prepare('DELETE FROM events WHERE id = ?'),
+      remove: db.prepare<[string], { pubkey: string; kind: number }>('DELETE FROM events WHERE id = ? RETURNING pubkey, kind'),
+      inventory: db.prepare<[string], Held>(
+        `SELECT id, created_at AS createdAt, expires_at AS expiresAt FROM events WHERE kind = ${KIND.keyPackage} AND pubkey = ? ORDER BY created_at, id`,
+      ),
+      charges: db.prepare<[string], Charge>('SELECT owner, at_ms AS atMs, served FROM charges WHERE requester = ? ORDER BY at_ms, rowid'),
       removeTags: db.prepare('DELETE FROM tags WHERE event_id = ?'),
       // Counts no further than it is asked to: a hand-out needs only whether more are stored (kp-handout-last-resort).
       keyPackagesAtMost: db.prepare<[string, number, number], { n: number }>(
@@ -212,12 +240,6 @@ export class SqliteStore implements EventStore {
       ),
       tombstone: db.prepare<[string, string], Tombstone>('SELECT pubkey, reason FROM tombstones WHERE id = ? AND pubkey = ?'),
       addTombstone: db.prepare('INSERT OR IGNORE INTO tombstones (id, pubkey, reason, at) VALUES (?, ?, ?, ?)'),
-      chargedQueries: db.prepare<[string, string, number], { n: number }>(
-        'SELECT count(*) AS n FROM charges WHERE requester = ? AND owner = ? AND at_ms > ?',
-      ),
-      servedTo: db.prepare<[string, number], { n: number }>(
-        'SELECT coalesce(sum(served), 0) AS n FROM charges WHERE requester = ? AND at_ms > ?',
-      ),
       charge: db.prepare('INSERT INTO charges (requester, owner, at_ms, served) VALUES (?, ?, ?, ?)'),
       expired: db.prepare<[number], { id: string }>('SELECT id FROM events WHERE expires_at IS NOT NULL AND expires_at <= ?'),
       pruneCharges: db.prepare('DELETE FROM charges WHERE at_ms <= ?'),
@@ -227,18 +249,31 @@ export class SqliteStore implements EventStore {
   transaction<T>(fn: () => T): T {
     if (this.depth === 0) this.commits.transactions += 1;
     this.depth += 1;
+    const mark = this.undo.length;
     try {
       if (!this.groupCommit) {
-        // IMMEDIATE takes the write lock up front, so two relay processes sharing a file serialize too.
-        if (this.depth === 1) this.commits.groups += 1;
-        return this.db.transaction(fn).immediate();
+        // IMMEDIATE takes the write lock up front.
+        if (this.depth > 1) return this.db.transaction(fn)();
+        this.commits.groups += 1;
+        const result = this.db.transaction(fn).immediate();
+        this.checkpointer?.committed();
+        return result;
       }
       this.openGroup();
       // Inside the group's transaction better-sqlite3 runs fn as a savepoint: a throw undoes fn alone.
       return this.db.transaction(fn)();
+    } catch (err) {
+      while (this.undo.length > mark) this.undo.pop()?.();
+      throw err;
     } finally {
       this.depth -= 1;
+      if (this.depth === 0) this.undo.length = 0;
     }
+  }
+
+  /** Remembers how to take back an in-memory change, while a transaction that could still be undone is under way. */
+  private onUndo(undo: () => void): void {
+    if (this.depth > 0) this.undo.push(undo);
   }
 
   whenDurable(then: () => void): void {
@@ -262,9 +297,16 @@ export class SqliteStore implements EventStore {
     const waiting = this.group;
     if (!waiting) return;
     this.group = undefined;
-    if (this.db.open) this.db.exec('COMMIT');
+    const open = this.db.open;
+    if (open) this.db.exec('COMMIT');
     this.commits.groups += 1;
     for (const then of waiting) then();
+    if (open) this.checkpointer?.committed();
+  }
+
+  /** A pragma as the relay's own connection reads it (pragmas are per connection), for the tests of kp-robust-durable. */
+  setting(name: 'journal_mode' | 'synchronous' | 'wal_autocheckpoint'): unknown {
+    return this.db.pragma(name, { simple: true });
   }
 
   get(id: string): NostrEvent | undefined {
@@ -294,6 +336,9 @@ export class SqliteStore implements EventStore {
         const [name, value] = tag;
         if (name !== undefined && name.length === 1 && value !== undefined) this.stmt.insertTag.run(event.id, name, value);
       }
+      if (event.kind === KIND.keyPackage && this.inventory.add(event.pubkey, { id: event.id, createdAt: event.created_at, expiresAt: policy.servedUntil ?? null })) {
+        this.onUndo(() => this.inventory.remove(event.pubkey, event.id));
+      }
       return 'stored';
     });
   }
@@ -320,6 +365,11 @@ export class SqliteStore implements EventStore {
 
   pickKeyPackages(owner: string, filters: readonly Filter[], max: number, order: HandoutOrder, nowSeconds: number): KeyPackagePick {
     const cap = Math.max(0, Math.floor(max));
+    // nostr-tools' matchFilter reads `until: 0` as no until: such a filter goes to SQLite.
+    if (filters.every((f) => judgedWithoutTags(f) && f.until !== 0)) {
+      const { ids, ownerHasMore } = KeyPackageInventory.pick(owner, this.inventoryOf(owner), filters, cap, order, nowSeconds);
+      return { take: ids.map((id) => this.stored(id)), ownerHasMore };
+    }
     if (cap === 0 || filters.length === 0) return { take: [], ownerHasMore: this.keyPackagesAtMost(owner, nowSeconds, 1) > 0 };
     const params: Param[] = [owner, nowSeconds];
     const anyOf = filters.map((filter) => {
@@ -333,6 +383,25 @@ export class SqliteStore implements EventStore {
       AND (${anyOf.join(' OR ')}) ORDER BY created_at ${dir}, id ${dir} LIMIT ?`;
     const take = this.prepared(sql).all(...params, cap).map(toStored);
     return { take, ownerHasMore: this.keyPackagesAtMost(owner, nowSeconds, take.length + 1) > take.length };
+  }
+
+  /** The owner's KeyPackages in hand-out order, from memory, or loaded from SQLite. */
+  private inventoryOf(owner: string): readonly Held[] {
+    const list = this.inventory.loaded(owner);
+    if (list) {
+      this.inventory.touch(owner, list);
+      return list;
+    }
+    // Loaded inside a transaction, it may hold that transaction's writes: forgotten if they are undone.
+    this.onUndo(() => this.inventory.drop(owner));
+    return this.inventory.load(owner, this.stmt.inventory.all(owner));
+  }
+
+  /** A stored event by id, which the caller knows is stored. */
+  private stored(id: string): StoredEvent {
+    const row = this.stmt.get.get(id);
+    if (!row) throw new Error(`the KeyPackage inventory names ${id}, which is not stored`);
+    return new StoredRow(id, row.json);
   }
 
   private keyPackagesAtMost(owner: string, nowSeconds: number, atMost: number): number {
@@ -358,10 +427,13 @@ export class SqliteStore implements EventStore {
   remove(ids: readonly string[]): string[] {
     const removed: string[] = [];
     for (const id of ids) {
-      if (this.stmt.remove.run(id).changes > 0) {
-        this.stmt.removeTags.run(id);
-        removed.push(id);
-      }
+      const row = this.stmt.remove.get(id);
+      if (!row) continue;
+      this.stmt.removeTags.run(id);
+      removed.push(id);
+      if (row.kind !== KIND.keyPackage) continue;
+      const held = this.inventory.remove(row.pubkey, id);
+      if (held) this.onUndo(() => this.inventory.add(row.pubkey, held));
     }
     return removed;
   }
@@ -393,27 +465,47 @@ export class SqliteStore implements EventStore {
   }
 
   chargedQueries(requester: string, owner: string, sinceMs: number): number {
-    return this.stmt.chargedQueries.get(requester, owner, sinceMs)?.n ?? 0;
+    return this.ledger(requester).queriesFor(owner, sinceMs);
   }
 
   servedTo(requester: string, sinceMs: number): number {
-    return this.stmt.servedTo.get(requester, sinceMs)?.n ?? 0;
+    return this.ledger(requester).servedSince(sinceMs);
   }
 
   charge(requester: string, owner: string, atMs: number, served: number): void {
     this.stmt.charge.run(requester, owner, atMs, served);
+    const ledger = this.ledger(requester);
+    const charge = { owner, atMs, served };
+    ledger.add(charge);
+    this.onUndo(() => ledger.undo(charge));
+  }
+
+  /** A requester's charges, from memory, or loaded from the charges table. */
+  private ledger(requester: string): RequesterCharges {
+    let ledger = this.ledgers.get(requester);
+    if (!ledger) {
+      ledger = new RequesterCharges(this.stmt.charges.all(requester));
+      this.ledgers.set(requester, ledger);
+      this.onUndo(() => this.ledgers.delete(requester));
+    }
+    return ledger;
   }
 
   sweep(nowSeconds: number, chargesBeforeMs: number): number {
     return this.transaction(() => {
       const removed = this.remove(this.stmt.expired.all(nowSeconds).map((r) => r.id));
       this.stmt.pruneCharges.run(chargesBeforeMs);
+      for (const [requester, ledger] of this.ledgers) {
+        ledger.prune(chargesBeforeMs);
+        if (ledger.size === 0) this.ledgers.delete(requester);
+      }
       return removed.length;
     });
   }
 
   close(): void {
     this.commitGroup();
+    this.checkpointer?.close();
     if (this.db.open) this.db.close();
   }
 }

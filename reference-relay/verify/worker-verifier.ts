@@ -6,13 +6,10 @@
  * The worker is the compiled worker.js beside this file (dist/); run from
  * TypeScript source (the tests), the built one in the package's dist/.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { NostrEvent } from '../../protocol/messages.js';
-import { packageRoot } from '../../package-info.js';
 import { shapeProblem } from '../../protocol/crypto.js';
+import { workerScript } from '../worker-script.js';
 import { IN_THREAD, type Verifier } from './verifier.js';
 
 export interface VerifyAsk {
@@ -79,16 +76,8 @@ function nip01Fields({ id, pubkey, created_at, kind, tags, content, sig }: Nostr
   return { id, pubkey, created_at, kind, tags, content, sig };
 }
 
-function workerScript(): string {
-  const beside = fileURLToPath(new URL('./worker.js', import.meta.url));
-  if (existsSync(beside)) return beside;
-  const built = join(packageRoot(), 'dist', 'reference-relay', 'verify', 'worker.js');
-  if (existsSync(built)) return built;
-  throw new Error(`verification threads need the compiled ${built}; build the package (npm run build) or run with 0 threads`);
-}
-
 export class WorkerVerifier implements Verifier {
-  private readonly script = workerScript();
+  private readonly script = workerScript(import.meta.url, 'reference-relay/verify', 'worker.js', 'a verification thread (or run with 0 threads)');
   private readonly threads: VerifyThread[];
   private nextId = 1;
   private closed = false;

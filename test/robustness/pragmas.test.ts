@@ -14,7 +14,10 @@
  * builds its SqliteStore) on a file database, driven a little (a publish and
  * a hand-out, in case a handle is opened lazily), and each handle is asked.
  * synchronous is per connection and not stored in the file, which is why it
- * must be read on the relay's own handles and not on a second one.
+ * must be read on the relay's own handles and not on a second one. The
+ * checkpoint thread's handle (`kpsuite relay` opens one on a worker thread,
+ * where this mock does not reach) is asked in
+ * reference-relay/test/checkpoint-thread.test.ts.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

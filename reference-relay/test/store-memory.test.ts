@@ -1,0 +1,189 @@
+/**
+ * What SqliteStore holds in memory beside SQLite for the hand-out path: each
+ * owner's KeyPackages in hand-out order (keypackage-inventory.ts) and each
+ * requester's charges (charge-ledger.ts). SQLite stays the truth, so after
+ * any sequence of stores, hand-outs, deletions, sweeps and transactions that
+ * throw, the pick must equal what a second connection reads from the file,
+ * and the ledger must count what a plain list of charges counts.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keyPackage } from '../../fixtures/events.js';
+import { newKeys } from '../../protocol/crypto.js';
+import type { NostrEvent } from '../../protocol/messages.js';
+import { KIND, TAG } from '../../protocol/profile.js';
+import { storagePolicy } from '../core/event.js';
+import { RULES } from '../rules/index.js';
+import { RequesterCharges, type Charge } from '../store/charge-ledger.js';
+import { SqliteStore } from '../store/sqlite-store.js';
+
+const K = KIND.keyPackage;
+const NOW = 2_000_000_000;
+const OWNERS = 3;
+const EACH = 8;
+
+/** Genuine KeyPackages, EACH per owner; created_at in pairs so ids break ties; every third expires at NOW + 50. */
+let pool: NostrEvent[][] = [];
+let dir: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'kp-store-memory-'));
+  pool = await Promise.all(
+    Array.from({ length: OWNERS }, async () => {
+      const owner = newKeys();
+      return Promise.all(
+        Array.from({ length: EACH }, (_, i) =>
+          keyPackage(owner, { createdAt: NOW - 1000 + Math.floor(i / 2), extraTags: i % 3 === 2 ? [[TAG.expiration, String(NOW + 50)]] : [] }),
+        ),
+      );
+    }),
+  );
+}, 60_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+type Op =
+  | { op: 'store'; owner: number; k: number }
+  | { op: 'handOut'; owner: number; n: number; order: 'oldest-first' | 'newest-first' }
+  | { op: 'remove'; owner: number; k: number }
+  | { op: 'thrown'; owner: number; k: number; n: number }
+  | { op: 'sweep'; at: number };
+
+const owner = fc.integer({ min: 0, max: OWNERS - 1 });
+const k = fc.integer({ min: 0, max: EACH - 1 });
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ op: fc.constant('store' as const), owner, k }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('handOut' as const), owner, n: fc.integer({ min: 1, max: 3 }), order: fc.constantFrom('oldest-first' as const, 'newest-first' as const) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('remove' as const), owner, k }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('thrown' as const), owner, k, n: fc.integer({ min: 1, max: 3 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('sweep' as const), at: fc.constantFrom(NOW, NOW + 100) }) },
+);
+
+/** kp-handout-order read straight from the file: live KeyPackages of the owner by created_at, then id. */
+function fromFile(reader: Database.Database, pubkey: string, nowSeconds: number): string[] {
+  return reader
+    .prepare<[string, number], { id: string }>(`SELECT id FROM events WHERE kind = ${K} AND pubkey = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at, id`)
+    .all(pubkey, nowSeconds)
+    .map((r) => r.id);
+}
+
+class Thrown extends Error {}
+
+function apply(store: SqliteStore, op: Op, nowSeconds: number): void {
+  const events = pool[op.op === 'sweep' ? 0 : op.owner]!;
+  const pubkey = events[0]!.pubkey;
+  const insert = (e: NostrEvent): void => void store.insert(e, storagePolicy(RULES, e));
+  const handOut = (n: number, order: 'oldest-first' | 'newest-first'): void => {
+    const { take } = store.pickKeyPackages(pubkey, [{ kinds: [K], authors: [pubkey] }], n, order, nowSeconds);
+    store.consume(
+      take.map((e) => e.id),
+      pubkey,
+      nowSeconds,
+    );
+  };
+  switch (op.op) {
+    case 'store':
+      return store.transaction(() => insert(events[op.k]!));
+    case 'handOut':
+      return store.transaction(() => handOut(op.n, op.order));
+    case 'remove':
+      return void store.transaction(() => store.remove([events[op.k]!.id]));
+    case 'thrown':
+      // Stores, picks (which loads the owner's list, the store included, unless loaded), hands out, then
+      // throws: SQLite undoes it all, and memory must too.
+      try {
+        store.transaction(() => {
+          insert(events[op.k]!);
+          store.pickKeyPackages(pubkey, [{ kinds: [K] }], 1, 'oldest-first', nowSeconds);
+          handOut(op.n, 'oldest-first');
+          throw new Thrown();
+        });
+      } catch (err) {
+        if (!(err instanceof Thrown)) throw err;
+      }
+      return;
+    case 'sweep':
+      return void store.sweep(op.at, 0);
+  }
+}
+
+describe('the KeyPackage inventory in memory agrees with SQLite', () => {
+  for (const capacity of [100_000, 4]) {
+    it(`after any sequence of stores, hand-outs, removals, sweeps and undone transactions (capacity ${capacity})`, () => {
+      let run = 0;
+      fc.assert(
+        fc.property(fc.array(opArb, { minLength: 1, maxLength: 25 }), (ops) => {
+          const file = join(dir, `capacity-${capacity}-${run++}.sqlite`);
+          const store = new SqliteStore(file, { inventoryCapacity: capacity });
+          const reader = new Database(file, { readonly: true });
+          try {
+            let nowSeconds = NOW;
+            for (const op of ops) {
+              apply(store, op, nowSeconds);
+              if (op.op === 'sweep') nowSeconds = op.at;
+              for (const events of pool) {
+                const pubkey = events[0]!.pubkey;
+                const expected = fromFile(reader, pubkey, nowSeconds);
+                const pick = store.pickKeyPackages(pubkey, [{ kinds: [K] }], EACH, 'oldest-first', nowSeconds);
+                expect(pick.take.map((e) => e.id)).toEqual(expected);
+                const two = store.pickKeyPackages(pubkey, [{ authors: [pubkey] }], 2, 'newest-first', nowSeconds);
+                expect(two.take.map((e) => e.id)).toEqual(expected.slice(-2).reverse());
+                expect(two.ownerHasMore).toBe(expected.length > 2);
+              }
+            }
+          } finally {
+            reader.close();
+            store.close();
+          }
+        }),
+        { numRuns: 60 },
+      );
+    });
+  }
+});
+
+describe("a requester's charges in memory count what the charges table counts", () => {
+  const chargeArb = fc.record({ owner: fc.constantFrom('a', 'b', 'c'), atMs: fc.integer({ min: 0, max: 60 }), served: fc.integer({ min: 0, max: 3 }) });
+  type Step = { add: Charge } | { undo: true } | { prune: number };
+  const stepArb: fc.Arbitrary<Step> = fc.oneof(
+    { weight: 5, arbitrary: chargeArb.map((add) => ({ add })) },
+    { weight: 1, arbitrary: fc.constant({ undo: true as const }) },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: 60 }).map((prune) => ({ prune })) },
+  );
+
+  it('kp-rate-queries and kp-rate-served windows, with charges out of time order, undone and pruned', () => {
+    fc.assert(
+      fc.property(fc.array(stepArb, { maxLength: 40 }), fc.integer({ min: -1, max: 61 }), (steps, sinceMs) => {
+        const ledger = new RequesterCharges();
+        let table: Charge[] = [];
+        const added: Charge[] = [];
+        for (const step of steps) {
+          if ('add' in step) {
+            ledger.add(step.add);
+            table.push(step.add);
+            added.push(step.add);
+          } else if ('undo' in step) {
+            // A rolled-back transaction takes back the charge it made last.
+            const last = added.pop();
+            if (!last) continue;
+            ledger.undo(last);
+            table.splice(table.lastIndexOf(last), 1);
+          } else {
+            ledger.prune(step.prune);
+            table = table.filter((c) => c.atMs > step.prune);
+            added.splice(0, added.length, ...added.filter((c) => table.includes(c)));
+          }
+        }
+        const inWindow = table.filter((c) => c.atMs > sinceMs);
+        expect(ledger.size).toBe(table.length);
+        expect(ledger.servedSince(sinceMs)).toBe(inWindow.reduce((sum, c) => sum + c.served, 0));
+        for (const o of ['a', 'b', 'c']) expect(ledger.queriesFor(o, sinceMs)).toBe(inWindow.filter((c) => c.owner === o).length);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
