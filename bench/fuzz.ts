@@ -22,14 +22,16 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import WebSocket from 'ws';
-import { RelayClient } from '../client/relay-client.js';
 import { keyPackage, textNote } from '../fixtures/events.js';
 import { newKeys, sign, type Keys } from '../protocol/crypto.js';
 import type { NostrEvent, RelayInformation } from '../protocol/messages.js';
 import { KIND, TAG } from '../protocol/profile.js';
+import { workerScript } from '../reference-relay/worker-script.js';
 import { mulberry32, spawnBuiltRelay, type RelayProcess } from './crash.js';
+import type { WatcherAnswer, WatcherAsk } from './fuzz-watcher.js';
 import { machine, writeResult } from './machine.js';
 
 /** How a frame goes on the wire. */
@@ -636,6 +638,40 @@ async function closeCodeFor(url: string, data: Buffer | string, ms: number): Pro
  * Fuzzes the relay in `relay` (a child process: its RSS is read from /proc)
  * and reports; asserts nothing. `relay` is left running.
  */
+/** The well-behaved client on its own worker thread (bench/fuzz-watcher.ts). */
+class Watcher {
+  private constructor(private readonly worker: Worker) {}
+
+  static async start(url: string, timeoutMs: number): Promise<Watcher> {
+    const worker = new Worker(workerScript(import.meta.url, 'bench', 'fuzz-watcher.js', "the fuzz bench's well-behaved client"), { workerData: { url, timeoutMs } });
+    await new Promise<void>((resolve, reject) => {
+      worker.once('message', () => resolve());
+      worker.once('error', reject);
+    });
+    return new Watcher(worker);
+  }
+
+  /** Round trips: `quiet` of them, or (`watch`) until stop(). */
+  ask(ask: Exclude<WatcherAsk, 'stop' | 'close'>): Promise<{ rtts: number[]; failures: string[] }> {
+    const answered = new Promise<{ rtts: number[]; failures: string[] }>((resolve, reject) => {
+      this.worker.once('message', (answer: WatcherAnswer) => resolve('rtts' in answer ? answer : { rtts: [], failures: ['no round trips'] }));
+      this.worker.once('error', reject);
+    });
+    this.worker.postMessage(ask);
+    return answered;
+  }
+
+  stop(): void {
+    this.worker.postMessage('stop' satisfies WatcherAsk);
+  }
+
+  async close(): Promise<void> {
+    const exited = new Promise((resolve) => this.worker.once('exit', resolve));
+    this.worker.postMessage('close' satisfies WatcherAsk);
+    await exited;
+  }
+}
+
 export async function runFuzz(relay: RelayProcess, opts: FuzzOptions): Promise<FuzzReport> {
   const pid = relay.child.pid!;
   const httpUrl = relay.url.replace(/^ws/, 'http');
@@ -665,26 +701,16 @@ export async function runFuzz(relay: RelayProcess, opts: FuzzOptions): Promise<F
   };
   const stray = (problem: string, answer: string): void => record({ what: 'stray answer', frame: '', answers: [cut(answer)], problem });
 
-  // The well-behaved client: a note, then asking for it by id, one round trip at a time.
-  const watcher = await RelayClient.connect(relay.url, { timeoutMs: opts.answerTimeoutMs });
-  const note = textNote(newKeys(), 'the well-behaved client\'s note');
-  if (!(await watcher.publish(note)).ok) throw new Error('the watcher\'s note was refused');
-  const roundTrip = async (client: RelayClient): Promise<number> => {
-    const t0 = performance.now();
-    const res = await client.req([{ ids: [note.id] }]);
-    const ms = performance.now() - t0;
-    client.closeSub(res.subId);
-    if (res.events.length !== 1) throw new Error(`the watcher's REQ got ${res.events.length} events${res.closed ? `, CLOSED ${res.closed}` : ''}`);
-    return ms;
-  };
+  // The well-behaved client: a note, then asking for it by id, one round trip at a time, on its own thread.
+  const watcher = await Watcher.start(relay.url, opts.answerTimeoutMs);
 
   const lines: FuzzLine[] = [];
   for (let i = 0; i < opts.connections; i++) {
     lines.push(new FuzzLine(await openFuzzSocket(relay.url, i % 2 === 0 ? newKeys() : undefined, opts.answerTimeoutMs), `t${i}`, judge, stray));
   }
   const binaryLine = new FuzzLine(await openFuzzSocket(relay.url, newKeys(), opts.answerTimeoutMs), 'b', judge, stray);
-  const quiet: number[] = [];
-  for (let i = 0; i < opts.quietSamples; i++) quiet.push(await roundTrip(watcher));
+  const { rtts: quiet, failures: quietFailures } = await watcher.ask({ quiet: opts.quietSamples });
+  if (quietFailures.length > 0) throw new Error(`the well-behaved client failed before fuzzing: ${quietFailures.join('; ')}`);
   const before = memoryOf(pid).rss;
 
   const started = Date.now();
@@ -694,7 +720,6 @@ export async function runFuzz(relay: RelayProcess, opts: FuzzOptions): Promise<F
   let quarter = NaN;
   /** The text loops are sending; then the side loop sends what is still due, and the watcher stops when it is done. */
   let texting = true;
-  let done = false;
   const closes = { invalidUtf8With1007: 0, over16MiBWith1009: 0, unexpected: [] as string[] };
   const stuck = (line: FuzzLine): void => {
     for (const frame of line.unanswered()) judge(frame, [`no answer within ${opts.answerTimeoutMs} ms${line.closed ? `; the connection closed (${line.closed})` : ''}`]);
@@ -736,33 +761,24 @@ export async function runFuzz(relay: RelayProcess, opts: FuzzOptions): Promise<F
       else await new Promise((r) => setTimeout(r, 5)); // nothing due yet: the text loops set the pace
     }
   })();
-  const fuzzRtts: number[] = [];
-  const watcherFailures: string[] = [];
-  const watching = (async () => {
-    while (!done) {
-      try {
-        fuzzRtts.push(await roundTrip(watcher));
-      } catch (err) {
-        watcherFailures.push((err as Error).message);
-        return;
-      }
-    }
-  })();
+  const watching = watcher.ask('watch');
 
   await Promise.all(textLoops);
   texting = false;
   await sideLoop;
-  done = true;
-  await watching;
+  watcher.stop();
+  const { rtts: fuzzRtts, failures: watcherFailures } = await watching;
   const seconds = (Date.now() - started) / 1000;
 
   // Still serving: the process lives, and a new connection's well-formed REQ is answered.
   const alive = relay.child.exitCode === null && relay.child.signalCode === null;
   let servedAtTheEnd = false;
   try {
-    const fresh = await RelayClient.connect(relay.url, { timeoutMs: opts.answerTimeoutMs });
+    const fresh = await Watcher.start(relay.url, opts.answerTimeoutMs);
     try {
-      servedAtTheEnd = alive && (await roundTrip(fresh)) >= 0;
+      const { rtts, failures } = await fresh.ask({ quiet: 1 });
+      servedAtTheEnd = alive && rtts.length === 1;
+      watcherFailures.push(...failures.map((f) => `after fuzzing: ${f}`));
     } finally {
       await fresh.close();
     }

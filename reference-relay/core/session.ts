@@ -17,6 +17,9 @@ export function eventFrame(subId: string, eventJson: string): string {
   return `["EVENT",${JSON.stringify(subId)},${eventJson}]`;
 }
 
+/** How long one connection's queued messages run before the other connections get theirs read and handled. */
+const SLICE_MS = 2;
+
 export class Session {
   readonly challenge = randomBytes(16).toString('hex');
   /** NIP-42: every pubkey that authenticated on this connection (kp-auth-multi). */
@@ -31,6 +34,9 @@ export class Session {
   /** Set when the connection closed: nothing more is handled for it. */
   ended = false;
   private queue: Promise<void> = Promise.resolve();
+  /** Messages queued and not yet handled, and when the current run of them began (see enqueue). */
+  private waiting = 0;
+  private sliceStartedMs: number | undefined;
 
   constructor(
     readonly id: number,
@@ -77,10 +83,35 @@ export class Session {
     this.transport.close?.(code, reason);
   }
 
-  /** Messages of one connection are handled one at a time, in arrival order. */
+  /**
+   * Messages of one connection are handled one at a time, in arrival order. They run back to back
+   * as promise callbacks, which Node finishes before it reads any other socket: so after SLICE_MS of
+   * them the connection lets the event loop go round (taking its turn again behind the others'), and
+   * a client that sends faster than it is answered cannot hold everyone else's answers behind its own.
+   */
   enqueue(task: () => Promise<void> | void): Promise<void> {
-    this.queue = this.queue.then(task, task);
+    this.waiting += 1;
+    const run = async (): Promise<void> => {
+      try {
+        await this.turn();
+        await task();
+      } finally {
+        this.waiting -= 1;
+        if (this.waiting === 0) this.sliceStartedMs = undefined;
+      }
+    };
+    this.queue = this.queue.then(run, run);
     return this.queue;
+  }
+
+  private async turn(): Promise<void> {
+    const now = performance.now();
+    if (this.sliceStartedMs !== undefined && now - this.sliceStartedMs >= SLICE_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      this.sliceStartedMs = performance.now();
+    } else {
+      this.sliceStartedMs ??= now;
+    }
   }
 
   /** The connection closed: held messages are let go (and dropped), their timers cleared. */
