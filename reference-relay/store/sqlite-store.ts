@@ -17,7 +17,7 @@ import { slotOf, storageOf, type Slot } from '../../protocol/events.js';
 import { KIND, TAG } from '../../protocol/profile.js';
 import { RequesterCharges, type Charge } from './charge-ledger.js';
 import { CheckpointThread, type CheckpointOptions } from './checkpoint-thread.js';
-import { judgedWithoutTags, KeyPackageInventory, type Held } from './keypackage-inventory.js';
+import { judgedWithoutTags, KeyPackageInventory, type Held, type OwnerList } from './keypackage-inventory.js';
 import type {
   EventStore,
   HandoutOrder,
@@ -173,10 +173,14 @@ export interface SqliteStoreOptions {
   checkpointThread?: boolean | CheckpointOptions;
   /** KeyPackages the in-memory inventory holds at most (keypackage-inventory.ts); default 100,000. */
   inventoryCapacity?: number;
+  /** KeyPackages of an owner the inventory loads at first; default 16. */
+  inventoryPrefix?: number;
 }
 
 /** What the relay holds in memory at most of the hand-out inventory, in KeyPackages: about 12 MiB. */
 const INVENTORY_CAPACITY = 100_000;
+/** KeyPackages of an owner loaded at first: a hand-out takes at most max_per_query and needs to see one more. */
+const INVENTORY_PREFIX = 16;
 
 export class SqliteStore implements EventStore {
   private readonly db: Database.Database;
@@ -197,12 +201,14 @@ export class SqliteStore implements EventStore {
    */
   private readonly undo: (() => void)[] = [];
   private readonly inventory: KeyPackageInventory;
+  private readonly inventoryPrefix: number;
   /** Requesters' charges, loaded from the charges table on first use. */
   private readonly ledgers = new Map<string, RequesterCharges>();
 
   constructor(path: string, opts: SqliteStoreOptions = {}) {
     this.groupCommit = opts.groupCommit ?? false;
     this.inventory = new KeyPackageInventory(opts.inventoryCapacity ?? INVENTORY_CAPACITY);
+    this.inventoryPrefix = Math.max(1, Math.floor(opts.inventoryPrefix ?? INVENTORY_PREFIX));
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
@@ -225,8 +231,8 @@ export class SqliteStore implements EventStore {
       ),
       slotDeletedUntil: db.prepare<[number, string, string], { until: number }>('SELECT until FROM deleted_slots WHERE kind = ? AND pubkey = ? AND d = ?'),
       remove: db.prepare<[string], { pubkey: string; kind: number }>('DELETE FROM events WHERE id = ? RETURNING pubkey, kind'),
-      inventory: db.prepare<[string], Held>(
-        `SELECT id, created_at AS createdAt, expires_at AS expiresAt FROM events WHERE kind = ${KIND.keyPackage} AND pubkey = ? ORDER BY created_at, id`,
+      inventory: db.prepare<[string, number], Held>(
+        `SELECT id, created_at AS createdAt, expires_at AS expiresAt FROM events WHERE kind = ${KIND.keyPackage} AND pubkey = ? ORDER BY created_at, id LIMIT ?`,
       ),
       charges: db.prepare<[string], Charge>('SELECT owner, at_ms AS atMs, served FROM charges WHERE requester = ? ORDER BY at_ms, rowid'),
       removeTags: db.prepare('DELETE FROM tags WHERE event_id = ?'),
@@ -367,8 +373,13 @@ export class SqliteStore implements EventStore {
     const cap = Math.max(0, Math.floor(max));
     // nostr-tools' matchFilter reads `until: 0` as no until: such a filter goes to SQLite.
     if (filters.every((f) => judgedWithoutTags(f) && f.until !== 0)) {
-      const { ids, ownerHasMore } = KeyPackageInventory.pick(owner, this.inventoryOf(owner), filters, cap, order, nowSeconds);
-      return { take: ids.map((id) => this.stored(id)), ownerHasMore };
+      let list = this.inventoryOf(owner);
+      for (;;) {
+        const picked = KeyPackageInventory.pick(owner, list, filters, cap, order, nowSeconds);
+        if (picked !== 'more') return { take: picked.ids.map((id) => this.stored(id)), ownerHasMore: picked.ownerHasMore };
+        // The answer lies past what the list holds: twice as many, or (newest first) all of them.
+        list = this.loadInventory(owner, order === 'newest-first' ? undefined : 2 * list.items.length + this.inventoryPrefix);
+      }
     }
     if (cap === 0 || filters.length === 0) return { take: [], ownerHasMore: this.keyPackagesAtMost(owner, nowSeconds, 1) > 0 };
     const params: Param[] = [owner, nowSeconds];
@@ -385,16 +396,19 @@ export class SqliteStore implements EventStore {
     return { take, ownerHasMore: this.keyPackagesAtMost(owner, nowSeconds, take.length + 1) > take.length };
   }
 
-  /** The owner's KeyPackages in hand-out order, from memory, or loaded from SQLite. */
-  private inventoryOf(owner: string): readonly Held[] {
+  /** The first of the owner's KeyPackages in hand-out order, from memory, or loaded from SQLite. */
+  private inventoryOf(owner: string): OwnerList {
     const list = this.inventory.loaded(owner);
-    if (list) {
-      this.inventory.touch(owner, list);
-      return list;
-    }
+    if (!list) return this.loadInventory(owner, this.inventoryPrefix);
+    this.inventory.touch(owner, list);
+    return list;
+  }
+
+  /** Loads the first `limit` of the owner's KeyPackages in hand-out order (undefined: all). */
+  private loadInventory(owner: string, limit: number | undefined): OwnerList {
     // Loaded inside a transaction, it may hold that transaction's writes: forgotten if they are undone.
     this.onUndo(() => this.inventory.drop(owner));
-    return this.inventory.load(owner, this.stmt.inventory.all(owner));
+    return this.inventory.load(owner, this.stmt.inventory.all(owner, limit === undefined ? -1 : limit + 1), limit);
   }
 
   /** A stored event by id, which the caller knows is stored. */

@@ -19,6 +19,7 @@ import { KIND, TAG } from '../../protocol/profile.js';
 import { storagePolicy } from '../core/event.js';
 import { RULES } from '../rules/index.js';
 import { RequesterCharges, type Charge } from '../store/charge-ledger.js';
+import { KeyPackageInventory, type Held } from '../store/keypackage-inventory.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 
 const K = KIND.keyPackage;
@@ -51,7 +52,8 @@ type Op =
   | { op: 'handOut'; owner: number; n: number; order: 'oldest-first' | 'newest-first' }
   | { op: 'remove'; owner: number; k: number }
   | { op: 'thrown'; owner: number; k: number; n: number }
-  | { op: 'sweep'; at: number };
+  | { op: 'sweep'; at: number }
+  | { op: 'check' };
 
 const owner = fc.integer({ min: 0, max: OWNERS - 1 });
 const k = fc.integer({ min: 0, max: EACH - 1 });
@@ -61,6 +63,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant('remove' as const), owner, k }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('thrown' as const), owner, k, n: fc.integer({ min: 1, max: 3 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('sweep' as const), at: fc.constantFrom(NOW, NOW + 100) }) },
+  { weight: 3, arbitrary: fc.constant({ op: 'check' as const }) },
 );
 
 /** kp-handout-order read straight from the file: live KeyPackages of the owner by created_at, then id. */
@@ -74,6 +77,7 @@ function fromFile(reader: Database.Database, pubkey: string, nowSeconds: number)
 class Thrown extends Error {}
 
 function apply(store: SqliteStore, op: Op, nowSeconds: number): void {
+  if (op.op === 'check') return;
   const events = pool[op.op === 'sweep' ? 0 : op.owner]!;
   const pubkey = events[0]!.pubkey;
   const insert = (e: NostrEvent): void => void store.insert(e, storagePolicy(RULES, e));
@@ -112,38 +116,77 @@ function apply(store: SqliteStore, op: Op, nowSeconds: number): void {
 }
 
 describe('the KeyPackage inventory in memory agrees with SQLite', () => {
-  for (const capacity of [100_000, 4]) {
-    it(`after any sequence of stores, hand-outs, removals, sweeps and undone transactions (capacity ${capacity})`, () => {
+  for (const [capacity, prefix] of [
+    [100_000, 16],
+    [4, 16],
+    [100_000, 2],
+    [4, 1],
+  ] as const) {
+    it(`after any sequence of stores, hand-outs, removals, sweeps and undone transactions (capacity ${capacity}, first ${prefix} loaded)`, () => {
       let run = 0;
       fc.assert(
-        fc.property(fc.array(opArb, { minLength: 1, maxLength: 25 }), (ops) => {
-          const file = join(dir, `capacity-${capacity}-${run++}.sqlite`);
-          const store = new SqliteStore(file, { inventoryCapacity: capacity });
+        fc.property(fc.array(opArb, { minLength: 1, maxLength: 30 }), (ops) => {
+          const file = join(dir, `capacity-${capacity}-${prefix}-${run++}.sqlite`);
+          const store = new SqliteStore(file, { inventoryCapacity: capacity, inventoryPrefix: prefix });
           const reader = new Database(file, { readonly: true });
           try {
             let nowSeconds = NOW;
             for (const op of ops) {
               apply(store, op, nowSeconds);
               if (op.op === 'sweep') nowSeconds = op.at;
+              if (op.op !== 'check') continue;
+              // As a hand-out asks, which loads no more of an owner's list than it must.
               for (const events of pool) {
                 const pubkey = events[0]!.pubkey;
                 const expected = fromFile(reader, pubkey, nowSeconds);
-                const pick = store.pickKeyPackages(pubkey, [{ kinds: [K] }], EACH, 'oldest-first', nowSeconds);
-                expect(pick.take.map((e) => e.id)).toEqual(expected);
-                const two = store.pickKeyPackages(pubkey, [{ authors: [pubkey] }], 2, 'newest-first', nowSeconds);
-                expect(two.take.map((e) => e.id)).toEqual(expected.slice(-2).reverse());
+                const two = store.pickKeyPackages(pubkey, [{ kinds: [K], authors: [pubkey] }], 2, 'oldest-first', nowSeconds);
+                expect(two.take.map((e) => e.id)).toEqual(expected.slice(0, 2));
                 expect(two.ownerHasMore).toBe(expected.length > 2);
               }
+            }
+            // At the end, every owner's whole list, both ways.
+            for (const events of pool) {
+              const pubkey = events[0]!.pubkey;
+              const expected = fromFile(reader, pubkey, nowSeconds);
+              const all = store.pickKeyPackages(pubkey, [{ kinds: [K] }], EACH, 'oldest-first', nowSeconds);
+              expect(all.take.map((e) => e.id)).toEqual(expected);
+              const newest = store.pickKeyPackages(pubkey, [{ authors: [pubkey] }], 2, 'newest-first', nowSeconds);
+              expect(newest.take.map((e) => e.id)).toEqual(expected.slice(-2).reverse());
             }
           } finally {
             reader.close();
             store.close();
           }
         }),
-        { numRuns: 60 },
+        { numRuns: 120 },
       );
     });
   }
+});
+
+describe('a partly loaded list holds exactly the stored KeyPackages up to its boundary', () => {
+  const held = (createdAt: number, id: string): Held => ({ id: id.repeat(64), createdAt, expiresAt: null });
+  // Stored: a1 a2 | b3 b4 (by created_at); loaded: the first two.
+  const load = (): KeyPackageInventory => {
+    const inventory = new KeyPackageInventory(100);
+    inventory.load('owner', [held(1, 'a'), held(2, 'b'), held(3, 'c')], 2);
+    return inventory;
+  };
+  const ids = (inventory: KeyPackageInventory): string[] => inventory.loaded('owner')?.items.map((kp) => kp.id[0]!) ?? [];
+
+  it('a new KeyPackage ordered after the boundary is left to SQLite: between them may lie stored ones the list does not hold', () => {
+    const inventory = load();
+    expect(inventory.add('owner', held(9, 'z'))).toBe(false);
+    expect(ids(inventory)).toEqual(['a', 'b']);
+    expect(KeyPackageInventory.pick('owner', inventory.loaded('owner')!, [{}], 3, 'oldest-first', NOW)).toBe('more');
+  });
+
+  it('one ordered before the boundary joins the list in its place', () => {
+    const inventory = load();
+    expect(inventory.add('owner', held(1, 'e'))).toBe(true);
+    expect(ids(inventory)).toEqual(['a', 'e', 'b']);
+    expect(KeyPackageInventory.pick('owner', inventory.loaded('owner')!, [{}], 2, 'oldest-first', NOW)).toEqual({ ids: ['a'.repeat(64), 'e'.repeat(64)], ownerHasMore: true });
+  });
 });
 
 describe("a requester's charges in memory count what the charges table counts", () => {
