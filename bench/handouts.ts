@@ -12,7 +12,9 @@
  * so at 400k each owner has 200 and the curve also shows that a hand-out's
  * cost does not grow with the owner's pool. Each round runs on a fresh copy of
  * the filled file and asks every owner in shuffled order until each has had
- * its non-last KeyPackages but two handed out, or SECONDS pass.
+ * its non-last KeyPackages but two handed out, or SECONDS pass. Then, for the
+ * group-commit relay, one round at half its median rate, open loop
+ * (drive.ts pacedLoop), for the latency at half load.
  *
  * `node dist/bench/handouts.js [--stored 4000,40000,400000] [--seconds 4] [--rounds 3] [--connections 16]`
  * Writes bench/results/handouts.json and handouts.md.
@@ -31,7 +33,7 @@ import { KIND } from '../protocol/profile.js';
 import { storagePolicy } from '../reference-relay/core/event.js';
 import { RULES } from '../reference-relay/rules/index.js';
 import { SqliteStore } from '../reference-relay/store/sqlite-store.js';
-import { closedLoop, spawnRelay, type Measured, type RelayKind, type Step } from './load/drive.js';
+import { closedLoop, pacedLoop, spawnRelay, type Measured, type RelayKind, type Step } from './load/drive.js';
 import { machine, median, runBench, writeResult } from './machine.js';
 
 const arg = (name: string): string | undefined => {
@@ -101,7 +103,8 @@ function askOrder(owners: readonly string[], askEach: number, round: number): st
   return order;
 }
 
-async function handoutRound(url: string, order: readonly string[]): Promise<Measured> {
+/** One round of asks in `order` on CONNECTIONS connections: at saturation (closed loop), or at `perSecond` asks (open loop). */
+async function handoutRound(url: string, order: readonly string[], perSecond?: number): Promise<Measured> {
   const socks: Socket[] = await Promise.all(
     Array.from({ length: CONNECTIONS }, async () => {
       const sock = await rt.connect(url, TIMEOUT_MS);
@@ -117,7 +120,7 @@ async function handoutRound(url: string, order: readonly string[]): Promise<Meas
     return r === undefined || r.closed !== undefined ? undefined : { ms: r.ms, items: r.events.length };
   });
   try {
-    return await closedLoop(steps, SECONDS);
+    return await (perSecond === undefined ? closedLoop(steps, SECONDS) : pacedLoop(steps, SECONDS, perSecond));
   } finally {
     await Promise.all(socks.map((s) => s.close()));
   }
@@ -140,6 +143,8 @@ interface Point {
   perOwner: number;
   fillSeconds: number;
   byKind: Record<string, { perSecondMedian: number; p50MsMedian: number; p99MsMedian: number; errors: number; rssMiBAfter: (number | undefined)[]; rounds: Measured[] }>;
+  /** Group commit at half its median saturated rate of asks, open loop: the latency a relay at half load gives. */
+  halfRate?: { asksPerSecondOffered: number; measured: Measured };
 }
 
 async function measurePoint(stored: number, work: string): Promise<Point> {
@@ -168,7 +173,6 @@ async function measurePoint(stored: number, work: string): Promise<Point> {
       }
     }
   }
-  rmSync(dir, { recursive: true, force: true });
   const r2 = (x: number): number => Math.round(x * 100) / 100;
   for (const row of Object.values(byKind)) {
     row.perSecondMedian = Math.round(median(row.rounds.map((r) => r.itemsPerSecond)));
@@ -176,7 +180,26 @@ async function measurePoint(stored: number, work: string): Promise<Point> {
     row.p99MsMedian = r2(median(row.rounds.map((r) => r.p99)));
     row.errors = row.rounds.reduce((s, r) => s + r.errors, 0);
   }
-  return { stored: filled.stored, owners: filled.owners.length, perOwner: filled.perOwner, fillSeconds: r2(filled.fillSeconds), byKind };
+  const saturated = byKind.reference?.rounds;
+  const halfRate = saturated ? await halfRateRound(filled, askOrder(filled.owners, askEach, ROUNDS), median(saturated.map((r) => r.opsPerSecond)) / 2, work) : undefined;
+  rmSync(dir, { recursive: true, force: true });
+  return { stored: filled.stored, owners: filled.owners.length, perOwner: filled.perOwner, fillSeconds: r2(filled.fillSeconds), byKind, halfRate };
+}
+
+/** The group-commit relay on a fresh copy, asked at `asksPerSecond` (open loop). */
+async function halfRateRound(filled: Filled, order: readonly string[], asksPerSecond: number, work: string): Promise<Point['halfRate']> {
+  const roundDir = join(work, `half-rate-${filled.stored}`);
+  mkdirSync(roundDir);
+  copyFileSync(filled.file, join(roundDir, 'reference.sqlite'));
+  const child = await spawnRelay('reference', roundDir);
+  try {
+    const measured = await handoutRound(child.url, order, asksPerSecond);
+    log(`  ${filled.stored} reference at ${Math.round(asksPerSecond)} asks/s: p50 ${measured.p50.toFixed(1)} ms, p99 ${measured.p99.toFixed(1)} ms`);
+    return { asksPerSecondOffered: Math.round(asksPerSecond), measured };
+  } finally {
+    await child.stop();
+    rmSync(roundDir, { recursive: true, force: true });
+  }
 }
 
 function markdown(m: Record<string, string | number>, points: readonly Point[]): string {
@@ -200,6 +223,17 @@ function markdown(m: Record<string, string | number>, points: readonly Point[]):
     '| stored | owners × each | group commit: KeyPackages/s | p50 ms | p99 ms | max RSS MiB | one commit each: KeyPackages/s | p50 ms | p99 ms | max RSS MiB | ratio |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...points.map((p) => `| ${p.stored.toLocaleString('en')} | ${p.owners} × ${p.perOwner} ${cell(p, 'reference')} ${cell(p, 'reference-single-commit').slice(2)} ${ratio(p)} |`),
+    '',
+    `At half the group-commit relay's median rate, open loop (each connection asks on a fixed schedule; a latency counts from when its ask was due), one round of ${SECONDS} s on a fresh copy:`,
+    '',
+    '| stored | asks/s offered | KeyPackages/s | p50 ms | p99 ms | errors |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...points.map((p) => {
+      const h = p.halfRate;
+      return h
+        ? `| ${p.stored.toLocaleString('en')} | ${h.asksPerSecondOffered} | ${Math.round(h.measured.itemsPerSecond)} | ${h.measured.p50.toFixed(2)} | ${h.measured.p99.toFixed(2)} | ${h.measured.errors} |`
+        : `| ${p.stored.toLocaleString('en')} | — | — | — | — | — |`;
+    }),
     '',
   ].join('\n');
 }

@@ -43,6 +43,11 @@ export async function closedLoop(workers: readonly Step[], seconds: number): Pro
       }
     }),
   );
+  return measured(latencies, items, errors, t0);
+}
+
+/** The figures of a loop that began at `t0`. */
+function measured(latencies: number[], items: number, errors: number, t0: number): Measured {
   const elapsed = (performance.now() - t0) / 1000;
   latencies.sort((a, b) => a - b);
   return {
@@ -54,6 +59,37 @@ export async function closedLoop(workers: readonly Step[], seconds: number): Pro
     errors,
     seconds: elapsed,
   };
+}
+
+/**
+ * Open loop: each of `workers` sends its asks at a fixed rate, `perSecond` in all, whether or not
+ * the relay keeps up, and a latency counts from when its ask was due, not when it was sent (no
+ * coordinated omission: a relay that falls behind shows it in the figures).
+ */
+export async function pacedLoop(workers: readonly Step[], seconds: number, perSecond: number): Promise<Measured> {
+  const latencies: number[] = [];
+  let items = 0;
+  let errors = 0;
+  const interval = (1000 * workers.length) / perSecond;
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  await Promise.all(
+    workers.map(async (step, w) => {
+      // Staggered, so the connections' asks do not all fall due together.
+      for (let due = t0 + (interval * w) / workers.length; due < end; due += interval) {
+        const ahead = due - performance.now();
+        if (ahead > 0) await new Promise((resolve) => setTimeout(resolve, ahead));
+        const r = await step();
+        if (r === 'done') return;
+        if (r === undefined) errors += 1;
+        else {
+          latencies.push(performance.now() - due);
+          items += r.items;
+        }
+      }
+    }),
+  );
+  return measured(latencies, items, errors, t0);
 }
 
 export interface RelayChild {
