@@ -4,6 +4,12 @@
  * a committed consumption is never rolled back into a second hand-out
  * (kp-robust-durable).
  *
+ * Beside SQLite, in memory, the first of each owner's KeyPackages in
+ * hand-out order and each requester's charges (keypackage-inventory.ts,
+ * charge-ledger.ts): loaded from the file, kept in step by every write made
+ * here, taken back with a transaction that throws. So this store must be the
+ * only writer of its file.
+ *
  * Group commit (the relay's default): the first write of a turn of the event
  * loop opens one SQLite transaction, every transaction() of that turn runs in
  * it as a savepoint, and it commits (one fsync) when the turn ends; what
@@ -487,8 +493,8 @@ export class SqliteStore implements EventStore {
   }
 
   charge(requester: string, owner: string, atMs: number, served: number): void {
+    const ledger = this.ledger(requester); // loaded before the row goes in, or it would count it twice
     this.stmt.charge.run(requester, owner, atMs, served);
-    const ledger = this.ledger(requester);
     const charge = { owner, atMs, served };
     ledger.add(charge);
     this.onUndo(() => ledger.undo(charge));

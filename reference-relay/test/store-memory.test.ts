@@ -198,6 +198,38 @@ describe("a requester's charges in memory count what the charges table counts", 
     { weight: 1, arbitrary: fc.integer({ min: 0, max: 60 }).map((prune) => ({ prune })) },
   );
 
+  it('through the store: what it counts equals what a second connection sums from the charges table, undone transactions included', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(chargeArb, fc.boolean()), { maxLength: 20 }), fc.integer({ min: -1, max: 61 }), (charges, sinceMs) => {
+        const file = join(dir, `charges-${Math.random().toString(36).slice(2)}.sqlite`);
+        const store = new SqliteStore(file);
+        const reader = new Database(file, { readonly: true });
+        try {
+          for (const [c, thrown] of charges) {
+            try {
+              store.transaction(() => {
+                store.charge('requester', c.owner, c.atMs, c.served);
+                if (thrown) throw new Thrown();
+              });
+            } catch (err) {
+              if (!(err instanceof Thrown)) throw err;
+            }
+          }
+          const sum = reader.prepare<[number], { n: number }>("SELECT coalesce(sum(served), 0) AS n FROM charges WHERE requester = 'requester' AND at_ms > ?").get(sinceMs)?.n;
+          expect(store.servedTo('requester', sinceMs)).toBe(sum);
+          for (const o of ['a', 'b', 'c']) {
+            const n = reader.prepare<[string, number], { n: number }>("SELECT count(*) AS n FROM charges WHERE requester = 'requester' AND owner = ? AND at_ms > ?").get(o, sinceMs)?.n;
+            expect(store.chargedQueries('requester', o, sinceMs)).toBe(n);
+          }
+        } finally {
+          reader.close();
+          store.close();
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it('kp-rate-queries and kp-rate-served windows, with charges out of time order, undone and pruned', () => {
     fc.assert(
       fc.property(fc.array(stepArb, { maxLength: 40 }), fc.integer({ min: -1, max: 61 }), (steps, sinceMs) => {
