@@ -12,9 +12,11 @@
  * so at 400k each owner has 200 and the curve also shows that a hand-out's
  * cost does not grow with the owner's pool. Each round runs on a fresh copy of
  * the filled file and asks every owner in shuffled order until each has had
- * its non-last KeyPackages but two handed out, or SECONDS pass. Then, for the
- * group-commit relay, one round at half its median rate, open loop
- * (drive.ts pacedLoop), for the latency at half load.
+ * its non-last KeyPackages but two handed out, or SECONDS pass. Three relays
+ * alternate: as `kpsuite relay` runs by default, with group commit off, and
+ * with checkpoints inside commits (no checkpoint thread). Then the first and
+ * the last are asked at half their median rate, open loop (drive.ts
+ * pacedLoop), for the latency at half load.
  *
  * `node dist/bench/handouts.js [--stored 4000,40000,400000] [--seconds 4] [--rounds 3] [--connections 16]`
  * Writes bench/results/handouts.json and handouts.md.
@@ -50,10 +52,13 @@ const SECONDS = num('seconds', 4);
 const ROUNDS = num('rounds', 3);
 const CONNECTIONS = num('connections', 16);
 const TIMEOUT_MS = 10_000;
+const WARM_UP_SECONDS = 1;
 /** What a hand-out asks for: as the load suite and the hand-out figures of bench/load.ts. */
 const PER_ASK = 2;
 const MAX_OWNERS = 2000;
-const KINDS: readonly RelayKind[] = ['reference', 'reference-single-commit'];
+const KINDS: readonly RelayKind[] = ['reference', 'reference-single-commit', 'reference-checkpoint-in-commits'];
+/** The relays asked at half their rate: with the checkpoint thread (the default) and without. */
+const HALF_RATE_KINDS = ['reference', 'reference-checkpoint-in-commits'] as const;
 
 const rt = new NodeRuntime(new MetricStore());
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -104,7 +109,7 @@ function askOrder(owners: readonly string[], askEach: number, round: number): st
 }
 
 /** One round of asks in `order` on CONNECTIONS connections: at saturation (closed loop), or at `perSecond` asks (open loop). */
-async function handoutRound(url: string, order: readonly string[], perSecond?: number): Promise<Measured> {
+async function handoutRound(url: string, order: readonly string[], perSecond?: number, seconds = SECONDS): Promise<Measured> {
   const socks: Socket[] = await Promise.all(
     Array.from({ length: CONNECTIONS }, async () => {
       const sock = await rt.connect(url, TIMEOUT_MS);
@@ -120,7 +125,7 @@ async function handoutRound(url: string, order: readonly string[], perSecond?: n
     return r === undefined || r.closed !== undefined ? undefined : { ms: r.ms, items: r.events.length };
   });
   try {
-    return await (perSecond === undefined ? closedLoop(steps, SECONDS) : pacedLoop(steps, SECONDS, perSecond));
+    return await (perSecond === undefined ? closedLoop(steps, seconds) : pacedLoop(steps, seconds, perSecond));
   } finally {
     await Promise.all(socks.map((s) => s.close()));
   }
@@ -143,8 +148,8 @@ interface Point {
   perOwner: number;
   fillSeconds: number;
   byKind: Record<string, { perSecondMedian: number; p50MsMedian: number; p99MsMedian: number; errors: number; rssMiBAfter: (number | undefined)[]; rounds: Measured[] }>;
-  /** Group commit at half its median saturated rate of asks, open loop: the latency a relay at half load gives. */
-  halfRate?: { asksPerSecondOffered: number; measured: Measured };
+  /** Each of HALF_RATE_KINDS at half its median saturated rate of asks, open loop: the latency a relay at half load gives. */
+  halfRate: Partial<Record<(typeof HALF_RATE_KINDS)[number], { asksPerSecondOffered: number; measured: Measured }>>;
 }
 
 async function measurePoint(stored: number, work: string): Promise<Point> {
@@ -180,21 +185,28 @@ async function measurePoint(stored: number, work: string): Promise<Point> {
     row.p99MsMedian = r2(median(row.rounds.map((r) => r.p99)));
     row.errors = row.rounds.reduce((s, r) => s + r.errors, 0);
   }
-  const saturated = byKind.reference?.rounds;
-  const halfRate = saturated ? await halfRateRound(filled, askOrder(filled.owners, askEach, ROUNDS), median(saturated.map((r) => r.opsPerSecond)) / 2, work) : undefined;
+  const halfRate: Point['halfRate'] = {};
+  for (const kind of HALF_RATE_KINDS) {
+    const saturated = byKind[kind]?.rounds;
+    if (saturated) halfRate[kind] = await halfRateRound(kind, filled, askOrder(filled.owners, askEach, ROUNDS), median(saturated.map((r) => r.opsPerSecond)) / 2, work);
+  }
   rmSync(dir, { recursive: true, force: true });
   return { stored: filled.stored, owners: filled.owners.length, perOwner: filled.perOwner, fillSeconds: r2(filled.fillSeconds), byKind, halfRate };
 }
 
-/** The group-commit relay on a fresh copy, asked at `asksPerSecond` (open loop). */
-async function halfRateRound(filled: Filled, order: readonly string[], asksPerSecond: number, work: string): Promise<Point['halfRate']> {
-  const roundDir = join(work, `half-rate-${filled.stored}`);
+/** One kind of relay on a fresh copy, asked at `asksPerSecond` (open loop). */
+async function halfRateRound(kind: RelayKind, filled: Filled, order: readonly string[], asksPerSecond: number, work: string): Promise<{ asksPerSecondOffered: number; measured: Measured }> {
+  const roundDir = join(work, `half-rate-${filled.stored}-${kind}`);
   mkdirSync(roundDir);
   copyFileSync(filled.file, join(roundDir, 'reference.sqlite'));
-  const child = await spawnRelay('reference', roundDir);
+  const child = await spawnRelay(kind, roundDir);
   try {
-    const measured = await handoutRound(child.url, order, asksPerSecond);
-    log(`  ${filled.stored} reference at ${Math.round(asksPerSecond)} asks/s: p50 ${measured.p50.toFixed(1)} ms, p99 ${measured.p99.toFixed(1)} ms`);
+    // A second at the same rate first, not measured: a fresh process's first asks run cold code, and in an
+    // open loop every ask due meanwhile would count that wait.
+    const warm = Math.round(asksPerSecond * WARM_UP_SECONDS);
+    await handoutRound(child.url, order.slice(0, warm), asksPerSecond, WARM_UP_SECONDS);
+    const measured = await handoutRound(child.url, order.slice(warm), asksPerSecond);
+    log(`  ${filled.stored} ${kind} at ${Math.round(asksPerSecond)} asks/s: p50 ${measured.p50.toFixed(1)} ms, p99 ${measured.p99.toFixed(1)} ms`);
     return { asksPerSecondOffered: Math.round(asksPerSecond), measured };
   } finally {
     await child.stop();
@@ -224,15 +236,18 @@ function markdown(m: Record<string, string | number>, points: readonly Point[]):
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...points.map((p) => `| ${p.stored.toLocaleString('en')} | ${p.owners} × ${p.perOwner} ${cell(p, 'reference')} ${cell(p, 'reference-single-commit').slice(2)} ${ratio(p)} |`),
     '',
-    `At half the group-commit relay's median rate, open loop (each connection asks on a fixed schedule; a latency counts from when its ask was due), one round of ${SECONDS} s on a fresh copy:`,
+    `The checkpoint thread (the default) against SQLite's own checkpoints inside commits (\`--no-checkpoint-thread\`), both with group commit: at saturation as above, then at half each one's median rate, open loop (each connection asks on a fixed schedule; a latency counts from when its ask was due), one round of ${SECONDS} s on a fresh copy after ${WARM_UP_SECONDS} s at that rate not measured:`,
     '',
-    '| stored | asks/s offered | KeyPackages/s | p50 ms | p99 ms | errors |',
-    '| --- | --- | --- | --- | --- | --- |',
+    '| stored | thread: KeyPackages/s | p99 ms | at half: asks/s | p50 ms | p99 ms | in commits: KeyPackages/s | p99 ms | at half: asks/s | p50 ms | p99 ms |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...points.map((p) => {
-      const h = p.halfRate;
-      return h
-        ? `| ${p.stored.toLocaleString('en')} | ${h.asksPerSecondOffered} | ${Math.round(h.measured.itemsPerSecond)} | ${h.measured.p50.toFixed(2)} | ${h.measured.p99.toFixed(2)} | ${h.measured.errors} |`
-        : `| ${p.stored.toLocaleString('en')} | — | — | — | — | — |`;
+      const side = (kind: (typeof HALF_RATE_KINDS)[number]): string => {
+        const k = p.byKind[kind];
+        const h = p.halfRate[kind];
+        const sat = k ? `${k.perSecondMedian} | ${k.p99MsMedian}` : '— | —';
+        return h ? `${sat} | ${h.asksPerSecondOffered} | ${h.measured.p50.toFixed(2)} | ${h.measured.p99.toFixed(2)}` : `${sat} | — | — | —`;
+      };
+      return `| ${p.stored.toLocaleString('en')} | ${side('reference')} | ${side('reference-checkpoint-in-commits')} |`;
     }),
     '',
   ].join('\n');

@@ -104,7 +104,7 @@ export interface RelayChild {
 }
 
 /** The relays relay-process.js starts. */
-export type RelayKind = 'reference' | 'reference-no-mls' | 'reference-single-commit' | 'reference-main-thread' | 'nostr-relay' | 'strfry';
+export type RelayKind = 'reference' | 'reference-no-mls' | 'reference-single-commit' | 'reference-checkpoint-in-commits' | 'reference-main-thread' | 'nostr-relay' | 'strfry';
 
 /** Starts load/bench/relay-process.js; resolves once it printed its URL. */
 export async function spawnRelay(kind: RelayKind, dir: string, root = ''): Promise<RelayChild> {

@@ -1,9 +1,10 @@
 /**
  * A relay in its own process for bench/load.ts, so the relay and the load
- * driver do not share a thread: `node relay-process.js reference|reference-no-mls|reference-single-commit|reference-main-thread|nostr-relay|strfry <dir> [root]`
+ * driver do not share a thread: `node relay-process.js reference|reference-no-mls|reference-single-commit|reference-checkpoint-in-commits|reference-main-thread|nostr-relay|strfry <dir> [root]`
  * (`root`: the clone whose node_modules holds @nostr-relay/*, for nostr-relay; for strfry, its binary)
  * (`reference-no-mls`: the reference relay with its MLS checks, kp-pub-mls, off;
  * `reference-single-commit`: with group commit off, one commit and fsync per transaction;
+ * `reference-checkpoint-in-commits`: no checkpoint thread, SQLite's own checkpoints inside commits;
  * `reference-main-thread`: signature and MLS checks on the main thread, no verification threads).
  * Prints {"url": …} on its first stdout line, then answers commands on
  * stdin, one a line, with `ok`: `start-profile`, `stop-profile <file>`
@@ -21,13 +22,14 @@ import { startStrfry } from './strfry.js';
 const [kind, dir, root] = process.argv.slice(2);
 
 async function start(): Promise<{ url: string; close(): Promise<void> }> {
-  if (dir === undefined) throw new Error('usage: relay-process.js reference|reference-no-mls|reference-single-commit|reference-main-thread|nostr-relay|strfry <dir> [root|strfry binary]');
+  if (dir === undefined) throw new Error('usage: relay-process.js reference|reference-no-mls|reference-single-commit|reference-checkpoint-in-commits|reference-main-thread|nostr-relay|strfry <dir> [root|strfry binary]');
   // Limits high enough never to refuse: saturation measures the hand-out path with its rate-limit bookkeeping.
   const limits = { queries_per_window: 1e9, served_per_window: 1e9 };
   // As `kpsuite relay` runs by default: verification threads beside the main thread, group commit, the checkpoint thread, MLS checks.
   const relay = { port: 0, db: join(dir, 'reference.sqlite'), limits, verifyThreads: defaultVerifyThreads(), checkpointThread: true };
   if (kind === 'reference') return startRelay(relay);
   if (kind === 'reference-single-commit') return startRelay({ ...relay, groupCommit: false });
+  if (kind === 'reference-checkpoint-in-commits') return startRelay({ ...relay, checkpointThread: false });
   if (kind === 'reference-main-thread') return startRelay({ ...relay, verifyThreads: 0 });
   if (kind === 'reference-no-mls') return startRelay({ ...relay, mlsChecks: false });
   if (kind === 'nostr-relay' && root) return startNostrRelay(root, join(dir, 'nostr-relay.sqlite'));
