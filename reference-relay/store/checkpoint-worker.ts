@@ -1,7 +1,8 @@
 /**
  * The checkpoint thread (checkpoint-thread.ts): copies the WAL's committed
  * pages into the database file when asked, on its own connection, PASSIVE so
- * it never blocks the relay's writes, and says how far it got.
+ * it never blocks the relay's writes, and says how far it got. Asked to catch
+ * up, it checkpoints again until little was appended during its last one.
  */
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -20,10 +21,26 @@ port.postMessage({
   synchronous: db.pragma('synchronous', { simple: true }),
 } satisfies CheckpointAnswer);
 
-port.on('message', () => {
+const passive = (): { log: number; checkpointed: number } => {
+  const [result] = db.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[];
+  return { log: result?.log ?? 0, checkpointed: result?.checkpointed ?? 0 };
+};
+
+/** Frames appended during the last of several checkpoints under which the WAL counts as caught up. */
+const CAUGHT_UP_FRAMES = 256;
+const MAX_ROUNDS = 8;
+
+port.on('message', (ask: 'checkpoint' | 'catch-up') => {
   try {
-    const [result] = db.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[];
-    port.postMessage({ kind: 'done', walFrames: result?.log ?? 0, copied: result?.checkpointed ?? 0 } satisfies CheckpointAnswer);
+    let result = passive();
+    // catch-up: again while the writer appended much during the last one, so what is left for it is small.
+    for (let round = 1; ask === 'catch-up' && round < MAX_ROUNDS; round++) {
+      const next = passive();
+      const appended = next.log - result.log;
+      result = next;
+      if (appended >= 0 && appended < CAUGHT_UP_FRAMES) break;
+    }
+    port.postMessage({ kind: 'done', ask, walFrames: result.log, copied: result.checkpointed } satisfies CheckpointAnswer);
   } catch (err) {
     port.postMessage({ kind: 'failed', error: String(err) } satisfies CheckpointAnswer);
   }
