@@ -1,5 +1,6 @@
-/** NIP-01 filter validation: what a relay refuses with CLOSED "invalid: ...". */
-import type { Filter } from './messages.js';
+/** NIP-01 filter validation (what a relay refuses with CLOSED "invalid: ...") and matching. */
+import { matchFilter } from 'nostr-tools/filter';
+import type { Filter, NostrEvent } from './messages.js';
 import { HEX64 } from './events.js';
 import { KIND } from './profile.js';
 
@@ -42,6 +43,20 @@ export function parseFilter(raw: unknown): Filter | { problem: string } {
     }
   }
   return out;
+}
+
+/**
+ * Whether `event` matches `filter` as NIP-01 says. nostr-tools' matchFilter, except for one case it
+ * gets wrong: it reads a `since` or `until` of 0 as absent, so `until: 0` would match every event
+ * (a `since` of 0 excludes nothing anyway).
+ */
+export function matchesFilter(filter: Filter, event: NostrEvent): boolean {
+  return matchFilter(filter, event) && (filter.until !== 0 || event.created_at <= 0);
+}
+
+/** Whether `event` matches any of `filters` (NIP-01: the filters of one REQ are ORed). */
+export function matchesAnyFilter(filters: readonly Filter[], event: NostrEvent): boolean {
+  return filters.some((filter) => matchesFilter(filter, event));
 }
 
 /**

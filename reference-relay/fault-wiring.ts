@@ -5,9 +5,9 @@
  * sent, how a connection's messages are scheduled) are wrappers in
  * core/transport-faults.ts.
  */
-import { matchFilter, matchFilters } from 'nostr-tools/filter';
 import { eventProblemIgnoringSig } from '../protocol/crypto.js';
 import { isProtected, storageOf } from '../protocol/events.js';
+import { matchesAnyFilter, matchesFilter } from '../protocol/filter.js';
 import { ciphersuiteTag, decodeKeyPackageBytes, keyPackageBytes } from '../protocol/mls.js';
 import type { Filter, NostrEvent } from '../protocol/messages.js';
 import { KIND, PREFIX, TAG } from '../protocol/profile.js';
@@ -134,7 +134,7 @@ function pickingMarmotToo(store: EventStore): EventStore {
       const pick = store.pickKeyPackages(owner, filters, max, order, nowSeconds);
       const naming = filters.filter((f) => f.kinds?.includes(KIND.marmotKeyPackage));
       if (naming.length === 0) return pick;
-      const marmot = store.query({ kinds: [KIND.marmotKeyPackage], authors: [owner] }, everything(nowSeconds)).filter((e) => matchFilters([...naming], e.event));
+      const marmot = store.query({ kinds: [KIND.marmotKeyPackage], authors: [owner] }, everything(nowSeconds)).filter((e) => matchesAnyFilter(naming, e.event));
       const direction = order === 'oldest-first' ? 1 : -1;
       const pool = [...pick.take, ...marmot].sort((a, b) => direction * (a.event.created_at - b.event.created_at || (a.id < b.id ? -1 : 1)));
       const take = pool.slice(0, Math.max(0, Math.floor(max)));
@@ -217,7 +217,7 @@ function softConsuming(store: EventStore): EventStore {
     },
     query(filter, opts) {
       const found = store.query(filter, opts);
-      const named = filter.ids ? [...flagged.values()].filter((kp) => matchFilter(filter, kp.event) && !found.some((e) => e.id === kp.id)) : [];
+      const named = filter.ids ? [...flagged.values()].filter((kp) => matchesFilter(filter, kp.event) && !found.some((e) => e.id === kp.id)) : [];
       return [...found, ...named];
     },
   });

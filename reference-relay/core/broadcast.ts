@@ -1,4 +1,4 @@
-import { matchFilters } from 'nostr-tools/filter';
+import { matchesAnyFilter } from '../../protocol/filter.js';
 import type { NostrEvent } from '../../protocol/messages.js';
 import { mayReceive } from '../rules/mr-1059-serve.js';
 import type { RelayContext } from './context.js';
@@ -10,7 +10,7 @@ export function broadcast(ctx: RelayContext, event: NostrEvent): void {
     if (!rules.reachesLiveSubscriptions(event, session.authenticated)) continue;
     if (!mayReceive(rules.giftWrapReaders(config.giftWrapReads, session.authenticated), event)) continue;
     for (const [subId, filters] of session.subscriptions) {
-      if (matchFilters(filters, event)) session.send(['EVENT', subId, event]);
+      if (matchesAnyFilter(filters, event)) session.send(['EVENT', subId, event]);
     }
   }
 }

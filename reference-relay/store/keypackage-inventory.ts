@@ -9,7 +9,7 @@
  * KeyPackages (least recently used owner first), to be loaded again when
  * next asked.
  */
-import { matchFilter } from 'nostr-tools/filter';
+import { matchesAnyFilter } from '../../protocol/filter.js';
 import type { Filter } from '../../protocol/messages.js';
 import { KIND } from '../../protocol/profile.js';
 import type { HandoutOrder } from './store.js';
@@ -131,7 +131,7 @@ export class KeyPackageInventory {
         return { ids, ownerHasMore: true }; // one live KeyPackage past the cap is enough to know
       }
       const probe = { id: kp.id, pubkey: owner, kind: KIND.keyPackage, created_at: kp.createdAt, tags: [], content: '', sig: '' };
-      if (filters.some((filter) => matchFilter(filter, probe))) ids.push(kp.id);
+      if (matchesAnyFilter(filters, probe)) ids.push(kp.id);
       else ownerHasMore = true;
     }
     return list.boundary ? 'more' : { ids, ownerHasMore };

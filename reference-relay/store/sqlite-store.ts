@@ -377,8 +377,7 @@ export class SqliteStore implements EventStore {
 
   pickKeyPackages(owner: string, filters: readonly Filter[], max: number, order: HandoutOrder, nowSeconds: number): KeyPackagePick {
     const cap = Math.max(0, Math.floor(max));
-    // nostr-tools' matchFilter reads `until: 0` as no until: such a filter goes to SQLite.
-    if (filters.every((f) => judgedWithoutTags(f) && f.until !== 0)) {
+    if (filters.every(judgedWithoutTags)) {
       let list = this.inventoryOf(owner);
       for (;;) {
         const picked = KeyPackageInventory.pick(owner, list, filters, cap, order, nowSeconds);

@@ -110,6 +110,20 @@ describe('NIP-01', () => {
     expect(res.events).toEqual([newer]);
   });
 
+  it('nip-01: until bounds live events too: a subscription with until 0 gets no new event, one without gets it', async () => {
+    const author = newKeys();
+    const client = await pool.connect(relay.url);
+    const watcher = await pool.connect(relay.url);
+    // Opened first, so the relay looks at it first: were the new note sent to it, it would come before the other's.
+    const bounded = await liveSub(watcher, { authors: [author.pubkey], until: 0 });
+    const open = await liveSub(watcher, { authors: [author.pubkey] });
+    const note = textNote(author, 'created after 1970');
+    expect((await client.publish(note)).ok).toBe(true);
+    const arrived = await watcher.next((m) => m[0] === 'EVENT' && m[1] === open, 'the note on the subscription without until');
+    expect(arrived[2]).toEqual(note);
+    expect(watcher.drainEvents(bounded)).toEqual([]);
+  });
+
   it('nip-01: stored events come newest first, limit applies, and CLOSE stops live events', async () => {
     const author = newKeys();
     const client = await pool.connect(relay.url);

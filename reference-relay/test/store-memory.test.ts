@@ -152,6 +152,8 @@ describe('the KeyPackage inventory in memory agrees with SQLite', () => {
               expect(all.take.map((e) => e.id)).toEqual(expected);
               const newest = store.pickKeyPackages(pubkey, [{ authors: [pubkey] }], 2, 'newest-first', nowSeconds);
               expect(newest.take.map((e) => e.id)).toEqual(expected.slice(-2).reverse());
+              // NIP-01's until is an upper bound, 0 included (nostr-tools' matchFilter alone would skip it).
+              expect(store.pickKeyPackages(pubkey, [{ until: 0 }], EACH, 'oldest-first', nowSeconds).take).toEqual([]);
             }
           } finally {
             reader.close();
