@@ -20,6 +20,14 @@ export interface SocketTransport {
 export function socketTransport(ws: WebSocket, maxSendBufferBytes: number, onSlowClient: (bufferedBytes: number) => void): SocketTransport {
   const highWater = Math.floor(maxSendBufferBytes / 4);
   let draining: Promise<void> | undefined;
+  // Reading stops while either asks it: a backlog to the client, or too many of its messages queued.
+  const holds = new Set<'backlog' | 'queue'>();
+  const hold = (why: 'backlog' | 'queue', on: boolean): void => {
+    if (on) holds.add(why);
+    else holds.delete(why);
+    if (holds.size > 0) ws.pause();
+    else ws.resume();
+  };
 
   // A client that stops reading must not grow the relay's memory: past the cap it is closed, with the reason.
   const capped = (): void => {
@@ -39,12 +47,12 @@ export function socketTransport(ws: WebSocket, maxSendBufferBytes: number, onSlo
         if (ws.bufferedAmount <= highWater || ws.readyState !== ws.OPEN) return undefined;
         if (!draining) {
           // Nothing more is read from a client we are waiting on, so it cannot queue work either.
-          ws.pause();
+          hold('backlog', true);
           // A ping is written after everything queued before it: its callback says the backlog is gone.
           draining = new Promise<void>((resolve) =>
             ws.ping(undefined, undefined, () => {
               draining = undefined;
-              ws.resume();
+              hold('backlog', false);
               resolve();
             }),
           );
@@ -59,6 +67,7 @@ export function socketTransport(ws: WebSocket, maxSendBufferBytes: number, onSlo
           capped();
         }),
       close: (code, why) => ws.close(code, why),
+      holdReading: (on) => hold('queue', on),
     },
   };
 }

@@ -10,6 +10,8 @@ export interface SessionTransport {
   close?(code: number, reason: string): void;
   /** While more than the transport's high-water mark waits to be written to the client: a promise of when it has been; else undefined. */
   backpressure?(): Promise<void> | undefined;
+  /** Stops (true) or resumes (false) reading the client's frames, for messages queued faster than they are handled. */
+  holdReading?(hold: boolean): void;
 }
 
 /** The text JSON.stringify(['EVENT', subId, event]) gives, built around the event's own JSON text. */
@@ -19,6 +21,12 @@ export function eventFrame(subId: string, eventJson: string): string {
 
 /** How long one connection's queued messages run before the other connections get theirs read and handled. */
 const SLICE_MS = 2;
+/**
+ * Messages one connection may have queued before the relay stops reading its socket (TCP then
+ * holds the client back), resumed at half: a client that sends faster than it is answered cannot
+ * grow the relay's memory without bound. Past it by at most the frames of one socket read.
+ */
+export const MAX_QUEUED_MESSAGES = 256;
 
 export class Session {
   readonly challenge = randomBytes(16).toString('hex');
@@ -37,6 +45,7 @@ export class Session {
   /** Messages queued and not yet handled, and when the current run of them began (see enqueue). */
   private waiting = 0;
   private sliceStartedMs: number | undefined;
+  private readingHeld = false;
 
   constructor(
     readonly id: number,
@@ -91,6 +100,7 @@ export class Session {
    */
   enqueue(task: () => Promise<void> | void): Promise<void> {
     this.waiting += 1;
+    if (this.waiting > MAX_QUEUED_MESSAGES && !this.readingHeld) this.holdReading(true);
     const run = async (): Promise<void> => {
       try {
         await this.turn();
@@ -98,10 +108,21 @@ export class Session {
       } finally {
         this.waiting -= 1;
         if (this.waiting === 0) this.sliceStartedMs = undefined;
+        if (this.readingHeld && this.waiting <= MAX_QUEUED_MESSAGES / 2) this.holdReading(false);
       }
     };
     this.queue = this.queue.then(run, run);
     return this.queue;
+  }
+
+  /** Messages queued and not yet handled (MAX_QUEUED_MESSAGES bounds it). */
+  get queued(): number {
+    return this.waiting;
+  }
+
+  private holdReading(hold: boolean): void {
+    this.readingHeld = hold;
+    this.transport.holdReading?.(hold);
   }
 
   private async turn(): Promise<void> {
