@@ -634,10 +634,6 @@ async function closeCodeFor(url: string, data: Buffer | string, ms: number): Pro
   }
 }
 
-/**
- * Fuzzes the relay in `relay` (a child process: its RSS is read from /proc)
- * and reports; asserts nothing. `relay` is left running.
- */
 /** The well-behaved client on its own worker thread (bench/fuzz-watcher.ts). */
 class Watcher {
   private constructor(private readonly worker: Worker) {}
@@ -665,13 +661,21 @@ class Watcher {
     this.worker.postMessage('stop' satisfies WatcherAsk);
   }
 
-  async close(): Promise<void> {
+  /** Closes its socket and ends; a worker that has not ended within `ms` is terminated. */
+  async close(ms = 5_000): Promise<void> {
     const exited = new Promise((resolve) => this.worker.once('exit', resolve));
     this.worker.postMessage('close' satisfies WatcherAsk);
-    await exited;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
+    if ((await Promise.race([exited, late])) === 'late') await this.worker.terminate();
+    clearTimeout(timer);
   }
 }
 
+/**
+ * Fuzzes the relay in `relay` (a child process: its RSS is read from /proc)
+ * and reports; asserts nothing. `relay` is left running.
+ */
 export async function runFuzz(relay: RelayProcess, opts: FuzzOptions): Promise<FuzzReport> {
   const pid = relay.child.pid!;
   const httpUrl = relay.url.replace(/^ws/, 'http');

@@ -25,35 +25,34 @@ import { workerScript } from '../worker-script.js';
 
 export type CheckpointAnswer =
   | { kind: 'ready'; journal_mode: unknown; synchronous: unknown }
-  | { kind: 'done'; ask: 'checkpoint' | 'catch-up'; walFrames: number; copied: number }
+  | { kind: 'done'; ask: 'checkpoint' | 'catch-up'; walFrames: number }
   | { kind: 'failed'; error: string };
 
 /** At most one checkpoint this often: each fsyncs the database file. */
 const CHECKPOINT_EVERY_MS = 20;
 
+/** SQLite's own default, for when the thread is gone. */
+const AUTOCHECKPOINT_PAGES = 1000;
+
 export interface CheckpointOptions {
-  /** WAL frames past which the relay's connection catches up. Default 16,384 frames of 4 KiB, 64 MiB: measured, a larger WAL slows reads more than it saves. */
+  /** WAL frames past which the thread, then the relay's connection, catch up. Default 16,384 frames of 4 KiB, 64 MiB: measured, a larger WAL slows reads more than it saves. */
   catchUpFrames?: number;
   /** Bytes the WAL file is truncated to when it starts over. Default 64 MiB. */
   journalSizeLimit?: number;
 }
-/** SQLite's own default, for when the thread is gone. */
-const AUTOCHECKPOINT_PAGES = 1000;
 
 export class CheckpointThread {
   private readonly worker: Worker;
   private running = false;
-  /** The thread is to catch up next; then the relay's connection is. */
-  private catchingUp = false;
-  private catchUp = false;
+  /** Who catches up next: the thread (asked at the next commit), then the relay's connection. */
+  private catchUp: 'none' | 'thread' | 'relay' = 'none';
   private lastEndMs = 0;
+  private readonly catchUpFrames: number;
   private dead = false;
   /** What the thread's connection says of its pragmas (the test of kp-robust-durable reads it). */
   readonly pragmas: Promise<{ journal_mode: unknown; synchronous: unknown }>;
   /** Checkpoints the thread made, and the catch-ups the relay's connection made, for /metrics and the tests. */
   readonly counts = { checkpoints: 0, catchUps: 0 };
-
-  private readonly catchUpFrames: number;
 
   constructor(
     path: string,
@@ -75,8 +74,8 @@ export class CheckpointThread {
       this.lastEndMs = Date.now();
       if (answer.kind === 'failed') return;
       this.counts.checkpoints += 1;
-      if (answer.ask === 'catch-up') this.catchUp = true;
-      else if (answer.walFrames > this.catchUpFrames) this.catchingUp = true;
+      if (answer.ask === 'catch-up') this.catchUp = 'relay';
+      else if (answer.walFrames > this.catchUpFrames) this.catchUp = 'thread';
     });
     const died = (): void => {
       if (this.dead) return;
@@ -96,15 +95,19 @@ export class CheckpointThread {
   /** Called after each commit of the relay's connection, outside any transaction. */
   committed(): void {
     if (this.dead) return;
-    if (this.catchUp) {
-      this.catchUp = false;
+    if (this.catchUp === 'relay') {
+      this.catchUp = 'none';
       this.counts.catchUps += 1;
       this.db.pragma('wal_checkpoint(PASSIVE)');
     }
-    if (!this.running && (this.catchingUp || Date.now() - this.lastEndMs >= CHECKPOINT_EVERY_MS)) {
+    if (this.running) return;
+    if (this.catchUp === 'thread') {
+      this.catchUp = 'none';
       this.running = true;
-      this.worker.postMessage(this.catchingUp ? 'catch-up' : 'checkpoint');
-      this.catchingUp = false;
+      this.worker.postMessage('catch-up');
+    } else if (Date.now() - this.lastEndMs >= CHECKPOINT_EVERY_MS) {
+      this.running = true;
+      this.worker.postMessage('checkpoint');
     }
   }
 

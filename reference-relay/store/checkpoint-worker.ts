@@ -21,10 +21,8 @@ port.postMessage({
   synchronous: db.pragma('synchronous', { simple: true }),
 } satisfies CheckpointAnswer);
 
-const passive = (): { log: number; checkpointed: number } => {
-  const [result] = db.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[];
-  return { log: result?.log ?? 0, checkpointed: result?.checkpointed ?? 0 };
-};
+/** Frames in the WAL, from a PASSIVE checkpoint (which copied every one it could). */
+const passive = (): number => (db.pragma('wal_checkpoint(PASSIVE)') as { log: number }[])[0]?.log ?? 0;
 
 /** Frames appended during the last of several checkpoints under which the WAL counts as caught up. */
 const CAUGHT_UP_FRAMES = 256;
@@ -32,15 +30,15 @@ const MAX_ROUNDS = 8;
 
 port.on('message', (ask: 'checkpoint' | 'catch-up') => {
   try {
-    let result = passive();
+    let walFrames = passive();
     // catch-up: again while the writer appended much during the last one, so what is left for it is small.
     for (let round = 1; ask === 'catch-up' && round < MAX_ROUNDS; round++) {
-      const next = passive();
-      const appended = next.log - result.log;
-      result = next;
+      const before = walFrames;
+      walFrames = passive();
+      const appended = walFrames - before;
       if (appended >= 0 && appended < CAUGHT_UP_FRAMES) break;
     }
-    port.postMessage({ kind: 'done', ask, walFrames: result.log, copied: result.checkpointed } satisfies CheckpointAnswer);
+    port.postMessage({ kind: 'done', ask, walFrames } satisfies CheckpointAnswer);
   } catch (err) {
     port.postMessage({ kind: 'failed', error: String(err) } satisfies CheckpointAnswer);
   }

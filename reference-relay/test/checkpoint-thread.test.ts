@@ -14,6 +14,7 @@ import type { NostrEvent } from '../../protocol/messages.js';
 import { storagePolicy } from '../core/event.js';
 import { RULES } from '../rules/index.js';
 import { SqliteStore } from '../store/sqlite-store.js';
+import { waitUntil } from './harness.js';
 
 let dir: string | undefined;
 let store: SqliteStore | undefined;
@@ -24,15 +25,6 @@ afterEach(() => {
 });
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** Waits, a turn at a time, up to `ms`, for `done`; says how long it waited if it never came. */
-async function until(done: () => boolean, ms: number, what: string): Promise<void> {
-  const started = Date.now();
-  while (!done()) {
-    if (Date.now() - started > ms) throw new Error(`waited ${ms} ms for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 function openStore(opts: ConstructorParameters<typeof SqliteStore>[1]): SqliteStore {
   dir = mkdtempSync(join(tmpdir(), 'kp-checkpoint-'));
@@ -56,7 +48,7 @@ describe('checkpoints on a worker thread', () => {
     const kp = await keyPackage(owner);
     s.transaction(() => s.insert(kp, storagePolicy(RULES, kp)));
     await nextTurn();
-    await until(() => (s.checkpointer?.counts.checkpoints ?? 0) > 0, 5_000, 'a checkpoint by the thread');
+    await waitUntil(() => (s.checkpointer?.counts.checkpoints ?? 0) > 0, 5_000, 'a checkpoint by the thread');
     expect(s.checkpointer?.on).toBe('thread');
   });
 
@@ -79,7 +71,7 @@ describe('checkpoints on a worker thread', () => {
   it('a dead thread hands checkpoints back to SQLite, and commits go on', async () => {
     const s = openStore({ groupCommit: true, checkpointThread: true });
     await s.checkpointer?.crash();
-    await until(() => s.checkpointer?.on === 'commits', 5_000, 'the thread to be seen dead');
+    await waitUntil(() => s.checkpointer?.on === 'commits', 5_000, 'the thread to be seen dead');
     expect(s.setting('wal_autocheckpoint')).toBe(1000);
     const [note] = notes(1) as [NostrEvent];
     expect(s.transaction(() => s.insert(note, storagePolicy(RULES, note)))).toBe('stored');

@@ -167,6 +167,28 @@ export async function liveSub(client: RelayClient, filter: Filter = { kinds: [KI
   return res.subId;
 }
 
+/** `promise`, or a rejection saying what was awaited and for how long; the timer goes with it. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Resolves once `condition()` holds (checked every 5 ms), or rejects after `ms` saying what it waited for. */
+export async function waitUntil(condition: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() >= deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 export function idsOf(events: readonly NostrEvent[]): string[] {
   return events.map((e) => e.id);
 }

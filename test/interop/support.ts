@@ -35,7 +35,7 @@ import { newKeys, sign, type Keys } from '../../protocol/crypto.js';
 import type { Filter, NostrEvent } from '../../protocol/messages.js';
 import { KIND, TAG } from '../../protocol/profile.js';
 import type { RelayOptions } from '../../reference-relay/config.js';
-import { startTestRelay, type RunningRelay } from '../../reference-relay/test/harness.js';
+import { startTestRelay, waitUntil, within, type RunningRelay } from '../../reference-relay/test/harness.js';
 
 // ---------------------------------------------------------------- relay, waits
 
@@ -44,27 +44,7 @@ export function startInteropRelay(opts: RelayOptions = {}): Promise<RunningRelay
   return startTestRelay(opts);
 }
 
-/** `promise`, or a rejection saying what was awaited and for how long. */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Resolves once `condition()` holds (checked every 5 ms), or rejects after `ms` saying what it waited for. */
-export async function waitUntil(condition: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() >= deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+export { within } from '../../reference-relay/test/harness.js';
 
 /** Settles `promise` into a value or the error's message (a timeout included), for observations. */
 export async function settle<T>(promise: Promise<T>, ms: number, what: string): Promise<Outcome<T>> {

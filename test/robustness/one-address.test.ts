@@ -12,6 +12,7 @@ import { newKeys } from '../../protocol/crypto.js';
 import { textNote } from '../../fixtures/events.js';
 import { PREFIX, prefixOf } from '../../protocol/profile.js';
 import { startRelay, type RunningRelay } from '../../reference-relay/server.js';
+import { waitUntil } from '../../reference-relay/test/harness.js';
 
 const CONNECTIONS = 100;
 const MAX_SUBSCRIPTIONS = 8;
@@ -52,13 +53,7 @@ async function connection(author: string): Promise<Seen> {
   return seen;
 }
 
-async function until(what: string, done: () => boolean): Promise<void> {
-  const start = Date.now();
-  while (!done()) {
-    if (Date.now() - start > WAIT_MS) throw new Error(`waited ${WAIT_MS} ms for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const until = (what: string, done: () => boolean): Promise<void> => waitUntil(done, WAIT_MS, what);
 
 describe(`${CONNECTIONS} connections from one address`, () => {
   it(`each get ${MAX_SUBSCRIPTIONS} subscriptions and ${EXTRA} CLOSED restricted:, and an event reaches exactly the open ones`, async () => {

@@ -19,6 +19,7 @@ import { newKeys, type Keys } from '../../protocol/crypto.js';
 import { textNote } from '../../fixtures/events.js';
 import type { NostrEvent } from '../../protocol/messages.js';
 import { startRelay, type RunningRelay } from '../../reference-relay/server.js';
+import { waitUntil } from '../../reference-relay/test/harness.js';
 
 const CAP = 256 * 1024;
 const NOTE_BYTES = 8 * 1024;
@@ -39,14 +40,7 @@ afterEach(async () => {
   relay = undefined;
 });
 
-/** Resolves when `done()` holds, or rejects saying how long it waited. */
-async function until(what: string, done: () => boolean | Promise<boolean>): Promise<void> {
-  const start = Date.now();
-  while (!(await done())) {
-    if (Date.now() - start > WAIT_MS) throw new Error(`waited ${WAIT_MS} ms for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const until = (what: string, done: () => boolean | Promise<boolean>): Promise<void> => waitUntil(done, WAIT_MS, what);
 
 const slowCloses = async (r: RunningRelay): Promise<number> => (await r.core.metrics.slowClientCloses.get()).values[0]?.value ?? 0;
 
