@@ -95,7 +95,13 @@ function filterConditions(filter: Filter, where: string[], params: Param[]): voi
   for (const [key, values] of tags) where.push(taggedIds(key.slice(1), values, params));
 }
 
-const SCHEMA = `
+/**
+ * Events, live or consumed. A consumed KeyPackage keeps its row, marked with consumed_at and
+ * emptied: the row is its tombstone (kp-pub-no-replay). Marking rewrites the row's page and takes
+ * it out of the indexes below; deleting it and writing a tombstone wrote about ten b-trees, twice
+ * as many pages, and those page writes were most of a hand-out's commit.
+ */
+const TABLES = `
 CREATE TABLE IF NOT EXISTS events (
   id TEXT PRIMARY KEY,
   pubkey TEXT NOT NULL,
@@ -103,20 +109,15 @@ CREATE TABLE IF NOT EXISTS events (
   created_at INTEGER NOT NULL,
   d_tag TEXT,
   expires_at INTEGER,
-  json TEXT NOT NULL
+  json TEXT NOT NULL,
+  consumed_at INTEGER
 );
-CREATE INDEX IF NOT EXISTS events_by_kind_author ON events(kind, pubkey, created_at, id);
-CREATE INDEX IF NOT EXISTS events_by_author ON events(pubkey, created_at);
-CREATE INDEX IF NOT EXISTS events_by_time ON events(created_at);
-CREATE INDEX IF NOT EXISTS events_by_expiry ON events(expires_at) WHERE expires_at IS NOT NULL;
 -- single-letter tags only: the ones NIP-01 filters can name
 CREATE TABLE IF NOT EXISTS tags (
   event_id TEXT NOT NULL,
   name TEXT NOT NULL,
   value TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS tags_by_value ON tags(name, value, event_id);
-CREATE INDEX IF NOT EXISTS tags_by_event ON tags(event_id);
 -- NIP-09 a-tag deletions (mr-kp-delete): versions of the slot created at or before
 -- until are gone and never accepted again; d is '' for replaceable kinds.
 CREATE TABLE IF NOT EXISTS deleted_slots (
@@ -126,8 +127,9 @@ CREATE TABLE IF NOT EXISTS deleted_slots (
   until INTEGER NOT NULL,
   PRIMARY KEY (kind, pubkey, d)
 );
--- consumed or deleted ids, refused forever after (kp-pub-no-replay). Keyed by
--- (id, pubkey): a kind 5 from a stranger naming an id must not shadow the owner's.
+-- deleted ids (and consumed ones, before consumed rows were kept), refused forever after
+-- (kp-pub-no-replay). Keyed by (id, pubkey): a kind 5 from a stranger naming an id must not
+-- shadow the owner's.
 CREATE TABLE IF NOT EXISTS tombstones (
   id TEXT NOT NULL,
   pubkey TEXT NOT NULL,
@@ -142,6 +144,23 @@ CREATE TABLE IF NOT EXISTS charges (
   at_ms INTEGER NOT NULL,
   served INTEGER NOT NULL
 );
+`;
+
+/** Every query of events names this condition: SQLite uses a partial index only for a query that does. */
+const LIVE = 'consumed_at IS NULL';
+
+const INDEXES = `
+CREATE INDEX IF NOT EXISTS live_by_kind_author ON events(kind, pubkey, created_at, id) WHERE ${LIVE};
+CREATE INDEX IF NOT EXISTS live_by_author ON events(pubkey, created_at) WHERE ${LIVE};
+CREATE INDEX IF NOT EXISTS live_by_time ON events(created_at) WHERE ${LIVE};
+CREATE INDEX IF NOT EXISTS live_by_expiry ON events(expires_at) WHERE expires_at IS NOT NULL AND ${LIVE};
+-- a file written before consumed rows were kept: its indexes held every event
+DROP INDEX IF EXISTS events_by_kind_author;
+DROP INDEX IF EXISTS events_by_author;
+DROP INDEX IF EXISTS events_by_time;
+DROP INDEX IF EXISTS events_by_expiry;
+CREATE INDEX IF NOT EXISTS tags_by_value ON tags(name, value, event_id);
+CREATE INDEX IF NOT EXISTS tags_by_event ON tags(event_id);
 CREATE INDEX IF NOT EXISTS charges_by_requester ON charges(requester, at_ms);
 -- counted in memory now (charge-ledger.ts): one index fewer to write per hand-out
 DROP INDEX IF EXISTS charges_by_pair;
@@ -149,7 +168,7 @@ DROP INDEX IF EXISTS charges_by_pair;
 
 /** The SQL of an ordinary NIP-01 query: newest first, `limit` applied, expired events and hidden KeyPackages and gift wraps left out. */
 function querySql(filter: Filter, opts: QueryOptions): { sql: string; params: Param[] } {
-  const where: string[] = ['(expires_at IS NULL OR expires_at > ?)'];
+  const where: string[] = [LIVE, '(expires_at IS NULL OR expires_at > ?)'];
   const params: Param[] = [opts.nowSeconds];
   filterConditions(filter, where, params);
   if (opts.keyPackageOwners !== 'everyone') where.push(`(kind != ${KIND.keyPackage} OR ${inList('pubkey', [...opts.keyPackageOwners], params)})`);
@@ -220,40 +239,52 @@ export class SqliteStore implements EventStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    this.db.exec(TABLES);
+    const columns = this.db.pragma('table_info(events)') as { name: string }[];
+    if (!columns.some((c) => c.name === 'consumed_at')) this.db.exec('ALTER TABLE events ADD COLUMN consumed_at INTEGER');
+    this.db.exec(INDEXES);
     const { checkpointThread } = opts;
     this.checkpointer = checkpointThread && path !== ':memory:' ? new CheckpointThread(path, this.db, checkpointThread === true ? {} : checkpointThread) : undefined;
     const db = this.db;
     this.stmt = {
-      get: db.prepare<[string], { json: string }>('SELECT json FROM events WHERE id = ?'),
+      get: db.prepare<[string], { json: string }>(`SELECT json FROM events WHERE id = ? AND ${LIVE}`),
+      // null: the event was consumed, and its row is its tombstone
+      presence: db.prepare<[string], { consumedAt: number | null }>('SELECT consumed_at AS consumedAt FROM events WHERE id = ?'),
       insert: db.prepare(
         'INSERT INTO events (id, pubkey, kind, created_at, d_tag, expires_at, json) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING',
       ),
       insertTag: db.prepare('INSERT INTO tags (event_id, name, value) VALUES (?, ?, ?)'),
-      replaceable: db.prepare<[string, number], StoredVersion>('SELECT kind, id, created_at FROM events WHERE pubkey = ? AND kind = ?'),
-      addressable: db.prepare<[string, number, string], StoredVersion>('SELECT kind, id, created_at FROM events WHERE pubkey = ? AND kind = ? AND d_tag = ?'),
+      replaceable: db.prepare<[string, number], StoredVersion>(`SELECT kind, id, created_at FROM events WHERE pubkey = ? AND kind = ? AND ${LIVE}`),
+      addressable: db.prepare<[string, number, string], StoredVersion>(
+        `SELECT kind, id, created_at FROM events WHERE pubkey = ? AND kind = ? AND d_tag = ? AND ${LIVE}`,
+      ),
       deleteSlot: db.prepare(
         'INSERT INTO deleted_slots (kind, pubkey, d, until) VALUES (?, ?, ?, ?) ON CONFLICT (kind, pubkey, d) DO UPDATE SET until = max(until, excluded.until)',
       ),
       slotDeletedUntil: db.prepare<[number, string, string], { until: number }>('SELECT until FROM deleted_slots WHERE kind = ? AND pubkey = ? AND d = ?'),
-      remove: db.prepare<[string], { pubkey: string; kind: number }>('DELETE FROM events WHERE id = ? RETURNING pubkey, kind'),
+      remove: db.prepare<[string], { pubkey: string; kind: number }>(`DELETE FROM events WHERE id = ? AND ${LIVE} RETURNING pubkey, kind`),
+      markConsumed: db.prepare<[number, string, string]>(`UPDATE events SET consumed_at = ?, json = '' WHERE id = ? AND pubkey = ? AND ${LIVE}`),
+      consumed: db.prepare<[string, string], { pubkey: string }>('SELECT pubkey FROM events WHERE id = ? AND pubkey = ? AND consumed_at IS NOT NULL'),
+      bury: db.prepare<[string], { pubkey: string; consumedAt: number }>(
+        'DELETE FROM events WHERE id = ? AND consumed_at IS NOT NULL RETURNING pubkey, consumed_at AS consumedAt',
+      ),
       inventory: db.prepare<[string, number], Held>(
-        `SELECT id, created_at AS createdAt, expires_at AS expiresAt FROM events WHERE kind = ${KIND.keyPackage} AND pubkey = ? ORDER BY created_at, id LIMIT ?`,
+        `SELECT id, created_at AS createdAt, expires_at AS expiresAt FROM events WHERE kind = ${KIND.keyPackage} AND pubkey = ? AND ${LIVE} ORDER BY created_at, id LIMIT ?`,
       ),
       charges: db.prepare<[string], Charge>('SELECT owner, at_ms AS atMs, served FROM charges WHERE requester = ? ORDER BY at_ms, rowid'),
       removeTags: db.prepare('DELETE FROM tags WHERE event_id = ?'),
       // Counts no further than it is asked to: a hand-out needs only whether more are stored (kp-handout-last-resort).
       keyPackagesAtMost: db.prepare<[string, number, number], { n: number }>(
-        `SELECT count(*) AS n FROM (SELECT 1 FROM events WHERE kind = ${KIND.keyPackage} AND pubkey = ?
+        `SELECT count(*) AS n FROM (SELECT 1 FROM events WHERE kind = ${KIND.keyPackage} AND pubkey = ? AND ${LIVE}
            AND (expires_at IS NULL OR expires_at > ?) LIMIT ?)`,
       ),
       countKeyPackages: db.prepare<[number], { n: number }>(
-        `SELECT count(*) AS n FROM events WHERE kind = ${KIND.keyPackage} AND (expires_at IS NULL OR expires_at > ?)`,
+        `SELECT count(*) AS n FROM events WHERE kind = ${KIND.keyPackage} AND ${LIVE} AND (expires_at IS NULL OR expires_at > ?)`,
       ),
       tombstone: db.prepare<[string, string], Tombstone>('SELECT pubkey, reason FROM tombstones WHERE id = ? AND pubkey = ?'),
       addTombstone: db.prepare('INSERT OR IGNORE INTO tombstones (id, pubkey, reason, at) VALUES (?, ?, ?, ?)'),
       charge: db.prepare('INSERT INTO charges (requester, owner, at_ms, served) VALUES (?, ?, ?, ?)'),
-      expired: db.prepare<[number], { id: string }>('SELECT id FROM events WHERE expires_at IS NOT NULL AND expires_at <= ?'),
+      expired: db.prepare<[number], { id: string }>(`SELECT id FROM events WHERE expires_at IS NOT NULL AND expires_at <= ? AND ${LIVE}`),
       pruneCharges: db.prepare('DELETE FROM charges WHERE at_ms <= ?'),
     };
   }
@@ -328,7 +359,9 @@ export class SqliteStore implements EventStore {
 
   insert(event: NostrEvent, policy: StoragePolicy): InsertResult {
     return this.transaction((): InsertResult => {
-      if (this.stmt.get.get(event.id)) return 'duplicate';
+      const present = this.stmt.presence.get(event.id);
+      if (present?.consumedAt === null) return 'duplicate';
+      if (present) this.bury(event.id);
       const slot = slotOf(event);
       if (slot) {
         const versions = this.slotVersions(slot);
@@ -395,7 +428,7 @@ export class SqliteStore implements EventStore {
     });
     const dir = order === 'oldest-first' ? 'ASC' : 'DESC';
     // Walks events_by_kind_author in hand-out order and stops at the cap: the cost does not grow with the owner's pool.
-    const sql = `SELECT id, json FROM events WHERE kind = ${KIND.keyPackage} AND pubkey = ? AND (expires_at IS NULL OR expires_at > ?)
+    const sql = `SELECT id, json FROM events WHERE kind = ${KIND.keyPackage} AND pubkey = ? AND ${LIVE} AND (expires_at IS NULL OR expires_at > ?)
       AND (${anyOf.join(' OR ')}) ORDER BY created_at ${dir}, id ${dir} LIMIT ?`;
     const take = this.prepared(sql).all(...params, cap).map(toStored);
     return { take, ownerHasMore: this.keyPackagesAtMost(owner, nowSeconds, take.length + 1) > take.length };
@@ -471,11 +504,31 @@ export class SqliteStore implements EventStore {
   }
 
   consume(ids: readonly string[], owner: string, nowSeconds: number): void {
-    this.remove(ids);
-    for (const id of ids) this.addTombstone(id, owner, 'consumed', nowSeconds);
+    for (const id of ids) {
+      if (this.stmt.markConsumed.run(nowSeconds, id, owner).changes > 0) {
+        const held = this.inventory.remove(owner, id);
+        if (held) this.onUndo(() => this.inventory.add(owner, held));
+        continue;
+      }
+      // Not a live event of the owner's: it cannot be handed out again all the same.
+      this.remove([id]);
+      this.addTombstone(id, owner, 'consumed', nowSeconds);
+    }
+  }
+
+  /**
+   * A consumed event stored again, past kp-pub-no-replay (a relay run with a fault): its row's
+   * tombstone moves to the tombstones table, so the event is stored anew and stays refused after.
+   */
+  private bury(id: string): void {
+    const row = this.stmt.bury.get(id);
+    if (!row) return;
+    this.stmt.removeTags.run(id);
+    this.addTombstone(id, row.pubkey, 'consumed', row.consumedAt);
   }
 
   tombstone(id: string, pubkey: string): Tombstone | undefined {
+    if (this.stmt.consumed.get(id, pubkey)) return { pubkey, reason: 'consumed' };
     return this.stmt.tombstone.get(id, pubkey);
   }
 

@@ -91,7 +91,7 @@ export interface EventStore {
   pickKeyPackages(owner: string, filters: readonly Filter[], max: number, order: HandoutOrder, nowSeconds: number): KeyPackagePick;
   countKeyPackages(nowSeconds: number): number;
 
-  /** Removes handed-out KeyPackages of `owner` and tombstones them as consumed (kp-handout-consume, kp-pub-no-replay). */
+  /** Takes handed-out KeyPackages of `owner` out of every answer for good, tombstoned as consumed (kp-handout-consume, kp-pub-no-replay). */
   consume(ids: readonly string[], owner: string, nowSeconds: number): void;
 
   /** Whether `pubkey`'s event `id` was consumed or deleted. */

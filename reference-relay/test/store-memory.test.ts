@@ -66,10 +66,10 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.constant({ op: 'check' as const }) },
 );
 
-/** kp-handout-order read straight from the file: live KeyPackages of the owner by created_at, then id. */
+/** kp-handout-order read straight from the file: live (unconsumed, unexpired) KeyPackages of the owner by created_at, then id. */
 function fromFile(reader: Database.Database, pubkey: string, nowSeconds: number): string[] {
   return reader
-    .prepare<[string, number], { id: string }>(`SELECT id FROM events WHERE kind = ${K} AND pubkey = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at, id`)
+    .prepare<[string, number], { id: string }>(`SELECT id FROM events WHERE kind = ${K} AND pubkey = ? AND consumed_at IS NULL AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at, id`)
     .all(pubkey, nowSeconds)
     .map((r) => r.id);
 }
