@@ -1,8 +1,8 @@
 /**
  * KeyPackage hand-outs at 4k, 40k and 400k stored KeyPackages (issue: the
  * reference relay at the machine's limit): KeyPackages handed out per second
- * (REQ, limit 2) at saturation and p50/p99, the relay's RSS at each size, and
- * the same with group commit off (one commit and fsync per hand-out) in
+ * (REQ, limit 2) at saturation and p50/p99, the relay's RSS at each size, how
+ * many hand-outs shared a commit (its /metrics), and the same with group commit off (one commit and fsync per hand-out) in
  * alternate rounds of the same run.
  *
  * The store is filled before the relay starts, straight through SqliteStore
@@ -142,12 +142,31 @@ function rssMiB(pid: number | undefined): number | undefined {
   }
 }
 
+/** The relay's store commits and the transactions they held so far (its /metrics). */
+async function commitsOf(url: string): Promise<{ commits: number; transactions: number }> {
+  const text = await (await fetch(`${url.replace(/^ws/, 'http')}/metrics`)).text();
+  const gauge = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return { commits: gauge('relay_store_commits'), transactions: gauge('relay_store_transactions') };
+}
+
 interface Point {
   stored: number;
   owners: number;
   perOwner: number;
   fillSeconds: number;
-  byKind: Record<string, { perSecondMedian: number; p50MsMedian: number; p99MsMedian: number; errors: number; rssMiBAfter: (number | undefined)[]; rounds: Measured[] }>;
+  byKind: Record<
+    string,
+    {
+      perSecondMedian: number;
+      p50MsMedian: number;
+      p99MsMedian: number;
+      errors: number;
+      rssMiBAfter: (number | undefined)[];
+      /** Store transactions (one a hand-out) per commit in each round: how many hand-outs shared an fsync. */
+      transactionsPerCommit: number[];
+      rounds: Measured[];
+    }
+  >;
   /** Each of HALF_RATE_KINDS at half its median saturated rate of asks, open loop: the latency a relay at half load gives. */
   halfRate: Partial<Record<(typeof HALF_RATE_KINDS)[number], { asksPerSecondOffered: number; measured: Measured }>>;
 }
@@ -167,10 +186,13 @@ async function measurePoint(stored: number, work: string): Promise<Point> {
       copyFileSync(filled.file, join(roundDir, 'reference.sqlite'));
       const child = await spawnRelay(kind, roundDir);
       try {
+        const before = await commitsOf(child.url);
         const m = await handoutRound(child.url, order);
-        const row = (byKind[kind] ??= { perSecondMedian: 0, p50MsMedian: 0, p99MsMedian: 0, errors: 0, rssMiBAfter: [], rounds: [] });
+        const after = await commitsOf(child.url);
+        const row = (byKind[kind] ??= { perSecondMedian: 0, p50MsMedian: 0, p99MsMedian: 0, errors: 0, rssMiBAfter: [], transactionsPerCommit: [], rounds: [] });
         row.rounds.push(m);
         row.rssMiBAfter.push(rssMiB(child.pid));
+        row.transactionsPerCommit.push(Math.round((100 * (after.transactions - before.transactions)) / (after.commits - before.commits)) / 100);
         log(`  ${stored} ${kind} round ${round + 1}: ${Math.round(m.itemsPerSecond)}/s, p99 ${m.p99.toFixed(1)} ms, RSS ${row.rssMiBAfter.at(-1) ?? '?'} MiB`);
       } finally {
         await child.stop();
@@ -217,9 +239,9 @@ async function halfRateRound(kind: RelayKind, filled: Filled, order: readonly st
 function markdown(m: Record<string, string | number>, points: readonly Point[]): string {
   const cell = (p: Point, kind: RelayKind): string => {
     const k = p.byKind[kind];
-    if (!k) return '| — | — | — | — |';
+    if (!k) return '| — | — | — | — | — |';
     const rss = k.rssMiBAfter.filter((x): x is number => x !== undefined);
-    return `| ${k.perSecondMedian} | ${k.p50MsMedian} | ${k.p99MsMedian} | ${rss.length > 0 ? Math.max(...rss) : '?'} |`;
+    return `| ${k.perSecondMedian} | ${k.p50MsMedian} | ${k.p99MsMedian} | ${rss.length > 0 ? Math.max(...rss) : '?'} | ${median(k.transactionsPerCommit).toFixed(1)} |`;
   };
   const ratio = (p: Point): string => {
     const on = p.byKind.reference?.perSecondMedian ?? 0;
@@ -232,8 +254,8 @@ function markdown(m: Record<string, string | number>, points: readonly Point[]):
     `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}; load average ${m.loadAverageBefore} before, ${m.loadAverageAfter} after.`,
     `Medians of ${ROUNDS} rounds of up to ${SECONDS} s, ${CONNECTIONS} connections, closed loop, REQ {kinds:[443],authors:[owner],limit:${PER_ASK}}; relay and driver in separate processes; each round on a fresh copy of the filled database. Group commit on (the default) and off in alternate rounds.`,
     '',
-    '| stored | owners × each | group commit: KeyPackages/s | p50 ms | p99 ms | max RSS MiB | one commit each: KeyPackages/s | p50 ms | p99 ms | max RSS MiB | ratio |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| stored | owners × each | group commit: KeyPackages/s | p50 ms | p99 ms | max RSS MiB | hand-outs per commit | one commit each: KeyPackages/s | p50 ms | p99 ms | max RSS MiB | hand-outs per commit | ratio |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...points.map((p) => `| ${p.stored.toLocaleString('en')} | ${p.owners} × ${p.perOwner} ${cell(p, 'reference')} ${cell(p, 'reference-single-commit').slice(2)} ${ratio(p)} |`),
     '',
     `The checkpoint thread (the default) against SQLite's own checkpoints inside commits (\`--no-checkpoint-thread\`), both with group commit: at saturation as above, then at half each one's median rate, open loop (each connection asks on a fixed schedule; a latency counts from when its ask was due), one round of ${SECONDS} s on a fresh copy after ${WARM_UP_SECONDS} s at that rate not measured:`,

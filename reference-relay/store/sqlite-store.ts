@@ -97,9 +97,9 @@ function filterConditions(filter: Filter, where: string[], params: Param[]): voi
 
 /**
  * Events, live or consumed. A consumed KeyPackage keeps its row, marked with consumed_at and
- * emptied: the row is its tombstone (kp-pub-no-replay). Marking rewrites the row's page and takes
- * it out of the indexes below; deleting it and writing a tombstone wrote about ten b-trees, twice
- * as many pages, and those page writes were most of a hand-out's commit.
+ * emptied: the row is its tombstone (kp-pub-no-replay). Marking rewrites the row's page and the
+ * two partial indexes' entries; deleting the row and writing a tombstone wrote about ten b-trees,
+ * and those page writes were most of a hand-out's commit.
  */
 const TABLES = `
 CREATE TABLE IF NOT EXISTS events (
@@ -149,15 +149,18 @@ CREATE TABLE IF NOT EXISTS charges (
 /** Every query of events names this condition: SQLite uses a partial index only for a query that does. */
 const LIVE = 'consumed_at IS NULL';
 
+/**
+ * A hand-out walks an owner's KeyPackages oldest first, where the consumed ones are: that index
+ * holds live rows only, and so does the expiry index the sweep walks. The author and time
+ * indexes keep consumed rows, which a query skips at the row: consuming does not write them.
+ */
 const INDEXES = `
-CREATE INDEX IF NOT EXISTS live_by_kind_author ON events(kind, pubkey, created_at, id) WHERE ${LIVE};
-CREATE INDEX IF NOT EXISTS live_by_author ON events(pubkey, created_at) WHERE ${LIVE};
-CREATE INDEX IF NOT EXISTS live_by_time ON events(created_at) WHERE ${LIVE};
+CREATE INDEX IF NOT EXISTS live_by_kind_author ON events(kind, pubkey, created_at, id, expires_at) WHERE ${LIVE};
+CREATE INDEX IF NOT EXISTS events_by_author ON events(pubkey, created_at);
+CREATE INDEX IF NOT EXISTS events_by_time ON events(created_at);
 CREATE INDEX IF NOT EXISTS live_by_expiry ON events(expires_at) WHERE expires_at IS NOT NULL AND ${LIVE};
--- a file written before consumed rows were kept: its indexes held every event
+-- a file written before consumed rows were kept: these held every event
 DROP INDEX IF EXISTS events_by_kind_author;
-DROP INDEX IF EXISTS events_by_author;
-DROP INDEX IF EXISTS events_by_time;
 DROP INDEX IF EXISTS events_by_expiry;
 CREATE INDEX IF NOT EXISTS tags_by_value ON tags(name, value, event_id);
 CREATE INDEX IF NOT EXISTS tags_by_event ON tags(event_id);
