@@ -155,7 +155,8 @@ const LIVE = 'consumed_at IS NULL';
  * indexes keep consumed rows, which a query skips at the row: consuming does not write them.
  */
 const INDEXES = `
-CREATE INDEX IF NOT EXISTS live_by_kind_author ON events(kind, pubkey, created_at, id, expires_at) WHERE ${LIVE};
+-- expires_at and consumed_at (NULL here) too: an owner's inventory loads from this index alone
+CREATE INDEX IF NOT EXISTS live_by_kind_author ON events(kind, pubkey, created_at, id, expires_at, consumed_at) WHERE ${LIVE};
 CREATE INDEX IF NOT EXISTS events_by_author ON events(pubkey, created_at);
 CREATE INDEX IF NOT EXISTS events_by_time ON events(created_at);
 CREATE INDEX IF NOT EXISTS live_by_expiry ON events(expires_at) WHERE expires_at IS NOT NULL AND ${LIVE};
