@@ -97,9 +97,9 @@ function filterConditions(filter: Filter, where: string[], params: Param[]): voi
 
 /**
  * Events, live or consumed. A consumed KeyPackage keeps its row, marked with consumed_at and
- * emptied: the row is its tombstone (kp-pub-no-replay). Marking rewrites the row's page and the
- * two partial indexes' entries; deleting the row and writing a tombstone wrote about ten b-trees,
- * and those page writes were most of a hand-out's commit.
+ * emptied (its tags' rows stay with it): the row is its tombstone (kp-pub-no-replay). Marking
+ * rewrites the row's page and the two partial indexes' entries; deleting the row and writing a
+ * tombstone wrote about ten b-trees, and those page writes were most of a hand-out's commit.
  */
 const TABLES = `
 CREATE TABLE IF NOT EXISTS events (
@@ -431,7 +431,7 @@ export class SqliteStore implements EventStore {
       return where.length > 0 ? `(${where.join(' AND ')})` : '1';
     });
     const dir = order === 'oldest-first' ? 'ASC' : 'DESC';
-    // Walks events_by_kind_author in hand-out order and stops at the cap: the cost does not grow with the owner's pool.
+    // Walks live_by_kind_author in hand-out order and stops at the cap: the cost does not grow with the owner's pool.
     const sql = `SELECT id, json FROM events WHERE kind = ${KIND.keyPackage} AND pubkey = ? AND ${LIVE} AND (expires_at IS NULL OR expires_at > ?)
       AND (${anyOf.join(' OR ')}) ORDER BY created_at ${dir}, id ${dir} LIMIT ?`;
     const take = this.prepared(sql).all(...params, cap).map(toStored);
