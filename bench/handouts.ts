@@ -2,8 +2,9 @@
  * KeyPackage hand-outs at 4k, 40k and 400k stored KeyPackages (issue: the
  * reference relay at the machine's limit): KeyPackages handed out per second
  * (REQ, limit 2) at saturation and p50/p99, the relay's RSS at each size, how
- * many hand-outs shared a commit (its /metrics), and the same with group commit off (one commit and fsync per hand-out) in
- * alternate rounds of the same run.
+ * many hand-outs shared a commit (its /metrics), and the same with group
+ * commit off (one commit and fsync per hand-out) in alternate rounds of the
+ * same run.
  *
  * The store is filled before the relay starts, straight through SqliteStore
  * (what a relay with that many stored has on disk): per owner one genuine MLS

@@ -116,15 +116,16 @@ describe('the indexes', () => {
       expect(s.explainQuery(filter, opts).filter((step) => /^SCAN events\b(?! USING)/.test(step))).toEqual([]);
     }
   });
+
   it('find the rows of every statement the store prepares over events, the sweep of expired events included', () => {
     const s = open();
     // The store's own statements (private): a statement without the live condition could not use the partial indexes.
     const statements = Object.entries((s as unknown as { stmt: Record<string, Database.Statement> }).stmt).filter(([, st]) => /\b(FROM|UPDATE) events\b/.test(st.source));
     expect(statements.map(([name]) => name)).toContain('expired');
-    const reader = (s as unknown as { db: Database.Database }).db;
+    const db = (s as unknown as { db: Database.Database }).db;
     for (const [name, st] of statements) {
       const params = Array.from({ length: st.source.split('?').length - 1 }, () => 0);
-      const plan = reader.prepare<number[], { detail: string }>(`EXPLAIN QUERY PLAN ${st.source}`).all(...params).map((row) => row.detail);
+      const plan = db.prepare<number[], { detail: string }>(`EXPLAIN QUERY PLAN ${st.source}`).all(...params).map((row) => row.detail);
       expect({ name, scans: plan.filter((step) => /^SCAN events\b(?! USING)/.test(step)) }).toEqual({ name, scans: [] });
     }
   });
