@@ -145,7 +145,7 @@ function rssMiB(pid: number | undefined): number | undefined {
 
 /** The relay's store commits and the transactions they held so far (its /metrics). */
 async function commitsOf(url: string): Promise<{ commits: number; transactions: number }> {
-  const text = await (await fetch(`${url.replace(/^ws/, 'http')}/metrics`)).text();
+  const text = await (await fetch(`${url.replace(/^ws/, 'http')}/metrics`, { signal: AbortSignal.timeout(TIMEOUT_MS) })).text();
   const gauge = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
   return { commits: gauge('relay_store_commits'), transactions: gauge('relay_store_transactions') };
 }
