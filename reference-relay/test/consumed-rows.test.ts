@@ -52,7 +52,7 @@ describe('a consumed KeyPackage', () => {
     s.transaction(() => s.consume([first!.id], owner.pubkey, NOW));
 
     const byAuthor: Filter = { kinds: [K], authors: [owner.pubkey] };
-    const byTag: Filter = { kinds: [K], [`#${TAG.keyPackageRef}`]: [refOf(first!), refOf(second!)] };
+    const byTag: Filter = { kinds: [K], [`#${TAG.keyPackageRef}` as const]: [refOf(first!), refOf(second!)] };
     expect(s.pickKeyPackages(owner.pubkey, [byAuthor], 2, 'oldest-first', NOW).take.map((e) => e.id)).toEqual([second!.id]);
     // A filter with a tag condition is picked in SQL rather than from the in-memory inventory.
     expect(s.pickKeyPackages(owner.pubkey, [byTag], 2, 'oldest-first', NOW)).toMatchObject({ take: [{ id: second!.id }], ownerHasMore: false });
