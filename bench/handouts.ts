@@ -17,13 +17,16 @@
  * alternate: as `kpsuite relay` runs by default, with group commit off, and
  * with checkpoints inside commits (no checkpoint thread). Then the first and
  * the last are asked at half their median rate, open loop (drive.ts
- * pacedLoop), for the latency at half load.
+ * pacedLoop), for the latency at half load, beside where it goes: the
+ * relay's commits, its answers and its event loop's delay (its /metrics), and
+ * the driver's event loop's delay.
  *
  * `node dist/bench/handouts.js [--stored 4000,40000,400000] [--seconds 4] [--rounds 3] [--connections 16]`
  * Writes bench/results/handouts.json and handouts.md.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { keyPackage } from '../fixtures/events.js';
 import { authenticate, query, subId } from '../load/core/nostr.js';
@@ -54,6 +57,8 @@ const ROUNDS = num('rounds', 3);
 const CONNECTIONS = num('connections', 16);
 const TIMEOUT_MS = 10_000;
 const WARM_UP_SECONDS = 1;
+/** The timer an event loop's delay is measured with, in the relay (prom-client's default) and in the driver. */
+const LOOP_DELAY_RESOLUTION_MS = 10;
 /** What a hand-out asks for: as the load suite and the hand-out figures of bench/load.ts. */
 const PER_ASK = 2;
 const MAX_OWNERS = 2000;
@@ -143,11 +148,58 @@ function rssMiB(pid: number | undefined): number | undefined {
   }
 }
 
-/** The relay's store commits and the transactions they held so far (its /metrics). */
-async function commitsOf(url: string): Promise<{ commits: number; transactions: number }> {
+/** What the relay's /metrics says so far. */
+interface RelayReading {
+  commits: number;
+  transactions: number;
+  /** relay_store_commit_seconds, cumulative: upper bound in seconds → commits that took at most that long. */
+  commitBuckets: Map<number, number>;
+  /** keypackage_delivery_latency_seconds{path="req"}, cumulative: from taking up an ask to writing its last KeyPackage, after its commit. */
+  answerBuckets: Map<number, number>;
+  /** The relay's event-loop delay since the previous reading (prom-client starts it over at each scrape), ms. */
+  loopDelay: { p99Ms: number; maxMs: number };
+}
+
+/**
+ * An event loop's delay from monitorEventLoopDelay's figures (prom-client passes them on as they are),
+ * which time the whole interval of a LOOP_DELAY_RESOLUTION_MS timer: an idle loop reads about 10.1 ms.
+ */
+function pastTimer(p99Ms: number, maxMs: number): { p99Ms: number; maxMs: number } {
+  return { p99Ms: Math.max(0, p99Ms - LOOP_DELAY_RESOLUTION_MS), maxMs: Math.max(0, maxMs - LOOP_DELAY_RESOLUTION_MS) };
+}
+
+async function readRelay(url: string): Promise<RelayReading> {
   const text = await (await fetch(`${url.replace(/^ws/, 'http')}/metrics`, { signal: AbortSignal.timeout(TIMEOUT_MS) })).text();
   const gauge = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
-  return { commits: gauge('relay_store_commits'), transactions: gauge('relay_store_transactions') };
+  const buckets = (name: string, labels = ''): Map<number, number> => {
+    const found = new Map<number, number>();
+    for (const [, le, count] of text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"${labels}\\} (\\S+)$`, 'gm'))) {
+      found.set(le === '+Inf' ? Infinity : Number(le), Number(count));
+    }
+    return found;
+  };
+  return {
+    commits: gauge('relay_store_commits'),
+    transactions: gauge('relay_store_transactions'),
+    commitBuckets: buckets('relay_store_commit_seconds'),
+    answerBuckets: buckets('keypackage_delivery_latency_seconds', ',path="req"'),
+    loopDelay: pastTimer(1000 * gauge('nodejs_eventloop_lag_p99_seconds'), 1000 * gauge('nodejs_eventloop_lag_max_seconds')),
+  };
+}
+
+/** What a histogram counted between two readings: how many, how many over 10 ms, and the bucket that holds their 99th percentile. */
+interface Tail {
+  count: number;
+  over10Ms: number;
+  /** The upper bound, in ms, of the bucket the 99th percentile falls in (Infinity past the last). */
+  p99AtMostMs: number;
+}
+
+function tailBetween(before: Map<number, number>, after: Map<number, number>): Tail {
+  const between = (le: number): number => (after.get(le) ?? 0) - (before.get(le) ?? 0);
+  const count = between(Infinity);
+  const p99 = [...after.keys()].sort((x, y) => x - y).find((le) => between(le) >= 0.99 * count) ?? Infinity;
+  return { count, over10Ms: count - between(0.01), p99AtMostMs: p99 * 1000 };
 }
 
 interface Point {
@@ -169,7 +221,7 @@ interface Point {
     }
   >;
   /** Each of HALF_RATE_KINDS at half its median saturated rate of asks, open loop: the latency a relay at half load gives. */
-  halfRate: Partial<Record<(typeof HALF_RATE_KINDS)[number], { asksPerSecondOffered: number; measured: Measured }>>;
+  halfRate: Partial<Record<(typeof HALF_RATE_KINDS)[number], HalfRate>>;
 }
 
 async function measurePoint(stored: number, work: string): Promise<Point> {
@@ -187,9 +239,9 @@ async function measurePoint(stored: number, work: string): Promise<Point> {
       copyFileSync(filled.file, join(roundDir, 'reference.sqlite'));
       const child = await spawnRelay(kind, roundDir);
       try {
-        const before = await commitsOf(child.url);
+        const before = await readRelay(child.url);
         const m = await handoutRound(child.url, order);
-        const after = await commitsOf(child.url);
+        const after = await readRelay(child.url);
         const row = (byKind[kind] ??= { perSecondMedian: 0, p50MsMedian: 0, p99MsMedian: 0, errors: 0, rssMiBAfter: [], transactionsPerCommit: [], rounds: [] });
         row.rounds.push(m);
         row.rssMiBAfter.push(rssMiB(child.pid));
@@ -217,8 +269,22 @@ async function measurePoint(stored: number, work: string): Promise<Point> {
   return { stored: filled.stored, owners: filled.owners.length, perOwner: filled.perOwner, fillSeconds: r2(filled.fillSeconds), byKind, halfRate };
 }
 
+interface HalfRate {
+  asksPerSecondOffered: number;
+  measured: Measured;
+  /**
+   * Where an ask's time goes, from the relay's /metrics over the measured round: its commits (an answer
+   * waits for its commit), its answers from parse to send, and its event loop's delay (a frame waits
+   * in the socket until the loop reads it); and the driver's own event-loop delay, which an open loop counts.
+   */
+  commits: Tail;
+  answers: Tail;
+  relayLoopDelay: { p99Ms: number; maxMs: number };
+  driverLoopDelay: { p99Ms: number; maxMs: number };
+}
+
 /** One kind of relay on a fresh copy, asked at `asksPerSecond` (open loop). */
-async function halfRateRound(kind: RelayKind, filled: Filled, order: readonly string[], asksPerSecond: number, work: string): Promise<{ asksPerSecondOffered: number; measured: Measured }> {
+async function halfRateRound(kind: RelayKind, filled: Filled, order: readonly string[], asksPerSecond: number, work: string): Promise<HalfRate> {
   const roundDir = join(work, `half-rate-${filled.stored}-${kind}`);
   mkdirSync(roundDir);
   copyFileSync(filled.file, join(roundDir, 'reference.sqlite'));
@@ -228,9 +294,25 @@ async function halfRateRound(kind: RelayKind, filled: Filled, order: readonly st
     // open loop every ask due meanwhile would count that wait.
     const warm = Math.round(asksPerSecond * WARM_UP_SECONDS);
     await handoutRound(child.url, order.slice(0, warm), asksPerSecond, WARM_UP_SECONDS);
+    const driverLoop = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+    const before = await readRelay(child.url);
+    driverLoop.enable();
     const measured = await handoutRound(child.url, order.slice(warm), asksPerSecond);
-    log(`  ${filled.stored} ${kind} at ${Math.round(asksPerSecond)} asks/s: p50 ${measured.p50.toFixed(1)} ms, p99 ${measured.p99.toFixed(1)} ms`);
-    return { asksPerSecondOffered: Math.round(asksPerSecond), measured };
+    driverLoop.disable();
+    const after = await readRelay(child.url);
+    const half: HalfRate = {
+      asksPerSecondOffered: Math.round(asksPerSecond),
+      measured,
+      commits: tailBetween(before.commitBuckets, after.commitBuckets),
+      answers: tailBetween(before.answerBuckets, after.answerBuckets),
+      relayLoopDelay: after.loopDelay,
+      driverLoopDelay: pastTimer(driverLoop.percentile(99) / 1e6, driverLoop.max / 1e6),
+    };
+    log(
+      `  ${filled.stored} ${kind} at ${Math.round(asksPerSecond)} asks/s: p50 ${measured.p50.toFixed(1)} ms, p99 ${measured.p99.toFixed(1)} ms; ` +
+        `${half.commits.over10Ms} of ${half.commits.count} commits over 10 ms; relay loop delay max ${half.relayLoopDelay.maxMs.toFixed(1)} ms`,
+    );
+    return half;
   } finally {
     await child.stop();
     rmSync(roundDir, { recursive: true, force: true });
@@ -259,7 +341,7 @@ function markdown(m: Record<string, string | number>, points: readonly Point[]):
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...points.map((p) => `| ${p.stored.toLocaleString('en')} | ${p.owners} × ${p.perOwner} ${cell(p, 'reference')} ${cell(p, 'reference-single-commit').slice(2)} ${ratio(p)} |`),
     '',
-    `The checkpoint thread (the default) against SQLite's own checkpoints inside commits (\`--no-checkpoint-thread\`), both with group commit: at saturation as above, then at half each one's median rate, open loop (each connection asks on a fixed schedule; a latency counts from when its ask was due), one round of ${SECONDS} s on a fresh copy after ${WARM_UP_SECONDS} s at that rate not measured:`,
+    `The checkpoint thread (the default) against SQLite's own checkpoints inside commits (\`--no-checkpoint-thread\`), both with group commit: at saturation as above, then at half each one's median rate, open loop (each connection asks on a fixed schedule; a latency counts from when its ask was due), one round of ${SECONDS} s on a fresh copy after ${WARM_UP_SECONDS} s at that rate not measured.:`,
     '',
     '| stored | thread: KeyPackages/s | p99 ms | at half: asks/s | p50 ms | p99 ms | in commits: KeyPackages/s | p99 ms | at half: asks/s | p50 ms | p99 ms |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -272,6 +354,22 @@ function markdown(m: Record<string, string | number>, points: readonly Point[]):
       };
       return `| ${p.stored.toLocaleString('en')} | ${side('reference')} | ${side('reference-checkpoint-in-commits')} |`;
     }),
+    '',
+    `Where the half-rate p99 goes, over the same measured rounds: the relay's commits and its answers from taking up an ask to writing its last KeyPackage after the commit it waits for, from its /metrics (relay_store_commit_seconds, keypackage_delivery_latency_seconds; p99 as the histogram bucket that holds it); the event-loop delay of the relay (nodejs_eventloop_lag_*) and of the driver, each how late a ${LOOP_DELAY_RESOLUTION_MS} ms timer fired. An ask that arrives while the relay's loop is held waits in its socket, and the open loop counts the driver's delays too.`,
+    '',
+    '| stored | relay | asks p99 ms | commits over 10 ms | commit p99 ≤ ms | answers over 10 ms | answer p99 ≤ ms | relay loop delay p99 / max ms | driver loop delay p99 / max ms |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...points.flatMap((p) =>
+      HALF_RATE_KINDS.flatMap((kind) => {
+        const h = p.halfRate[kind];
+        if (!h) return [];
+        const delay = (d: { p99Ms: number; maxMs: number }): string => `${d.p99Ms.toFixed(1)} / ${d.maxMs.toFixed(1)}`;
+        return [
+          `| ${p.stored.toLocaleString('en')} | ${kind} | ${h.measured.p99.toFixed(2)} | ${h.commits.over10Ms} of ${h.commits.count} | ${h.commits.p99AtMostMs} | ` +
+            `${h.answers.over10Ms} of ${h.answers.count} | ${h.answers.p99AtMostMs} | ${delay(h.relayLoopDelay)} | ${delay(h.driverLoopDelay)} |`,
+        ];
+      }),
+    ),
     '',
   ].join('\n');
 }

@@ -59,7 +59,7 @@ export async function startRelay(opts: RelayOptions = {}): Promise<RunningRelay>
   const store = new SqliteStore(config.db, { groupCommit: config.groupCommit, checkpointThread: config.checkpointThread });
   const core = new RelayCore(config, store);
   core.metrics.includeProcessMetrics();
-  core.metrics.includeCommits(store.commits, store.checkpointer?.counts);
+  core.metrics.includeCommits(store.commits, store.checkpointer?.counts, config.groupCommit ? (observe) => store.observeCommits(observe) : undefined);
   const http = createServer((req, res) => {
     serveHttp(core, req, res).catch(() => res.writeHead(500).end());
   });

@@ -55,3 +55,11 @@ export async function sendHandout(ctx: RelayContext, session: Session, plans: re
   await Promise.all(frames.map(([subId, json]) => (consumption.waitsForSocket ? session.sendEventWritten(subId, json) : session.sendEvent(subId, json))));
   await consumption.afterSend(ctx.store, plans, ctx.nowSeconds());
 }
+
+/**
+ * Times a KeyPackage query from when its handler took it up to when its last frame is written: the
+ * frames wait for the commit that holds the hand-out (whenDurable), so the observation waits too.
+ */
+export function observeDelivery(ctx: Pick<RelayContext, 'store' | 'metrics'>, path: 'req' | '447', started: bigint): void {
+  ctx.store.whenDurable(() => ctx.metrics.deliveryLatency.observe({ path }, Number(process.hrtime.bigint() - started) / 1e9));
+}

@@ -10,7 +10,7 @@ import { ownersDelivery } from '../rules/447-owner.js';
 import type { HandoutPlan } from '../rules/handout.js';
 import { Refusal } from '../rules/refusal.js';
 import type { RelayContext } from './context.js';
-import { handOut, sendHandout } from './handout.js';
+import { handOut, observeDelivery, sendHandout } from './handout.js';
 import type { Session } from './session.js';
 
 export async function handleKeyPackageRequest(ctx: RelayContext, session: Session, request: NostrEvent): Promise<void> {
@@ -58,5 +58,5 @@ export async function handleKeyPackageRequest(ctx: RelayContext, session: Sessio
     if (part === 'ok') reply(true, rules.requestOkMessage(plan));
     else await sendHandout(ctx, session, [plan], frames);
   }
-  metrics.deliveryLatency.observe({ path: '447' }, Number(process.hrtime.bigint() - started) / 1e9);
+  observeDelivery(ctx, '447', started);
 }

@@ -9,7 +9,7 @@ import { PREFIX, reason } from '../../protocol/profile.js';
 import { Refusal } from '../rules/refusal.js';
 import type { ReqContext } from '../rules/req-scope.js';
 import type { RelayContext } from './context.js';
-import { handOut, sendHandout, type ChargedAsk } from './handout.js';
+import { handOut, observeDelivery, sendHandout, type ChargedAsk } from './handout.js';
 import type { Session } from './session.js';
 
 /** The filters of a REQ, or the refusal that answers it. */
@@ -108,7 +108,7 @@ export async function handleReq(ctx: RelayContext, session: Session, message: un
     (plan.send.length > 0 ? metrics.requestsFulfilled : metrics.requestsEmpty).inc({ path: 'req' });
   }
   await sendHandout(ctx, session, outcome.plans, frames);
-  if (outcome.plans.length > 0) metrics.deliveryLatency.observe({ path: 'req' }, Number(process.hrtime.bigint() - started) / 1e9);
+  if (outcome.plans.length > 0) observeDelivery(ctx, 'req', started);
   session.send(['EOSE', subId]);
   if (rules.keepsSubscription(outcome.plans)) session.subscriptions.set(subId, filters);
 }

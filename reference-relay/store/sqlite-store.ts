@@ -220,6 +220,8 @@ export class SqliteStore implements EventStore {
   private group: (() => void)[] | undefined;
   /** Commits the group counted since the store opened, and the transactions they held, for /metrics. */
   readonly commits = { groups: 0, transactions: 0 };
+  /** Told how long each group's COMMIT took, its fsync included (/metrics: what bounds a hand-out's latency). */
+  private commitObserver: ((seconds: number) => void) | undefined;
   /** Undefined when SQLite checkpoints inside commits, as it does by default. */
   readonly checkpointer: CheckpointThread | undefined;
   /** transaction() calls under way: a nested one is part of its caller's. */
@@ -345,10 +347,19 @@ export class SqliteStore implements EventStore {
     if (!waiting) return;
     this.group = undefined;
     const open = this.db.open;
-    if (open) this.db.exec('COMMIT');
+    if (open) {
+      const started = performance.now();
+      this.db.exec('COMMIT');
+      this.commitObserver?.((performance.now() - started) / 1000);
+    }
     this.commits.groups += 1;
     for (const then of waiting) then();
     if (open) this.checkpointer?.committed();
+  }
+
+  /** Calls `observe` with the duration of each group's COMMIT, in seconds (group commit only; one observer). */
+  observeCommits(observe: (seconds: number) => void): void {
+    this.commitObserver = observe;
   }
 
   /** A pragma as the relay's own connection reads it (pragmas are per connection), for the tests of kp-robust-durable. */

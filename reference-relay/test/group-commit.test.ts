@@ -12,6 +12,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newKeys } from '../../protocol/crypto.js';
 import { keyPackage } from '../../fixtures/events.js';
 import { storagePolicy } from '../core/event.js';
+import { observeDelivery } from '../core/handout.js';
+import { RelayMetrics } from '../metrics.js';
 import { RULES } from '../rules/index.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { startTestRelay, ClientPool, type RunningRelay } from './harness.js';
@@ -46,6 +48,8 @@ describe('SqliteStore group commit', () => {
     observer = new Database(file, { readonly: true });
     const kps = await Promise.all([0, 1, 2].map(() => keyPackage(newKeys())));
     const before = { ...store.commits };
+    const commitSeconds: number[] = [];
+    store.observeCommits((seconds) => commitSeconds.push(seconds));
     const durable: string[] = [];
     for (const kp of kps) {
       expect(store.transaction(() => store!.insert(kp, storagePolicy(RULES, kp)))).toBe('stored');
@@ -61,6 +65,31 @@ describe('SqliteStore group commit', () => {
     expect(committedIds()).toEqual(kps.map((kp) => kp.id).sort());
     expect(store.commits.groups - before.groups).toBe(1);
     expect(store.commits.transactions - before.transactions).toBe(3);
+    // The one COMMIT was timed (/metrics relay_store_commit_seconds).
+    expect(commitSeconds).toHaveLength(1);
+    expect(commitSeconds[0]).toBeGreaterThan(0);
+  });
+
+  it("times a KeyPackage query's delivery up to after the commit its frames wait for (/metrics)", async () => {
+    store = new SqliteStore(file, { groupCommit: true });
+    const metrics = new RelayMetrics(() => 0);
+    const commitSeconds: number[] = [];
+    store.observeCommits((seconds) => commitSeconds.push(seconds));
+    const kp = await keyPackage(newKeys());
+    const started = process.hrtime.bigint();
+    store.transaction(() => store!.insert(kp, storagePolicy(RULES, kp)));
+    observeDelivery({ store, metrics }, 'req', started);
+    const observed = async (): Promise<{ count: number; sum: number }> => {
+      const values = (await metrics.deliveryLatency.get()).values;
+      const of = (name: string): number => values.find((v) => v.metricName === name && v.labels.path === 'req')?.value ?? 0;
+      return { count: of('keypackage_delivery_latency_seconds_count'), sum: of('keypackage_delivery_latency_seconds_sum') };
+    };
+    expect((await observed()).count).toBe(0);
+    await nextTurn();
+    const after = await observed();
+    expect(after.count).toBe(1);
+    expect(commitSeconds).toHaveLength(1);
+    expect(after.sum).toBeGreaterThanOrEqual(commitSeconds[0]!);
   });
 
   it('undoes a transaction that throws and keeps the others of its group', async () => {

@@ -83,6 +83,16 @@ describe('metrics', () => {
     if (hasMetric(before, /consum/)) expect(metricSum(after, /consum/)).toBeGreaterThan(metricSum(before, /consum/));
   });
 
+  it('GET /metrics: each group commit is timed, the COMMIT and its fsync', async () => {
+    const before = (await fetchMetrics(relay)).samples;
+    await publishKeyPackages(relay.url, newKeys(), 3, pool.opts);
+    const after = (await fetchMetrics(relay)).samples;
+    const commits = metricSum(after, /^relay_store_commits$/);
+    expect(commits).toBeGreaterThan(metricSum(before, /^relay_store_commits$/));
+    expect(metricSum(after, /^relay_store_commit_seconds_count$/)).toBe(commits);
+    expect(metricSum(after, /^relay_store_commit_seconds_sum$/)).toBeGreaterThan(metricSum(before, /^relay_store_commit_seconds_sum$/));
+  });
+
   it('GET /metrics: a rate-limit refusal is counted', async () => {
     const owner = newKeys();
     const requester = await pool.connectAs(relay.url, newKeys());
