@@ -154,7 +154,7 @@ interface RelayReading {
   transactions: number;
   /** relay_store_commit_seconds, cumulative: upper bound in seconds → commits that took at most that long. */
   commitBuckets: Map<number, number>;
-  /** keypackage_delivery_latency_seconds{path="req"}, cumulative: from taking up an ask to writing its last KeyPackage, after its commit. */
+  /** keypackage_delivery_latency_seconds{path="req"}, cumulative: from receiving an ask to writing its last KeyPackage, after its commit. */
   answerBuckets: Map<number, number>;
   /** The relay's event-loop delay since the previous reading (prom-client starts it over at each scrape), ms. */
   loopDelay: { p99Ms: number; maxMs: number };
@@ -341,7 +341,7 @@ function markdown(m: Record<string, string | number>, points: readonly Point[]):
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...points.map((p) => `| ${p.stored.toLocaleString('en')} | ${p.owners} × ${p.perOwner} ${cell(p, 'reference')} ${cell(p, 'reference-single-commit').slice(2)} ${ratio(p)} |`),
     '',
-    `The checkpoint thread (the default) against SQLite's own checkpoints inside commits (\`--no-checkpoint-thread\`), both with group commit: at saturation as above, then at half each one's median rate, open loop (each connection asks on a fixed schedule; a latency counts from when its ask was due), one round of ${SECONDS} s on a fresh copy after ${WARM_UP_SECONDS} s at that rate not measured.:`,
+    `The checkpoint thread (the default) against SQLite's own checkpoints inside commits (\`--no-checkpoint-thread\`), both with group commit: at saturation as above, then at half each one's median rate, open loop (each connection asks on a fixed schedule; a latency counts from when its ask was due), one round of ${SECONDS} s on a fresh copy after ${WARM_UP_SECONDS} s at that rate not measured:`,
     '',
     '| stored | thread: KeyPackages/s | p99 ms | at half: asks/s | p50 ms | p99 ms | in commits: KeyPackages/s | p99 ms | at half: asks/s | p50 ms | p99 ms |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -355,7 +355,7 @@ function markdown(m: Record<string, string | number>, points: readonly Point[]):
       return `| ${p.stored.toLocaleString('en')} | ${side('reference')} | ${side('reference-checkpoint-in-commits')} |`;
     }),
     '',
-    `Where the half-rate p99 goes, over the same measured rounds: the relay's commits and its answers from taking up an ask to writing its last KeyPackage after the commit it waits for, from its /metrics (relay_store_commit_seconds, keypackage_delivery_latency_seconds; p99 as the histogram bucket that holds it); the event-loop delay of the relay (nodejs_eventloop_lag_*) and of the driver, each how late a ${LOOP_DELAY_RESOLUTION_MS} ms timer fired. An ask that arrives while the relay's loop is held waits in its socket, and the open loop counts the driver's delays too.`,
+    `Where the half-rate p99 goes, over the same measured rounds: the relay's commits, and its answers from receiving an ask (its wait behind its connection's earlier messages included) to writing its last KeyPackage after the commit it waits for, from its /metrics (relay_store_commit_seconds, keypackage_delivery_latency_seconds; p99 as the histogram bucket that holds it); the event-loop delay of the relay (nodejs_eventloop_lag_*) and of the driver, each how late a ${LOOP_DELAY_RESOLUTION_MS} ms timer fired. An ask that arrives while the relay's loop is held waits in its socket, unseen by the relay's metrics; the open loop counts the driver's delays too.`,
     '',
     '| stored | relay | asks p99 ms | commits over 10 ms | commit p99 ≤ ms | answers over 10 ms | answer p99 ≤ ms | relay loop delay p99 / max ms | driver loop delay p99 / max ms |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',

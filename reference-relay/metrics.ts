@@ -75,7 +75,7 @@ export class RelayMetrics {
     });
     this.deliveryLatency = new Histogram({
       name: 'keypackage_delivery_latency_seconds',
-      help: 'From taking up a KeyPackage query to writing its last KeyPackage (REQ) or its OK (447), after the commit they wait for',
+      help: "From receiving a KeyPackage query (before it waits behind its connection's earlier messages) to writing its last KeyPackage (REQ) or its OK (447), after the commit they wait for",
       labelNames,
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,

@@ -57,8 +57,8 @@ export async function sendHandout(ctx: RelayContext, session: Session, plans: re
 }
 
 /**
- * Times a KeyPackage query from when its handler took it up to when its last frame is written: the
- * frames wait for the commit that holds the hand-out (whenDurable), so the observation waits too.
+ * Times a KeyPackage query from when it arrived (Session.receivedAt) to when its last frame is written:
+ * the frames wait for the commit that holds the hand-out (whenDurable), so the observation waits too.
  */
 export function observeDelivery(ctx: Pick<RelayContext, 'store' | 'metrics'>, path: 'req' | '447', started: bigint): void {
   ctx.store.whenDurable(() => ctx.metrics.deliveryLatency.observe({ path }, Number(process.hrtime.bigint() - started) / 1e9));

@@ -15,7 +15,7 @@ import type { Session } from './session.js';
 
 export async function handleKeyPackageRequest(ctx: RelayContext, session: Session, request: NostrEvent): Promise<void> {
   const { metrics, config, rules, store } = ctx;
-  const started = process.hrtime.bigint();
+  const started = session.receivedAt();
   const reply = (ok: boolean, message: string): void => session.send(['OK', request.id, ok, message]);
   metrics.requestsReceived.inc({ path: '447' });
 

@@ -50,7 +50,7 @@ export async function handleReq(ctx: RelayContext, session: Session, message: un
     return;
   }
 
-  const started = process.hrtime.bigint();
+  const started = session.receivedAt();
   const rc: ReqContext = {
     store: ctx.store,
     nowSeconds: ctx.nowSeconds(),

@@ -46,6 +46,8 @@ export class Session {
   private waiting = 0;
   private sliceStartedMs: number | undefined;
   private readingHeld = false;
+  /** When the message being handled was queued (process.hrtime), while enqueue runs it. */
+  private handlingReceivedAt: bigint | undefined;
 
   constructor(
     readonly id: number,
@@ -99,13 +101,16 @@ export class Session {
    * a client that sends faster than it is answered cannot hold everyone else's answers behind its own.
    */
   enqueue(task: () => Promise<void> | void): Promise<void> {
+    const receivedAt = process.hrtime.bigint();
     this.waiting += 1;
     if (this.waiting > MAX_QUEUED_MESSAGES && !this.readingHeld) this.holdReading(true);
     const run = async (): Promise<void> => {
       try {
         await this.turn();
+        this.handlingReceivedAt = receivedAt;
         await task();
       } finally {
+        this.handlingReceivedAt = undefined;
         this.waiting -= 1;
         if (this.waiting === 0) this.sliceStartedMs = undefined;
         if (this.readingHeld && this.waiting <= MAX_QUEUED_MESSAGES / 2) this.holdReading(false);
@@ -113,6 +118,14 @@ export class Session {
     };
     this.queue = this.queue.then(run, run);
     return this.queue;
+  }
+
+  /**
+   * When the message being handled arrived (process.hrtime): before it waited its turn behind the
+   * connection's earlier messages. A message handled outside the queue counts from now.
+   */
+  receivedAt(): bigint {
+    return this.handlingReceivedAt ?? process.hrtime.bigint();
   }
 
   /** Messages queued and not yet handled (MAX_QUEUED_MESSAGES bounds it). */

@@ -13,6 +13,7 @@ import { newKeys } from '../../protocol/crypto.js';
 import { keyPackage } from '../../fixtures/events.js';
 import { storagePolicy } from '../core/event.js';
 import { observeDelivery } from '../core/handout.js';
+import { Session } from '../core/session.js';
 import { RelayMetrics } from '../metrics.js';
 import { RULES } from '../rules/index.js';
 import { SqliteStore } from '../store/sqlite-store.js';
@@ -90,6 +91,30 @@ describe('SqliteStore group commit', () => {
     expect(after.count).toBe(1);
     expect(commitSeconds).toHaveLength(1);
     expect(after.sum).toBeGreaterThanOrEqual(commitSeconds[0]!);
+  });
+
+  it("times a KeyPackage query from its arrival: its wait behind the connection's earlier messages counts", async () => {
+    const session = new Session(1, 'relay.example', () => undefined);
+    let releaseFirst = (): void => undefined;
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    const receivedAt: bigint[] = [];
+    const first = session.enqueue(async () => {
+      receivedAt.push(session.receivedAt());
+      await firstHeld;
+    });
+    const beforeSecond = process.hrtime.bigint();
+    const second = session.enqueue(() => void receivedAt.push(session.receivedAt()));
+    const afterSecond = process.hrtime.bigint();
+    await nextTurn(); // the first is handled, and holds the second behind it
+    const released = process.hrtime.bigint();
+    releaseFirst();
+    await Promise.all([first, second]);
+    expect(receivedAt).toHaveLength(2);
+    expect(receivedAt[0]!).toBeLessThan(beforeSecond);
+    expect(receivedAt[1]!).toBeGreaterThanOrEqual(beforeSecond);
+    expect(receivedAt[1]!).toBeLessThanOrEqual(afterSecond);
+    // A message handled outside the queue counts from when it is handled.
+    expect(session.receivedAt()).toBeGreaterThanOrEqual(released);
   });
 
   it('undoes a transaction that throws and keeps the others of its group', async () => {
