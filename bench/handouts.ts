@@ -274,8 +274,9 @@ interface HalfRate {
   measured: Measured;
   /**
    * Where an ask's time goes, from the relay's /metrics over the measured round: its commits (an answer
-   * waits for its commit), its answers from parse to send, and its event loop's delay (a frame waits
-   * in the socket until the loop reads it); and the driver's own event-loop delay, which an open loop counts.
+   * waits for its commit), its answers from receiving an ask to writing its last KeyPackage, and its event
+   * loop's delay (a frame waits in the socket until the loop reads it); and the driver's own event-loop
+   * delay, which an open loop counts.
    */
   commits: Tail;
   answers: Tail;
