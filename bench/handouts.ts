@@ -37,6 +37,7 @@ import { newKeys, sign } from '../protocol/crypto.js';
 import type { NostrEvent } from '../protocol/messages.js';
 import { KIND } from '../protocol/profile.js';
 import { storagePolicy } from '../reference-relay/core/event.js';
+import { parseMetrics } from '../reference-relay/metrics-text.js';
 import { RULES } from '../reference-relay/rules/index.js';
 import { SqliteStore } from '../reference-relay/store/sqlite-store.js';
 import { closedLoop, pacedLoop, spawnRelay, type Measured, type RelayKind, type Step } from './load/drive.js';
@@ -170,11 +171,15 @@ function pastTimer(p99Ms: number, maxMs: number): { p99Ms: number; maxMs: number
 
 async function readRelay(url: string): Promise<RelayReading> {
   const text = await (await fetch(`${url.replace(/^ws/, 'http')}/metrics`, { signal: AbortSignal.timeout(TIMEOUT_MS) })).text();
-  const gauge = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  const samples = parseMetrics(text);
+  const gauge = (name: string): number => samples.find((s) => s.name === name && s.labels === '')?.value ?? Number.NaN;
+  /** A histogram's cumulative buckets whose labels also hold `labels` (`path="req"`). */
   const buckets = (name: string, labels = ''): Map<number, number> => {
     const found = new Map<number, number>();
-    for (const [, le, count] of text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"${labels}\\} (\\S+)$`, 'gm'))) {
-      found.set(le === '+Inf' ? Infinity : Number(le), Number(count));
+    for (const s of samples) {
+      const le = /\ble="([^"]+)"/.exec(s.labels)?.[1];
+      if (s.name !== `${name}_bucket` || le === undefined || !s.labels.includes(labels)) continue;
+      found.set(le === '+Inf' ? Infinity : Number(le), s.value);
     }
     return found;
   };
@@ -182,7 +187,7 @@ async function readRelay(url: string): Promise<RelayReading> {
     commits: gauge('relay_store_commits'),
     transactions: gauge('relay_store_transactions'),
     commitBuckets: buckets('relay_store_commit_seconds'),
-    answerBuckets: buckets('keypackage_delivery_latency_seconds', ',path="req"'),
+    answerBuckets: buckets('keypackage_delivery_latency_seconds', 'path="req"'),
     loopDelay: pastTimer(1000 * gauge('nodejs_eventloop_lag_p99_seconds'), 1000 * gauge('nodejs_eventloop_lag_max_seconds')),
   };
 }

@@ -12,9 +12,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newKeys } from '../../protocol/crypto.js';
 import { keyPackage } from '../../fixtures/events.js';
 import { storagePolicy } from '../core/event.js';
-import { observeDelivery } from '../core/handout.js';
-import { Session } from '../core/session.js';
-import { RelayMetrics } from '../metrics.js';
 import { RULES } from '../rules/index.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { startTestRelay, ClientPool, type RunningRelay } from './harness.js';
@@ -69,52 +66,6 @@ describe('SqliteStore group commit', () => {
     // The one COMMIT was timed (/metrics relay_store_commit_seconds).
     expect(commitSeconds).toHaveLength(1);
     expect(commitSeconds[0]).toBeGreaterThan(0);
-  });
-
-  it("times a KeyPackage query's delivery up to after the commit its frames wait for (/metrics)", async () => {
-    store = new SqliteStore(file, { groupCommit: true });
-    const metrics = new RelayMetrics(() => 0);
-    const commitSeconds: number[] = [];
-    store.observeCommits((seconds) => commitSeconds.push(seconds));
-    const kp = await keyPackage(newKeys());
-    const started = process.hrtime.bigint();
-    store.transaction(() => store!.insert(kp, storagePolicy(RULES, kp)));
-    observeDelivery({ store, metrics }, 'req', started);
-    const observed = async (): Promise<{ count: number; sum: number }> => {
-      const values = (await metrics.deliveryLatency.get()).values;
-      const of = (name: string): number => values.find((v) => v.metricName === name && v.labels.path === 'req')?.value ?? 0;
-      return { count: of('keypackage_delivery_latency_seconds_count'), sum: of('keypackage_delivery_latency_seconds_sum') };
-    };
-    expect((await observed()).count).toBe(0);
-    await nextTurn();
-    const after = await observed();
-    expect(after.count).toBe(1);
-    expect(commitSeconds).toHaveLength(1);
-    expect(after.sum).toBeGreaterThanOrEqual(commitSeconds[0]!);
-  });
-
-  it("times a KeyPackage query from its arrival: its wait behind the connection's earlier messages counts", async () => {
-    const session = new Session(1, 'relay.example', () => undefined);
-    let releaseFirst = (): void => undefined;
-    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
-    const receivedAt: bigint[] = [];
-    const first = session.enqueue(async () => {
-      receivedAt.push(session.receivedAt());
-      await firstHeld;
-    });
-    const beforeSecond = process.hrtime.bigint();
-    const second = session.enqueue(() => void receivedAt.push(session.receivedAt()));
-    const afterSecond = process.hrtime.bigint();
-    await nextTurn(); // the first is handled, and holds the second behind it
-    const released = process.hrtime.bigint();
-    releaseFirst();
-    await Promise.all([first, second]);
-    expect(receivedAt).toHaveLength(2);
-    expect(receivedAt[0]!).toBeLessThan(beforeSecond);
-    expect(receivedAt[1]!).toBeGreaterThanOrEqual(beforeSecond);
-    expect(receivedAt[1]!).toBeLessThanOrEqual(afterSecond);
-    // A message handled outside the queue counts from when it is handled.
-    expect(session.receivedAt()).toBeGreaterThanOrEqual(released);
   });
 
   it('undoes a transaction that throws and keeps the others of its group', async () => {

@@ -12,6 +12,7 @@ import { nowSeconds, RelayClient, type ClientOptions, type OkReply, type WireEnt
 import { connectAs } from '../../client/choreography.js';
 import type { RelayOptions } from '../config.js';
 import { FAULTS, type FaultName } from '../faults.js';
+import { parseMetrics, type MetricSample } from '../metrics-text.js';
 import { startRelay, type RunningRelay } from '../server.js';
 
 export type { RunningRelay };
@@ -278,26 +279,6 @@ export async function fetchRelayInfo(relay: RunningRelay): Promise<{ status: num
   const res = await fetch(relay.httpUrl, { headers: { Accept: 'application/nostr+json' } });
   const info = (await res.json()) as RelayInformation;
   return { status: res.status, headers: res.headers, info };
-}
-
-export interface MetricSample {
-  name: string;
-  labels: string;
-  value: number;
-}
-
-/** Parses Prometheus text exposition into samples (comments skipped). */
-export function parseMetrics(text: string): MetricSample[] {
-  const samples: MetricSample[] = [];
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || line.trim() === '') continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
-    if (m === null) continue;
-    const value = Number(m[3]);
-    if (Number.isNaN(value)) continue;
-    samples.push({ name: m[1] as string, labels: m[2] ?? '', value });
-  }
-  return samples;
 }
 
 /** GET /metrics: status, content type and the parsed samples. */
