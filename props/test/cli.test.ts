@@ -11,10 +11,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnRelay, type SpawnedRelay } from '../../test/support/spawn-relay.js';
 import type { PropsReport } from '../report.js';
-import { kpsuiteProps } from './support.js';
+import { kpsuiteProps, SEED } from './support.js';
 
 const out = mkdtempSync(join(tmpdir(), 'kpsuite-props-'));
 const LIMITS = ['--queries-per-window', '3', '--served-per-window', '6'];
+/**
+ * A fixed seed (KPSUITE_PROPS_SEED=random explores others): against a URL the
+ * relay's clock is not ours, so a sequence may wait out a real NIP-40 expiry
+ * (up to about 5 s); an unseeded run of 25 sequences took 9 to over 30 s.
+ */
+const SEEDED = SEED === undefined ? [] : ['--seed', String(SEED)];
+/** The bound for a run of 25 sequences: 14 s with the fixed seed on an idle machine. */
+const RUN_TIMEOUT_MS = 90_000;
 let good: SpawnedRelay;
 let faulty: SpawnedRelay;
 
@@ -31,7 +39,7 @@ afterAll(async () => {
 
 describe('kpsuite props --url', () => {
   it('exits 0 on the reference relay and writes props.json and props.md', async () => {
-    const run = await kpsuiteProps(['--profile', 'kp-relay', '--url', good.url, '--runs', '25', '--out', out]);
+    const run = await kpsuiteProps(['--profile', 'kp-relay', '--url', good.url, '--runs', '25', ...SEEDED, '--out', out]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/limits \(nip11\): max_per_query 2, queries_per_window 3/);
@@ -47,10 +55,10 @@ describe('kpsuite props --url', () => {
       profiles: [{ profile: 'kp-relay', result: { exitCode: 0, numRuns: 25 } }],
     });
     expect(existsSync(json!.replace(/json$/, 'md'))).toBe(true);
-  });
+  }, RUN_TIMEOUT_MS);
 
   it('exits 1 on a relay that consumes the last KeyPackage, printing the anchor, the shrunk sequence and its replay', async () => {
-    const run = await kpsuiteProps(['--profile', 'kp-relay', '--url', faulty.url, '--runs', '100', '--out', out]);
+    const run = await kpsuiteProps(['--profile', 'kp-relay', '--url', faulty.url, '--runs', '100', ...SEEDED, '--out', out]);
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/FAIL kp-handout-last-resort/);
     expect(run.stdout).toMatch(/shrunk sequence \(\d commands/);

@@ -91,7 +91,7 @@ describe('kpsuite props --profile marmot-relay', () => {
   });
 
   it('runs the profiles the relay claims when none is given: both, on the reference relay', async () => {
-    const run = await kpsuiteProps(['--url', good.url, '--runs', '4', '--out', out]);
+    const run = await kpsuiteProps(['--url', good.url, '--runs', '4', ...SEEDED, '--out', out]);
     expect(run.code, shown(run)).toBe(0);
     expect(run.stdout).toMatch(/profiles: kp-relay, marmot-relay \(the profiles the relay claims in NIP-11\)/);
     expect(run.stdout).toMatch(/PASS kp-relay\/0\.2: 4 sequences[^]*PASS marmot-relay\/1: 4 sequences/);
