@@ -149,6 +149,12 @@ function rssMiB(pid: number | undefined): number | undefined {
   }
 }
 
+/** How late an event loop's timer fired, past its interval: p99 and max, ms. */
+interface LoopDelay {
+  p99Ms: number;
+  maxMs: number;
+}
+
 /** What the relay's /metrics says so far. */
 interface RelayReading {
   commits: number;
@@ -158,14 +164,14 @@ interface RelayReading {
   /** keypackage_delivery_latency_seconds{path="req"}, cumulative: from receiving an ask to writing its last KeyPackage, after its commit. */
   answerBuckets: Map<number, number>;
   /** The relay's event-loop delay since the previous reading (prom-client starts it over at each scrape), ms. */
-  loopDelay: { p99Ms: number; maxMs: number };
+  loopDelay: LoopDelay;
 }
 
 /**
  * An event loop's delay from monitorEventLoopDelay's figures (prom-client passes them on as they are),
  * which time the whole interval of a LOOP_DELAY_RESOLUTION_MS timer: an idle loop reads about 10.1 ms.
  */
-function pastTimer(p99Ms: number, maxMs: number): { p99Ms: number; maxMs: number } {
+function pastTimer(p99Ms: number, maxMs: number): LoopDelay {
   return { p99Ms: Math.max(0, p99Ms - LOOP_DELAY_RESOLUTION_MS), maxMs: Math.max(0, maxMs - LOOP_DELAY_RESOLUTION_MS) };
 }
 
@@ -285,8 +291,8 @@ interface HalfRate {
    */
   commits: Tail;
   answers: Tail;
-  relayLoopDelay: { p99Ms: number; maxMs: number };
-  driverLoopDelay: { p99Ms: number; maxMs: number };
+  relayLoopDelay: LoopDelay;
+  driverLoopDelay: LoopDelay;
 }
 
 /** One kind of relay on a fresh copy, asked at `asksPerSecond` (open loop). */
@@ -369,7 +375,7 @@ function markdown(m: Record<string, string | number>, points: readonly Point[]):
       HALF_RATE_KINDS.flatMap((kind) => {
         const h = p.halfRate[kind];
         if (!h) return [];
-        const delay = (d: { p99Ms: number; maxMs: number }): string => `${d.p99Ms.toFixed(1)} / ${d.maxMs.toFixed(1)}`;
+        const delay = (d: LoopDelay): string => `${d.p99Ms.toFixed(1)} / ${d.maxMs.toFixed(1)}`;
         return [
           `| ${p.stored.toLocaleString('en')} | ${kind} | ${h.measured.p99.toFixed(2)} | ${h.commits.over10Ms} of ${h.commits.count} | ${h.commits.p99AtMostMs} | ` +
             `${h.answers.over10Ms} of ${h.answers.count} | ${h.answers.p99AtMostMs} | ${delay(h.relayLoopDelay)} | ${delay(h.driverLoopDelay)} |`,
